@@ -1,0 +1,280 @@
+"""Live: what AWS Organizations, CloudFormation StackSets and Clumio say is true right now (read only)."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cached_property
+
+from reconciler.core.keys import InstanceKey
+
+
+class AccountState(enum.Enum):
+    """Organizations Account.State (reference/aws-stacksets.md §B); ``Status`` is retired in 2026."""
+
+    PENDING_ACTIVATION = "PENDING_ACTIVATION"
+    ACTIVE = "ACTIVE"
+    SUSPENDED = "SUSPENDED"
+    PENDING_CLOSURE = "PENDING_CLOSURE"
+    CLOSED = "CLOSED"
+
+
+@dataclass(frozen=True)
+class Account:
+    id: str
+    name: str
+    state: AccountState
+    parent_id: str
+
+
+@dataclass(frozen=True)
+class OrganizationalUnit:
+    id: str
+    name: str
+    parent_id: str
+
+
+@dataclass(frozen=True, eq=False)
+class OrgTree:
+    """The Organizations tree, read once per run.
+
+    ``accounts_under`` recurses through every descendant OU, as StackSets does for OU targets (§A1, §B); callers drop
+    the management account and non-ACTIVE accounts themselves, because plan must list them as skipped, with reasons.
+    """
+
+    org_id: str
+    management_account: str
+    root_id: str
+    ous: Mapping[str, OrganizationalUnit]
+    accounts: Mapping[str, Account]
+
+    @cached_property
+    def _children(self) -> dict[str, tuple[list[str], list[str]]]:
+        kids: dict[str, tuple[list[str], list[str]]] = {self.root_id: ([], [])}
+        for ou in self.ous.values():
+            kids.setdefault(ou.id, ([], []))
+            kids.setdefault(ou.parent_id, ([], []))[0].append(ou.id)
+        for acct in self.accounts.values():
+            kids.setdefault(acct.parent_id, ([], []))[1].append(acct.id)
+        return kids
+
+    def child_ous(self, parent_id: str) -> tuple[str, ...]:
+        return tuple(sorted(self._children.get(parent_id, ([], []))[0]))
+
+    def accounts_under(self, parent_id: str) -> frozenset[str]:
+        """Every account in ``parent_id`` (root or OU) and all its descendant OUs."""
+        found: set[str] = set()
+        stack = [parent_id]
+        while stack:
+            node = stack.pop()
+            ous, accts = self._children.get(node, ([], []))
+            found.update(accts)
+            stack.extend(ous)
+        return frozenset(found)
+
+    def path_of(self, ou_id: str) -> str:
+        """``/Workloads/Prod`` for an OU id; ``/`` for the root."""
+        parts: list[str] = []
+        node = ou_id
+        while node != self.root_id and node in self.ous:
+            parts.append(self.ous[node].name)
+            node = self.ous[node].parent_id
+        return "/" + "/".join(reversed(parts))
+
+    @cached_property
+    def _by_path(self) -> dict[str, str]:
+        paths = {self.path_of(ou_id).lower(): ou_id for ou_id in self.ous}
+        paths["/"] = self.root_id
+        return paths
+
+    def resolve_ou(self, ref: str) -> str | None:
+        """An OU id (``ou-…``/``r-…``) or a path (``/Workloads/Prod``, case-insensitive) → the OU id, or None."""
+        if ref.startswith("/"):
+            return self._by_path.get(ref.rstrip("/").lower() or "/")
+        if ref == self.root_id or ref in self.ous:
+            return ref
+        return None
+
+    def ancestors(self, account_id: str) -> tuple[str, ...]:
+        """The OU chain above an account, nearest first, ending with the root."""
+        chain: list[str] = []
+        node = self.accounts[account_id].parent_id
+        while True:
+            chain.append(node)
+            if node == self.root_id or node not in self.ous:
+                break
+            node = self.ous[node].parent_id
+        return tuple(chain)
+
+
+class PermissionModel(enum.Enum):
+    SERVICE_MANAGED = "SERVICE_MANAGED"
+    SELF_MANAGED = "SELF_MANAGED"
+
+
+class StackInstanceStatus(enum.Enum):
+    """How an instance stands relative to its StackSet (§A7)."""
+
+    CURRENT = "CURRENT"
+    OUTDATED = "OUTDATED"
+    INOPERABLE = "INOPERABLE"
+
+
+class StackInstanceDetailedStatus(enum.Enum):
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+    INOPERABLE = "INOPERABLE"
+    SKIPPED_SUSPENDED_ACCOUNT = "SKIPPED_SUSPENDED_ACCOUNT"
+    FAILED_IMPORT = "FAILED_IMPORT"
+
+
+class StackDriftStatus(enum.Enum):
+    DRIFTED = "DRIFTED"
+    IN_SYNC = "IN_SYNC"
+    UNKNOWN = "UNKNOWN"
+    NOT_CHECKED = "NOT_CHECKED"
+
+
+@dataclass(frozen=True)
+class StackSetDriftDetails:
+    """DescribeStackSet.StackSetDriftDetectionDetails: the last *completed* drift detection (§A8)."""
+
+    drift_status: str
+    detection_status: str | None
+    last_check: datetime | None
+    drifted_count: int = 0
+    in_sync_count: int = 0
+    failed_count: int = 0
+
+
+@dataclass(frozen=True)
+class LiveStackSet:
+    """A StackSet as DescribeStackSet returns it. NoEcho parameter values come back masked (``****``), so
+    ``parameters`` never holds a secret; the state file's fingerprints tell whether they changed."""
+
+    name: str
+    stack_set_id: str
+    status: str
+    permission_model: PermissionModel
+    description: str
+    template_body: str
+    parameters: Mapping[str, str]
+    capabilities: tuple[str, ...] = ()
+    tags: tuple[tuple[str, str], ...] = ()
+    auto_deployment: bool | None = None
+    retain_stacks_on_account_removal: bool | None = None
+    managed_execution: bool = False
+    organizational_unit_ids: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
+    administration_role_arn: str | None = None
+    execution_role_name: str | None = None
+    drift: StackSetDriftDetails | None = None
+
+
+@dataclass(frozen=True)
+class LiveInstance:
+    """A StackInstanceSummary (§A7). ``stack_id`` is absent for suspended accounts; ``organizational_unit_id`` is the
+    OU named in the targets, possibly an ancestor of the account's parent."""
+
+    key: InstanceKey
+    status: StackInstanceStatus
+    detailed_status: StackInstanceDetailedStatus | None = None
+    status_reason: str | None = None
+    stack_id: str | None = None
+    organizational_unit_id: str | None = None
+    drift_status: StackDriftStatus = StackDriftStatus.NOT_CHECKED
+    last_drift_check: datetime | None = None
+    last_operation_id: str | None = None
+
+
+class ConnectionStatus(enum.Enum):
+    """Clumio connection_status (reference/clumio-api.md §4); the documented list is not exhaustive, so an unknown
+    value maps to UNKNOWN instead of failing."""
+
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    UNLINKED = "unlinked"
+    UNKNOWN = "unknown"
+
+    @classmethod
+    def _missing_(cls, value: object) -> ConnectionStatus:
+        return cls.UNKNOWN
+
+
+@dataclass(frozen=True)
+class Connection:
+    """A Clumio AWS connection for one account and region (id ``<account>_<region>``, clumio-api.md §3.3)."""
+
+    id: str
+    account: str
+    region: str
+    status: ConnectionStatus
+    installed_template_version: str | None = None
+    created: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ClumioTemplateInfo:
+    """What Clumio offers now: the latest org template version and where to fetch it (clumio-api.md §3.2, §6)."""
+
+    version: str
+    url: str | None = None
+
+
+class OperationStatus(enum.Enum):
+    """StackSetOperation.Status (§A6)."""
+
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    STOPPING = "STOPPING"
+    STOPPED = "STOPPED"
+    QUEUED = "QUEUED"
+
+    @property
+    def finished(self) -> bool:
+        return self in (OperationStatus.SUCCEEDED, OperationStatus.FAILED, OperationStatus.STOPPED)
+
+
+@dataclass(frozen=True)
+class OperationView:
+    """DescribeStackSetOperation / ListStackSetOperations row."""
+
+    operation_id: str
+    stack_set: str
+    action: str
+    status: OperationStatus
+    status_reason: str | None = None
+    failed_count: int = 0
+    created: datetime | None = None
+    ended: datetime | None = None
+
+
+@dataclass(frozen=True)
+class OperationResult:
+    """ListStackSetOperationResults row: one (account, region) of an operation (§A6)."""
+
+    account: str
+    region: str
+    status: str  # PENDING | RUNNING | SUCCEEDED | FAILED | CANCELLED
+    status_reason: str | None = None
+    organizational_unit_id: str | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class Live:
+    """Everything discovery read in one run. ``stack_sets`` holds only StackSets that exist; ``instances`` and
+    ``connections`` are keyed for O(1) diffing at 100,000 instances."""
+
+    org: OrgTree
+    stack_sets: Mapping[str, LiveStackSet]
+    instances: Mapping[InstanceKey, LiveInstance]
+    connections: Mapping[tuple[str, str], Connection] = field(default_factory=dict)
+    clumio_template: ClumioTemplateInfo | None = None
+    enabled_regions: frozenset[str] = frozenset()
+    running_operations: Mapping[str, OperationView] = field(default_factory=dict)
