@@ -1,0 +1,63 @@
+"""The sandbox's own control API under ``/_sandbox/``: status, world events, environment, shutdown.
+
+``GET /_sandbox/status`` → the world's status; ``POST /_sandbox/events/{name}`` with a JSON object of arguments →
+what the event did; ``GET /_sandbox/env`` → the environment that points clients here; ``POST /_sandbox/shutdown``
+stops the server after answering. Errors answer ``{"error": {"code", "message"}}`` with a 4xx status.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+from reconciler.sandbox.api import AwsFault
+from reconciler.sandbox.protocols import WireRequest, WireResponse
+
+if TYPE_CHECKING:
+    from reconciler.sandbox.server import SandboxHTTPServer
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, set | frozenset | tuple):
+        return sorted(value) if isinstance(value, set | frozenset) else list(value)
+    if hasattr(value, "value"):  # enums
+        return value.value
+    return str(value)
+
+
+def json_response(status: int, payload: Any) -> WireResponse:
+    body = json.dumps(payload, default=_default, sort_keys=True).encode()
+    return WireResponse(status, body, {"Content-Type": "application/json"})
+
+
+def _error(status: int, code: str, message: str) -> WireResponse:
+    return json_response(status, {"error": {"code": code, "message": message}})
+
+
+def handle(server: SandboxHTTPServer, request: WireRequest) -> WireResponse:
+    world = server.world
+    route = request.path[len("/_sandbox/"):].strip("/")
+    method = request.method
+    if route == "status" and method == "GET":
+        return json_response(200, world.status())
+    if route == "env" and method == "GET":
+        return json_response(200, server.env)
+    if route == "shutdown" and method == "POST":
+        server.request_shutdown()
+        return json_response(200, {"stopping": True})
+    if route.startswith("events/") and method == "POST":
+        name = route[len("events/"):]
+        try:
+            args = json.loads(request.body or b"{}")
+        except ValueError:
+            return _error(400, "BadRequest", "the event arguments must be a JSON object")
+        if not isinstance(args, dict):
+            return _error(400, "BadRequest", "the event arguments must be a JSON object")
+        try:
+            return json_response(200, world.apply_event(name, args))
+        except AwsFault as fault:
+            return _error(fault.status if 400 <= fault.status < 500 else 400, fault.code, fault.message)
+    return _error(404, "NotFound", f"no sandbox control route {method} /_sandbox/{route}")
