@@ -1,0 +1,41 @@
+# Quick start: `make demo` (install + plan → apply → drift on the embedded sandbox), `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.PHONY: demo test test-slow lint bench install install-test clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $(VENV)/.installed $@
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+demo: install
+	$(BIN)/clumio-org demo
+
+# The whole fast suite on both cores; slower suites are marked `slow` and run by .ci/run.
+test: install-test
+	$(BIN)/python -m pytest -n 2 -m "not slow"
+
+test-slow: install-test
+	$(BIN)/python -m pytest -n 2 -m slow; rc=$$?; if [ $$rc -eq 5 ]; then echo "no slow tests"; exit 0; fi; exit $$rc
+
+lint: install-test
+	$(BIN)/ruff check reconciler tests benchmarks
+	$(BIN)/mypy --strict reconciler/core reconciler/config reconciler/plan reconciler/drift
+
+bench: install-test
+	for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .clumio-org
