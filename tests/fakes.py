@@ -1,0 +1,575 @@
+"""In-memory fakes of the three ports (OrgReader, StackSets, Clumio) and small builders of org worlds, Desired
+objects and Clumio templates, for tests of the pure core (plan, apply, drift) with no AWS at all.
+
+The fakes model the StackSets rules the core depends on (reference/aws-stacksets.md): OU targets expand recursively
+minus the management account, AccountFilterType narrows them, suspended accounts give OUTDATED /
+SKIPPED_SUSPENDED_ACCOUNT instances, subset UpdateStackSet leaves the rest OUTDATED, one operation at a time per
+StackSet (``busy`` makes the next call raise OperationInProgress). Operations finish instantly; ``calls`` records
+every mutating call so tests can count them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from reconciler.core.desired import (
+    Amount,
+    CallAs,
+    ClumioSpec,
+    ConcurrencyMode,
+    Desired,
+    ManagementAccountSpec,
+    OrganizationSpec,
+    RegionConcurrencyType,
+    RolloutSpec,
+    StackSetSpec,
+    StateSpec,
+    TargetsSpec,
+    WaveSpec,
+)
+from reconciler.core.keys import InstanceKey
+from reconciler.core.live import (
+    Account,
+    AccountState,
+    ClumioTemplateInfo,
+    Connection,
+    ConnectionStatus,
+    Live,
+    LiveInstance,
+    LiveStackSet,
+    OperationResult,
+    OperationStatus,
+    OperationView,
+    OrganizationalUnit,
+    OrgTree,
+    PermissionModel,
+    StackInstanceDetailedStatus,
+    StackInstanceStatus,
+)
+from reconciler.core.plan import AccountFilterType, Operation, StackSetDefinition
+from reconciler.core.ports import (
+    STACKSETS_SERVICE_PRINCIPAL,
+    ClumioTemplate,
+    DeploymentParameters,
+    OperationIdAlreadyExists,
+    OperationInProgress,
+    OrganizationInfo,
+    StackSetNotFound,
+    TemplateParameter,
+)
+from reconciler.core.secrets import Secret
+
+ORG_ID = "o-fake000001"
+MANAGEMENT = "111111111111"
+ROOT = "r-fake"
+HOME_REGION = "us-east-1"
+REGIONS = ("us-east-1", "us-west-2")
+FAKE_TOKEN = "0f0f0f0f-1111-2222-3333-444444444444"
+FAKE_EXTERNAL_ID = "fake-external-id-secret"
+
+# ---------------------------------------------------------------------------------------------------------------
+# Worlds
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class OrgBuilder:
+    """Builds an OrgTree: ``b.ou("/Workloads/Prod", "ou-prod")`` then ``b.account("222…", "/Workloads/Prod")``.
+
+    Parent OUs named in a path are created on the way with ids derived from their names.
+    """
+
+    org_id: str = ORG_ID
+    management_account: str = MANAGEMENT
+    root_id: str = ROOT
+    ous: dict[str, OrganizationalUnit] = field(default_factory=dict)
+    accounts: dict[str, Account] = field(default_factory=dict)
+    _paths: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._paths["/"] = self.root_id
+        self.accounts.setdefault(
+            self.management_account,
+            Account(self.management_account, "management", AccountState.ACTIVE, self.root_id),
+        )
+
+    def ou(self, path: str, ou_id: str | None = None) -> str:
+        """Create (or find) the OU at ``path``; returns its id."""
+        path = "/" + path.strip("/")
+        if path in self._paths:
+            return self._paths[path]
+        parent_path, _, name = path.rpartition("/")
+        parent = self.ou(parent_path or "/")
+        new_id = ou_id or "ou-fake-" + name.lower().replace(" ", "")[:12] + hashlib.sha1(path.encode()).hexdigest()[:4]
+        self.ous[new_id] = OrganizationalUnit(new_id, name, parent)
+        self._paths[path] = new_id
+        return new_id
+
+    def account(self, account_id: str, where: str = "/", *, name: str | None = None,
+                state: AccountState = AccountState.ACTIVE) -> str:
+        parent = where if where.startswith(("ou-", "r-")) else self.ou(where)
+        self.accounts[account_id] = Account(account_id, name or f"acct-{account_id}", state, parent)
+        return account_id
+
+    def move(self, account_id: str, where: str) -> None:
+        parent = where if where.startswith(("ou-", "r-")) else self.ou(where)
+        self.accounts[account_id] = replace(self.accounts[account_id], parent_id=parent)
+
+    def build(self) -> OrgTree:
+        return OrgTree(self.org_id, self.management_account, self.root_id, dict(self.ous), dict(self.accounts))
+
+
+def demo_org() -> OrgTree:
+    """A small world: nested OUs three deep, a suspended account, an account at the root, the management account.
+
+    /Security              222200000001 222200000002
+    /Workloads             (no direct accounts)
+    /Workloads/Prod        333300000001 333300000002
+    /Workloads/Prod/Data   333300000011
+    /Workloads/Dev         444400000001 444400000002 (SUSPENDED)
+    /Sandbox               555500000001
+    root                   111111111111 (management) 666600000001
+    """
+    b = OrgBuilder()
+    b.ou("/Security", "ou-fake-security")
+    b.ou("/Workloads", "ou-fake-workload")
+    b.ou("/Workloads/Prod", "ou-fake-prod")
+    b.ou("/Workloads/Prod/Data", "ou-fake-data")
+    b.ou("/Workloads/Dev", "ou-fake-dev")
+    b.ou("/Sandbox", "ou-fake-sandbox")
+    b.account("222200000001", "/Security")
+    b.account("222200000002", "/Security")
+    b.account("333300000001", "/Workloads/Prod")
+    b.account("333300000002", "/Workloads/Prod")
+    b.account("333300000011", "/Workloads/Prod/Data")
+    b.account("444400000001", "/Workloads/Dev")
+    b.account("444400000002", "/Workloads/Dev", state=AccountState.SUSPENDED)
+    b.account("555500000001", "/Sandbox")
+    b.account("666600000001", "/")
+    return b.build()
+
+
+def wave(name: str, *, accounts: Iterable[str] = (), ous: Iterable[str] = (), sample: int | None = None,
+         rest: bool = False, max_concurrent: int | str = 1, failure_tolerance: int | str = 0,
+         mode: ConcurrencyMode = ConcurrencyMode.STRICT_FAILURE_TOLERANCE) -> WaveSpec:
+    """A WaveSpec; amounts are ints (counts) or ``"25%"`` strings."""
+    return WaveSpec(name=name, accounts=tuple(accounts), ous=tuple(ous), sample=sample, rest=rest,
+                    max_concurrent=amount(max_concurrent), failure_tolerance=amount(failure_tolerance),
+                    concurrency_mode=mode)
+
+
+def amount(value: int | str) -> Amount:
+    if isinstance(value, str) and value.endswith("%"):
+        return Amount(percent=int(value[:-1]))
+    return Amount(count=int(value))
+
+
+def make_desired(*, organization: bool = False, ous: Iterable[str] = (), accounts: Iterable[str] = (),
+                 exclude_accounts: Iterable[str] = (), exclude_ous: Iterable[str] = (),
+                 regions: Iterable[str] = REGIONS, waves: Iterable[WaveSpec] = (),
+                 region_concurrency: RegionConcurrencyType = RegionConcurrencyType.PARALLEL,
+                 region_order: Iterable[str] = (), onboard_management: bool = False,
+                 call_as: CallAs = CallAs.SELF, template_version: str = "latest",
+                 stack_set: StackSetSpec | None = None, org: OrgTree | None = None,
+                 digest: str = "d" * 64, source: str = "clumio-org.yaml") -> Desired:
+    """A Desired built directly (no YAML), with the fake org's ids unless ``org`` is given."""
+    return Desired(
+        organization=OrganizationSpec(
+            id=org.org_id if org else ORG_ID,
+            management_account=org.management_account if org else MANAGEMENT,
+            home_region=HOME_REGION,
+            call_as=call_as,
+        ),
+        clumio=ClumioSpec(api_url="https://clumio.invalid", template_version=template_version),
+        stack_set=stack_set or StackSetSpec(),
+        targets=TargetsSpec(organization=organization, ous=tuple(ous), accounts=tuple(accounts),
+                            exclude_accounts=tuple(exclude_accounts), exclude_ous=tuple(exclude_ous)),
+        regions=tuple(regions),
+        rollout=RolloutSpec(region_concurrency=region_concurrency, region_order=tuple(region_order),
+                            waves=tuple(waves)),
+        management_account=ManagementAccountSpec(onboard=onboard_management),
+        state=StateSpec(),
+        source=source,
+        digest=digest,
+    )
+
+
+TEMPLATE_TEXT = """AWSTemplateFormatVersion: "2010-09-09"
+Description: Clumio organization connection (version {version}).
+Metadata:
+  ClumioTemplateVersion: "{version}"
+Parameters:
+  ClumioToken: {{Type: String, NoEcho: true}}
+  RoleExternalId: {{Type: String, NoEcho: true}}
+  SendCFTDeploymentEventsToClumio: {{Type: String, Default: "True"}}
+  PermissionsBoundaryARN: {{Type: String, Default: ""}}
+  CreateClumioInventoryTopicEncryptionKey: {{Type: String, Default: "False"}}
+  ClumioInventoryTopicEncryptionKey: {{Type: String, Default: ""}}
+Resources:
+  Topic: {{Type: AWS::SNS::Topic}}
+"""
+
+
+def make_template(version: str = "24.4") -> ClumioTemplate:
+    body = TEMPLATE_TEXT.format(version=version)
+    return ClumioTemplate(version=version, body=body, sha256=hashlib.sha256(body.encode()).hexdigest())
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Live worlds built without any port (for plan / drift unit tests)
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def live_stack_set(desired: Desired, template: ClumioTemplate, *, name: str | None = None,
+                   permission_model: PermissionModel = PermissionModel.SERVICE_MANAGED,
+                   **overrides: Any) -> LiveStackSet:
+    """A LiveStackSet exactly as ``desired`` would create it with ``template`` (NoEcho parameters masked)."""
+    spec = desired.stack_set
+    params = {**spec.template_parameters(), "ClumioToken": "****", "RoleExternalId": "****"}
+    base = LiveStackSet(
+        name=name or spec.name,
+        stack_set_id=f"{name or spec.name}:fake-id",
+        status="ACTIVE",
+        permission_model=permission_model,
+        description=spec.description,
+        template_body=template.body,
+        parameters=params,
+        capabilities=tuple(sorted(spec.capabilities)),
+        tags=tuple(sorted(spec.tags)),
+        auto_deployment=spec.auto_deployment if permission_model is PermissionModel.SERVICE_MANAGED else None,
+        retain_stacks_on_account_removal=(spec.retain_stacks_on_account_removal
+                                          if permission_model is PermissionModel.SERVICE_MANAGED else None),
+        managed_execution=spec.managed_execution,
+    )
+    return replace(base, **overrides)
+
+
+def make_live(org: OrgTree, *, stack_sets: Iterable[LiveStackSet] = (),
+              instances: Iterable[LiveInstance] = (), connections: Iterable[Connection] = (),
+              template: ClumioTemplate | None = None) -> Live:
+    return Live(
+        org=org,
+        stack_sets={ss.name: ss for ss in stack_sets},
+        instances={inst.key: inst for inst in instances},
+        connections={(c.account, c.region): c for c in connections},
+        clumio_template=ClumioTemplateInfo(template.version) if template else None,
+        enabled_regions=frozenset(REGIONS) | frozenset(("eu-west-1", "eu-central-1")),
+    )
+
+
+def instance(stack_set: str, account: str, region: str,
+             status: StackInstanceStatus = StackInstanceStatus.CURRENT,
+             detailed: StackInstanceDetailedStatus | None = StackInstanceDetailedStatus.SUCCEEDED,
+             reason: str | None = None, ou: str | None = None) -> LiveInstance:
+    return LiveInstance(InstanceKey(stack_set, account, region), status, detailed, reason,
+                        stack_id=None if detailed is StackInstanceDetailedStatus.SKIPPED_SUSPENDED_ACCOUNT
+                        else f"arn:aws:cloudformation:{region}:{account}:stack/StackSet-{stack_set}/x",
+                        organizational_unit_id=ou)
+
+
+def connection(account: str, region: str, status: ConnectionStatus = ConnectionStatus.CONNECTED,
+               version: str | None = "24.4") -> Connection:
+    return Connection(f"{account}_{region}", account, region, status, version)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Port fakes
+# ---------------------------------------------------------------------------------------------------------------
+
+
+class FakeOrg:
+    """OrgReader over an OrgTree; ``caller`` is the calling account (management or a delegated admin)."""
+
+    def __init__(self, tree: OrgTree, *, caller: str | None = None, trusted_access: bool = True,
+                 delegated_admins: Iterable[str] = (), regions: Iterable[str] = REGIONS,
+                 roles: Iterable[str] = ()) -> None:
+        self.tree = tree
+        self.caller = caller or tree.management_account
+        self.trusted_access = trusted_access
+        self.admins = frozenset(delegated_admins)
+        self.regions = frozenset(regions)
+        self.roles = set(roles)
+        self.calls: list[str] = []
+
+    def caller_account(self) -> str:
+        self.calls.append("caller_account")
+        return self.caller
+
+    def describe_organization(self) -> OrganizationInfo:
+        self.calls.append("describe_organization")
+        return OrganizationInfo(self.tree.org_id, self.tree.management_account, "ALL")
+
+    def read_tree(self) -> OrgTree:
+        self.calls.append("read_tree")
+        return self.tree
+
+    def service_access_enabled(self, principal: str = STACKSETS_SERVICE_PRINCIPAL) -> bool:
+        self.calls.append("service_access_enabled")
+        return self.trusted_access
+
+    def delegated_administrators(self, principal: str = STACKSETS_SERVICE_PRINCIPAL) -> frozenset[str]:
+        self.calls.append("delegated_administrators")
+        return self.admins
+
+    def enabled_regions(self) -> frozenset[str]:
+        self.calls.append("enabled_regions")
+        return self.regions
+
+    def role_exists(self, role_name: str) -> bool:
+        self.calls.append("role_exists")
+        return role_name in self.roles
+
+
+@dataclass
+class _FakeStackSet:
+    live: LiveStackSet
+    instances: dict[tuple[str, str], LiveInstance] = field(default_factory=dict)
+    operations: dict[str, OperationView] = field(default_factory=dict)
+    results: dict[str, list[OperationResult]] = field(default_factory=dict)
+
+
+class FakeStackSets:
+    """StackSets port in memory. Operations finish at once (SUCCEEDED, or FAILED when an account in
+    ``failing_accounts`` is reached); set ``busy[name] = op_id`` to make the next mutating call raise
+    OperationInProgress once."""
+
+    def __init__(self, org: OrgTree, *, failing_accounts: Iterable[str] = ()) -> None:
+        self.org = org
+        self.sets: dict[str, _FakeStackSet] = {}
+        self.failing_accounts = set(failing_accounts)
+        self.busy: dict[str, str] = {}
+        self.calls: list[tuple[str, str]] = []
+        self._seq = 0
+
+    # -- reads ---------------------------------------------------------------------------------------------
+    def describe_stack_set(self, name: str) -> LiveStackSet | None:
+        self.calls.append(("describe_stack_set", name))
+        ss = self.sets.get(name)
+        return ss.live if ss else None
+
+    def list_instances(self, name: str, regions: Sequence[str] | None = None) -> list[LiveInstance]:
+        self.calls.append(("list_instances", name))
+        ss = self._get(name)
+        return sorted((i for i in ss.instances.values() if regions is None or i.key.region in regions),
+                      key=lambda i: i.key)
+
+    def describe_operation(self, stack_set: str, operation_id: str) -> OperationView:
+        return self._get(stack_set).operations[operation_id]
+
+    def list_operations(self, stack_set: str) -> list[OperationView]:
+        return list(self._get(stack_set).operations.values())
+
+    def list_operation_results(self, stack_set: str, operation_id: str) -> list[OperationResult]:
+        return list(self._get(stack_set).results.get(operation_id, []))
+
+    def list_resource_drifts(self, stack_set: str, account: str, region: str,
+                             operation_id: str) -> list[Mapping[str, str]]:
+        return []
+
+    # -- writes --------------------------------------------------------------------------------------------
+    def create_stack_set(self, definition: StackSetDefinition, template_body: str,
+                         parameters: Sequence[TemplateParameter]) -> None:
+        self.calls.append(("create_stack_set", definition.name))
+        self.sets[definition.name] = _FakeStackSet(self._live_from(definition, template_body, parameters, None))
+
+    def update_stack_set(self, definition: StackSetDefinition, template_body: str,
+                         parameters: Sequence[TemplateParameter], operation: Operation) -> str:
+        ss = self._begin("update_stack_set", operation)
+        old = ss.live
+        ss.live = self._live_from(definition, template_body, parameters, old)
+        changed = old.template_body != ss.live.template_body or dict(old.parameters) != dict(ss.live.parameters)
+        reached = set(self._reach(ss, operation)) if (operation.targets or operation.accounts) else None
+        if changed:
+            for k, inst in ss.instances.items():
+                if inst.status is not StackInstanceStatus.INOPERABLE:
+                    ss.instances[k] = replace(inst, status=StackInstanceStatus.OUTDATED)
+        keys = [k for k in ss.instances if reached is None or k in reached]
+        return self._finish(ss, operation, "UPDATE", keys)
+
+    def create_instances(self, operation: Operation) -> str:
+        ss = self._begin("create_instances", operation)
+        keys = self._reach(ss, operation)
+        return self._finish(ss, operation, "CREATE", keys)
+
+    def update_instances(self, operation: Operation, overrides: Sequence[TemplateParameter]) -> str:
+        ss = self._begin("update_instances", operation)
+        keys = [k for k in self._reach(ss, operation) if k in ss.instances]
+        return self._finish(ss, operation, "UPDATE", keys)
+
+    def delete_instances(self, operation: Operation) -> str:
+        ss = self._begin("delete_instances", operation)
+        keys = [k for k in self._reach(ss, operation) if k in ss.instances]
+        op_id = self._finish(ss, operation, "DELETE", keys, create=False)
+        for k in keys:
+            if k[0] not in self.failing_accounts:
+                ss.instances.pop(k, None)
+        return op_id
+
+    def stop_operation(self, stack_set: str, operation_id: str) -> None:
+        ss = self._get(stack_set)
+        ss.operations[operation_id] = replace(ss.operations[operation_id], status=OperationStatus.STOPPED)
+
+    def detect_drift(self, stack_set: str, operation_id: str | None = None) -> str:
+        self._seq += 1
+        op_id = operation_id or f"drift-{self._seq}"
+        ss = self._get(stack_set)
+        ss.operations[op_id] = OperationView(op_id, stack_set, "DETECT_DRIFT", OperationStatus.SUCCEEDED)
+        return op_id
+
+    # -- helpers -------------------------------------------------------------------------------------------
+    def _get(self, name: str) -> _FakeStackSet:
+        if name not in self.sets:
+            raise StackSetNotFound(f"StackSet {name} not found")
+        return self.sets[name]
+
+    def _begin(self, call: str, operation: Operation) -> _FakeStackSet:
+        self.calls.append((call, operation.operation_id))
+        ss = self._get(operation.stack_set)
+        if operation.stack_set in self.busy:
+            running = self.busy.pop(operation.stack_set)
+            raise OperationInProgress(f"Another Operation on StackSet is in progress: {running}", running)
+        if operation.operation_id in ss.operations:
+            raise OperationIdAlreadyExists(f"operation {operation.operation_id} already exists")
+        return ss
+
+    def _reach(self, ss: _FakeStackSet, operation: Operation) -> list[tuple[str, str]]:
+        """(account, region) pairs the call names, with the service-managed expansion rules of §A1/§A3."""
+        regions = operation.regions or tuple(sorted({k[1] for k in ss.instances}))
+        if operation.targets is not None and operation.targets.organizational_unit_ids:
+            t = operation.targets
+            in_ous: set[str] = set()
+            for ou in t.organizational_unit_ids:
+                in_ous |= self.org.accounts_under(ou)
+            in_ous.discard(self.org.management_account)
+            listed = set(t.accounts)
+            flt = t.account_filter_type or AccountFilterType.UNION
+            accounts = {AccountFilterType.NONE: in_ous, AccountFilterType.INTERSECTION: in_ous & listed,
+                        AccountFilterType.DIFFERENCE: in_ous - listed, AccountFilterType.UNION: in_ous | listed}[flt]
+        else:
+            accounts = set(operation.accounts or (operation.targets.accounts if operation.targets else ()))
+        return [(a, r) for a in sorted(accounts) for r in regions]
+
+    def _finish(self, ss: _FakeStackSet, operation: Operation, action: str, keys: Iterable[tuple[str, str]],
+                create: bool = True) -> str:
+        results: list[OperationResult] = []
+        failed = 0
+        for account, region in keys:
+            acct = self.org.accounts.get(account)
+            suspended = acct is not None and acct.state is not AccountState.ACTIVE
+            failing = account in self.failing_accounts
+            if create or action == "UPDATE":
+                status, detailed, reason = StackInstanceStatus.CURRENT, StackInstanceDetailedStatus.SUCCEEDED, None
+                if suspended:
+                    status = StackInstanceStatus.OUTDATED
+                    detailed = StackInstanceDetailedStatus.SKIPPED_SUSPENDED_ACCOUNT
+                    reason = "This account is suspended."
+                elif failing:
+                    status, detailed, reason = (StackInstanceStatus.OUTDATED, StackInstanceDetailedStatus.FAILED,
+                                                "ResourceLogicalId:Topic, ResourceStatusReason:fake failure")
+                ss.instances[(account, region)] = LiveInstance(
+                    InstanceKey(ss.live.name, account, region), status, detailed, reason,
+                    stack_id=None if suspended else f"arn:aws:cloudformation:{region}:{account}:stack/x",
+                    last_operation_id=operation.operation_id,
+                )
+            failed += failing
+            results.append(OperationResult(account, region, "FAILED" if failing else "SUCCEEDED",
+                                           "fake failure" if failing else None))
+        status = OperationStatus.FAILED if failed else OperationStatus.SUCCEEDED
+        now = datetime.now(UTC)
+        ss.operations[operation.operation_id] = OperationView(
+            operation.operation_id, ss.live.name, action, status, failed_count=failed, created=now, ended=now)
+        ss.results[operation.operation_id] = results
+        return operation.operation_id
+
+    def _live_from(self, d: StackSetDefinition, body: str, parameters: Sequence[TemplateParameter],
+                   old: LiveStackSet | None) -> LiveStackSet:
+        params: dict[str, str] = dict(old.parameters) if old else {}
+        for p in parameters:
+            if p.use_previous:
+                continue
+            params[p.key] = "****" if isinstance(p.value, Secret) else str(p.value or "")
+        return LiveStackSet(
+            name=d.name, stack_set_id=f"{d.name}:fake-id", status="ACTIVE", permission_model=d.permission_model,
+            description=d.description, template_body=body, parameters=params, capabilities=d.capabilities,
+            tags=d.tags, auto_deployment=d.auto_deployment,
+            retain_stacks_on_account_removal=d.retain_stacks_on_account_removal,
+            managed_execution=d.managed_execution, administration_role_arn=d.administration_role_arn,
+            execution_role_name=d.execution_role_name,
+        )
+
+
+class FakeClumio:
+    """Clumio port in memory: one template version on offer, connections you set (or ``connect_all``)."""
+
+    def __init__(self, template: ClumioTemplate | None = None, *, token_ok: bool = True) -> None:
+        self.template = template or make_template()
+        self.token_ok = token_ok
+        self.connections: dict[tuple[str, str], Connection] = {}
+        self.calls: list[str] = []
+
+    def check_token(self) -> None:
+        from reconciler.core.errors import PreflightError
+
+        self.calls.append("check_token")
+        if not self.token_ok:
+            raise PreflightError("Clumio rejected the API token", hint="create a new token in the Clumio portal")
+
+    def latest_template(self) -> ClumioTemplateInfo:
+        self.calls.append("latest_template")
+        return ClumioTemplateInfo(self.template.version, self.template.url)
+
+    def org_template(self, asset_types: Sequence[str]) -> ClumioTemplate:
+        self.calls.append("org_template")
+        return self.template
+
+    def org_deployment_parameters(self, org_id: str) -> DeploymentParameters:
+        self.calls.append("org_deployment_parameters")
+        return DeploymentParameters(Secret(FAKE_TOKEN), Secret(FAKE_EXTERNAL_ID))
+
+    def list_connections(self, accounts: Sequence[str] | None = None,
+                         regions: Sequence[str] | None = None) -> list[Connection]:
+        self.calls.append("list_connections")
+        return sorted((c for c in self.connections.values()
+                       if (accounts is None or c.account in accounts) and (regions is None or c.region in regions)),
+                      key=lambda c: c.id)
+
+    def connect(self, keys: Iterable[InstanceKey], version: str | None = None,
+                status: ConnectionStatus = ConnectionStatus.CONNECTED) -> None:
+        for k in keys:
+            self.connections[(k.account, k.region)] = connection(k.account, k.region, status,
+                                                                 version or self.template.version)
+
+
+@dataclass
+class FakePorts:
+    """The bundle ``reconciler.providers.factory.build_ports`` returns, with fakes inside."""
+
+    org: FakeOrg
+    stacksets: FakeStackSets
+    clumio: FakeClumio
+    management_stacksets: FakeStackSets
+    api_calls: dict[str, int] = field(default_factory=dict)
+
+
+def fake_ports(tree: OrgTree | None = None, **kwargs: Any) -> FakePorts:
+    tree = tree or demo_org()
+    return FakePorts(FakeOrg(tree, **kwargs), FakeStackSets(tree), FakeClumio(), FakeStackSets(tree))
+
+
+def live_from_ports(ports: FakePorts, desired: Desired) -> Live:
+    """What discovery would read from the fakes (a stand-in until reconciler.plan.discover is used)."""
+    tree = ports.org.read_tree()
+    stack_sets: dict[str, LiveStackSet] = {}
+    instances: dict[InstanceKey, LiveInstance] = {}
+    for port, name in ((ports.stacksets, desired.stack_set.name),
+                       (ports.management_stacksets, desired.management_account.stack_set_name)):
+        ss = port.describe_stack_set(name)
+        if ss is not None:
+            stack_sets[name] = ss
+            instances.update({i.key: i for i in port.list_instances(name)})
+    conns = {(c.account, c.region): c for c in ports.clumio.list_connections()}
+    return Live(tree, stack_sets, instances, conns, ports.clumio.latest_template(), ports.org.regions)
