@@ -2,7 +2,8 @@
 
 ``GET /_sandbox/status`` → the world's status; ``POST /_sandbox/events/{name}`` with a JSON object of arguments →
 what the event did; ``GET /_sandbox/env`` → the environment that points clients here; ``POST /_sandbox/shutdown``
-stops the server after answering. Errors answer ``{"error": {"code", "message"}}`` with a 4xx status.
+stops the server after answering; ``POST /_sandbox/clock/advance`` with ``{"seconds": N}`` skips simulated time.
+Errors answer ``{"error": {"code", "message"}}`` with a 4xx status.
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ def handle(server: SandboxHTTPServer, request: WireRequest) -> WireResponse:
     if route == "shutdown" and method == "POST":
         server.request_shutdown()
         return json_response(200, {"stopping": True})
+    if route == "clock/advance" and method == "POST":
+        return _advance(world, request)
     if route.startswith("events/") and method == "POST":
         name = route[len("events/"):]
         try:
@@ -61,3 +64,17 @@ def handle(server: SandboxHTTPServer, request: WireRequest) -> WireResponse:
         except AwsFault as fault:
             return _error(fault.status if 400 <= fault.status < 500 else 400, fault.code, fault.message)
     return _error(404, "NotFound", f"no sandbox control route {method} /_sandbox/{route}")
+
+
+def _advance(world: Any, request: WireRequest) -> WireResponse:
+    """Skip simulated time forward (``{"seconds": N}``), for demos that would rather not wait."""
+    try:
+        seconds = float(json.loads(request.body or b"{}").get("seconds", 0))
+    except (ValueError, AttributeError):
+        return _error(400, "BadRequest", 'the body must be {"seconds": N}')
+    advance = getattr(world.clock, "advance", None)
+    if advance is None or seconds < 0:
+        return _error(400, "BadRequest", "this sandbox's clock cannot be advanced by that much")
+    with world.lock:
+        now = advance(seconds)
+    return json_response(200, {"now": now if now is not None else world.clock.now()})

@@ -166,6 +166,8 @@ class RunningSandbox:
         self._thread = thread
         self._boto_session: Any = None
         self._client_lock = threading.Lock()
+        self._serving = thread is not None
+        self._stopped = False
         self.world = server.world
         self.host, self.port = server.server_address[0], server.server_address[1]
         self.aws_url = f"http://{self.host}:{self.port}"
@@ -209,13 +211,19 @@ class RunningSandbox:
 
     def serve_forever(self) -> None:
         """Serve on the calling thread until :meth:`stop` or ``POST /_sandbox/shutdown``."""
+        self._serving = True
         self._server.serve_forever(poll_interval=0.2)
 
     def on_shutdown(self, callback: Any) -> None:
         self._server.on_shutdown.append(callback)
 
     def stop(self) -> None:
-        self._server.shutdown()
+        """Stop serving and release the port; safe to call twice."""
+        if self._stopped:
+            return
+        self._stopped = True
+        if self._serving:  # shutdown() waits for serve_forever to notice, so only call it when serving
+            self._server.shutdown()
         self._server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
