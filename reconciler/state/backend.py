@@ -1,0 +1,238 @@
+"""The state backend port: read, write (compare-and-swap on serial and lineage), and the run lock with its record.
+
+Every backend stores one state document and, while a command that writes runs, one lock record next to it. The
+lock record says who holds the lock (user@host, pid), where (the CI run URL when there is one), when and why (the
+command), so the person who finds it held knows whom to ask — and, if the holder is dead, how to release it
+(``clumio-org state unlock LOCK_ID``). A lock is never taken over silently: a dead holder is reported, not stolen.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import getpass
+import json
+import logging
+import os
+import signal
+import socket
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from reconciler import __version__
+from reconciler.core.errors import StateError, StateLockedError
+from reconciler.state.model import State, parse_time, utc_now
+
+log = logging.getLogger(__name__)
+
+
+def ci_run_url(env: dict[str, str] | None = None) -> str | None:
+    """The URL of the CI run this process belongs to (GitHub Actions, GitLab CI, Jenkins, Buildkite), if any."""
+    env = dict(os.environ) if env is None else env
+    if env.get("GITHUB_RUN_ID") and env.get("GITHUB_REPOSITORY"):
+        server = env.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/")
+        return f"{server}/{env['GITHUB_REPOSITORY']}/actions/runs/{env['GITHUB_RUN_ID']}"
+    for name in ("CI_JOB_URL", "BUILD_URL", "BUILDKITE_BUILD_URL"):
+        if env.get(name):
+            return env[name]
+    return None
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # containers often run as a uid with no passwd entry
+        return f"uid{os.getuid()}"
+
+
+def format_age(seconds: float) -> str:
+    """``45s``, ``12m05s``, ``3h07m``, ``2d04h``: how long a lock has been held."""
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    if seconds < 86400:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 86400}d{seconds % 86400 // 3600:02d}h"
+
+
+@dataclass(frozen=True)
+class LockInfo:
+    """The lock record: ``id`` (what ``state unlock`` takes), ``operation`` (why: the command), ``who``
+    (user@host), ``host`` and ``pid`` (to tell a dead holder on this machine), ``where`` (CI run URL or None),
+    ``created_at`` (when), ``version`` (of clumio-org)."""
+
+    id: str
+    operation: str
+    who: str
+    host: str
+    pid: int
+    where: str | None
+    created_at: str
+    version: str = __version__
+
+    @classmethod
+    def create(cls, operation: str) -> LockInfo:
+        host = socket.gethostname()
+        return cls(id=str(uuid.uuid4()), operation=operation, who=f"{_user()}@{host}", host=host, pid=os.getpid(),
+                   where=ci_run_url(), created_at=utc_now())
+
+    def to_text(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_text(cls, text: str | bytes, source: str) -> LockInfo:
+        try:
+            data: Any = json.loads(text)
+            return cls(id=str(data["id"]), operation=str(data.get("operation", "?")), who=str(data.get("who", "?")),
+                       host=str(data.get("host", "")), pid=int(data.get("pid", 0)), where=data.get("where"),
+                       created_at=str(data["created_at"]), version=str(data.get("version", "?")))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise StateError(f"the lock record {source} is unreadable ({exc})",
+                             hint=f"if no clumio-org run is going on, delete {source} by hand") from None
+
+    def age_seconds(self, now: datetime | None = None) -> float:
+        created = parse_time(self.created_at)
+        assert created is not None
+        return ((now or datetime.now(UTC)) - created).total_seconds()
+
+    def holder_is_dead(self) -> bool:
+        """True only when the holder ran on this machine and its process is gone (elsewhere we cannot tell)."""
+        if self.host != socket.gethostname() or self.pid <= 0:
+            return False
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:  # alive, run by another user
+            return False
+        return False
+
+    def describe(self) -> str:
+        """One line for people: who, pid, why, when and how long ago, where."""
+        where = f", CI run {self.where}" if self.where else ""
+        return (f"{self.who} (pid {self.pid}) for `{self.operation}` since {self.created_at} "
+                f"({format_age(self.age_seconds())} ago){where}")
+
+
+def locked_error(holder: LockInfo, where: str) -> StateLockedError:
+    """The error a second run gets: who holds the lock, since when, and the exact command to release it."""
+    if holder.holder_is_dead():
+        message = (f"the state at {where} is locked by a process that is no longer running: {holder.describe()}; "
+                   f"the lock was left {format_age(holder.age_seconds())} ago")
+        hint = (f"that run was killed; check what it left (`clumio-org state show`), then release the lock: "
+                f"clumio-org state unlock {holder.id}")
+    else:
+        message = f"the state at {where} is locked by {holder.describe()}"
+        hint = (f"wait for that run to finish; if it is dead, release the lock with: "
+                f"clumio-org state unlock {holder.id}")
+    return StateLockedError(message, hint)
+
+
+class StateBackend(abc.ABC):
+    """Where one state document and its lock record live (local file, S3 object)."""
+
+    @abc.abstractmethod
+    def describe(self) -> str:
+        """Where the state lives, for people (``s3://bucket/key (…)`` or a path)."""
+
+    @abc.abstractmethod
+    def read(self) -> State | None:
+        """The stored state (older formats migrated in memory), or None when there is none yet."""
+
+    @abc.abstractmethod
+    def write(self, state: State, *, force: bool = False) -> State:
+        """Store ``state`` atomically and return it as stored, with ``serial`` bumped.
+
+        Refused (StateError) unless ``force``: a lineage that differs from the stored one, or a serial lower than the
+        stored one (the state changed since it was read — write from the State the last write returned).
+        """
+
+    @abc.abstractmethod
+    def current_lock(self) -> LockInfo | None:
+        """The lock record, if the state is locked."""
+
+    @abc.abstractmethod
+    def _acquire(self, info: LockInfo) -> None:
+        """Create the lock record if none exists, atomically; else raise :func:`locked_error`."""
+
+    @abc.abstractmethod
+    def _delete_lock(self) -> None:
+        """Remove the lock record (the caller checked it is the one to remove)."""
+
+    @contextlib.contextmanager
+    def lock(self, operation: str) -> Iterator[LockInfo]:
+        """Hold the state lock while the block runs; released on exit, on error, on Ctrl-C and on SIGTERM."""
+        info = LockInfo.create(operation)
+        self._acquire(info)
+        log.debug("state lock %s taken at %s", info.id, self.describe())
+        try:
+            with _sigterm_raises():
+                yield info
+        finally:
+            self._release(info)
+
+    def unlock(self, lock_id: str) -> LockInfo:
+        """Remove the lock record if its id is ``lock_id`` (``state unlock``); returns what was removed."""
+        holder = self.current_lock()
+        if holder is None:
+            raise StateError(f"the state at {self.describe()} is not locked", hint="nothing to unlock")
+        if holder.id != lock_id:
+            raise StateError(f"lock id {lock_id} does not match the lock held at {self.describe()}: "
+                             f"{holder.describe()}",
+                             hint=f"the lock id to release is {holder.id} — make sure that run is really gone")
+        self._delete_lock()
+        return holder
+
+    def _release(self, info: LockInfo) -> None:
+        try:
+            holder = self.current_lock()
+            if holder is not None and holder.id == info.id:
+                self._delete_lock()
+            elif holder is not None:
+                log.warning("state lock %s was replaced by %s; leaving it", info.id, holder.id)
+        except Exception as exc:  # never hide the error that ended the run behind a failed release
+            log.warning("could not release the state lock %s at %s: %s; release it with "
+                        "`clumio-org state unlock %s`", info.id, self.describe(), exc, info.id)
+
+
+def check_write(current: State | None, state: State, where: str, *, force: bool) -> State:
+    """The state to store: lineage and serial rules applied, serial bumped past both the given and stored one."""
+    stored_serial = current.serial if current is not None else 0
+    if current is not None and not force:
+        if current.lineage != state.lineage:
+            raise StateError(
+                f"the state at {where} has lineage {current.lineage}, not {state.lineage}: "
+                "it belongs to another deployment",
+                hint="point the config's state at the right place, or overwrite with `state push --force`",
+            )
+        if state.serial < current.serial:
+            raise StateError(
+                f"the state at {where} changed since it was read (stored serial {current.serial}, "
+                f"this one {state.serial}); another run wrote it",
+                hint="re-run the command so it starts from the latest state",
+            )
+    return replace(state, serial=max(state.serial, stored_serial) + 1)
+
+
+@contextlib.contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """Turn SIGTERM (CI cancelling a job) into SystemExit so ``finally`` blocks — the lock release — run."""
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) not in (
+            signal.SIG_DFL, None):
+        yield
+        return
+
+    def _raise(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, _raise)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)

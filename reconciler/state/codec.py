@@ -1,0 +1,233 @@
+"""The state file's JSON form: stable, sorted, secret-free, versioned, with forward migration of older formats.
+
+Format 1 (current, schemas/state.schema.json)::
+
+    {"format_version": 1, "lineage": "<uuid>", "serial": 7,
+     "stack_sets": {"clumio-org": {"template_version", "template_sha256", "parameters", "secret_fingerprints",
+                                   "permission_model", "updated_at"}},
+     "instances": [{"stack_set", "account", "region", "status", "last_operation_id", "template_version",
+                    "connected", "updated_at"}, ...],          # sorted by (stack_set, account, region)
+     "journal": [{"plan_id", "operation_id", "index", "kind", "stack_set", "wave", "status", "submitted_at",
+                  "finished_at", "failures": [{"account", "region", "reason"}]}, ...],   # in submission order
+     "last_apply": {"plan_id", "started_at", "finished_at", "outcome"} | null}
+
+Format 0 (before the tool kept a journal; what people wrote by hand or with early scripts)::
+
+    {"version": 0, "serial": 3, "lineage": "<optional>",
+     "instances": [{"stack_set": "clumio-org", "account": "111111111111", "region": "us-east-1",
+                    "status": "CURRENT"}, ...]}
+
+A format-0 file is upgraded in memory on read (no StackSet records, empty journal). When it carries no lineage, one
+is derived from its content (a UUID5), so every read of the same file agrees on it until a command that writes stores
+the state in format 1. Files with a newer format than this tool knows are refused, never half-read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from reconciler.core.errors import StateError
+from reconciler.core.keys import InstanceKey
+from reconciler.core.secrets import Secret
+from reconciler.state.model import (
+    FORMAT_VERSION,
+    InstanceRecord,
+    JournalEntry,
+    JournalFailure,
+    StackSetRecord,
+    State,
+)
+
+_V0_LINEAGE_NAMESPACE = uuid.UUID("6f1d3c1e-8a43-4f5e-9b0e-3f6c2a9d7e10")
+
+
+def state_to_json(state: State) -> dict[str, Any]:
+    """The JSON-ready dict of ``state`` in the current format; raises StateError if a Secret slipped in anywhere."""
+    data: dict[str, Any] = {
+        "format_version": FORMAT_VERSION,
+        "lineage": state.lineage,
+        "serial": state.serial,
+        "stack_sets": {name: _stack_set_to_json(state.stack_sets[name]) for name in sorted(state.stack_sets)},
+        "instances": [_instance_to_json(key, state.instances[key]) for key in sorted(state.instances)],
+        "journal": [_journal_to_json(entry) for entry in state.journal],
+        "last_apply": dict(state.last_apply) if state.last_apply is not None else None,
+    }
+    _refuse_secrets(data, "state")
+    return data
+
+
+def state_to_text(state: State) -> str:
+    """The state file's bytes as text: sorted keys, two-space indent, trailing newline (diffs cleanly)."""
+    return json.dumps(state_to_json(state), indent=2, sort_keys=True, default=_not_serialisable) + "\n"
+
+
+def state_from_json(data: Any, *, source: str = "state") -> State:
+    """A State from a parsed state file of any known format (older formats are migrated, not rewritten)."""
+    if not isinstance(data, dict):
+        raise StateError(f"{source} is not a JSON object", hint="restore it from a backup or `state pull` output")
+    version = data.get("format_version", data.get("version"))
+    if version == 0:
+        data = migrate_v0(data)
+        version = FORMAT_VERSION
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise StateError(f"{source} has no format_version", hint="is this a clumio-org state file?")
+    if version > FORMAT_VERSION:
+        raise StateError(
+            f"{source} has format_version {version}; this clumio-org understands up to {FORMAT_VERSION}",
+            hint="upgrade clumio-org to the version that wrote it",
+        )
+    _validate(data, source)
+    return State(
+        format_version=FORMAT_VERSION,
+        lineage=data["lineage"],
+        serial=data["serial"],
+        stack_sets={name: StackSetRecord(**record) for name, record in data.get("stack_sets", {}).items()},
+        instances={
+            InstanceKey(row["stack_set"], row["account"], row["region"]): InstanceRecord(
+                status=row["status"],
+                last_operation_id=row.get("last_operation_id"),
+                template_version=row.get("template_version"),
+                connected=row.get("connected"),
+                updated_at=row.get("updated_at"),
+            )
+            for row in data.get("instances", [])
+        },
+        journal=[_journal_from_json(entry) for entry in data.get("journal", [])],
+        last_apply=data.get("last_apply"),
+    )
+
+
+def state_from_text(text: str | bytes, *, source: str = "state") -> State:
+    """Parse a state file's content; a clear StateError (never a traceback) when it is not valid."""
+    try:
+        data = json.loads(text)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise StateError(f"{source} is not valid JSON: {exc}",
+                         hint="restore it from a backup (S3 object versions) or `state push` a good copy") from None
+    return state_from_json(data, source=source)
+
+
+def migrate_v0(data: dict[str, Any]) -> dict[str, Any]:
+    """Format 0 → format 1 (see the module docstring); the input is not modified."""
+    lineage = data.get("lineage")
+    if not isinstance(lineage, str) or not lineage:
+        canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
+        lineage = str(uuid.uuid5(_V0_LINEAGE_NAMESPACE, hashlib.sha256(canonical.encode()).hexdigest()))
+    instances = []
+    for row in data.get("instances", []) or []:
+        if not isinstance(row, dict):
+            raise StateError("format-0 state: every instance must be an object with stack_set, account, region")
+        instances.append({name: row.get(name) for name in ("stack_set", "account", "region", "status")})
+        if instances[-1]["status"] is None:
+            instances[-1]["status"] = "UNKNOWN"
+    return {
+        "format_version": FORMAT_VERSION,
+        "lineage": lineage,
+        "serial": data.get("serial", 0),
+        "stack_sets": {},
+        "instances": instances,
+        "journal": [],
+        "last_apply": None,
+    }
+
+
+@cache
+def state_schema() -> dict[str, Any]:
+    """schemas/state.schema.json (shipped in the package as reconciler.schemas)."""
+    text = resources.files("reconciler.schemas").joinpath("state.schema.json").read_text(encoding="utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+@cache
+def _validator() -> Any:
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(state_schema())
+
+
+def _validate(data: dict[str, Any], source: str) -> None:
+    errors = sorted(_validator().iter_errors(data), key=lambda e: list(e.absolute_path))
+    if errors:
+        first = errors[0]
+        where = "/".join(str(p) for p in first.absolute_path) or "(top level)"
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise StateError(f"{source} is not a valid state file at {where}: {first.message}{more}",
+                         hint="restore it from a backup (S3 object versions) or `state push` a good copy")
+
+
+def _stack_set_to_json(record: StackSetRecord) -> dict[str, Any]:
+    return {
+        "template_version": record.template_version,
+        "template_sha256": record.template_sha256,
+        "parameters": dict(sorted(record.parameters.items())),
+        "secret_fingerprints": dict(sorted(record.secret_fingerprints.items())),
+        "permission_model": record.permission_model,
+        "updated_at": record.updated_at,
+    }
+
+
+def _instance_to_json(key: InstanceKey, record: InstanceRecord) -> dict[str, Any]:
+    return {
+        "stack_set": key.stack_set,
+        "account": key.account,
+        "region": key.region,
+        "status": record.status,
+        "last_operation_id": record.last_operation_id,
+        "template_version": record.template_version,
+        "connected": record.connected,
+        "updated_at": record.updated_at,
+    }
+
+
+def _journal_to_json(entry: JournalEntry) -> dict[str, Any]:
+    return {
+        "plan_id": entry.plan_id,
+        "operation_id": entry.operation_id,
+        "index": entry.index,
+        "kind": entry.kind,
+        "stack_set": entry.stack_set,
+        "wave": entry.wave,
+        "status": entry.status.value,
+        "submitted_at": entry.submitted_at,
+        "finished_at": entry.finished_at,
+        "failures": [{"account": f.account, "region": f.region, "reason": f.reason} for f in entry.failures],
+    }
+
+
+def _journal_from_json(data: dict[str, Any]) -> JournalEntry:
+    return JournalEntry(
+        plan_id=data["plan_id"],
+        operation_id=data["operation_id"],
+        index=data["index"],
+        kind=data["kind"],
+        stack_set=data["stack_set"],
+        wave=data.get("wave"),
+        status=data["status"],
+        submitted_at=data.get("submitted_at"),
+        finished_at=data.get("finished_at"),
+        failures=[JournalFailure(**failure) for failure in data.get("failures", [])],
+    )
+
+
+def _refuse_secrets(value: Any, path: str) -> None:
+    """State must never hold a secret: a Secret anywhere is a bug in the caller, stopped before any byte is written."""
+    if isinstance(value, Secret):
+        raise StateError(f"refusing to store a secret in the state ({path})",
+                         hint="this is a bug in clumio-org: state keeps Secret.fingerprint() only")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_secrets(item, f"{path}.{key}")
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            _refuse_secrets(item, f"{path}[{index}]")
+
+
+def _not_serialisable(value: Any) -> Any:
+    raise StateError(f"refusing to store a {type(value).__name__} in the state",
+                     hint="this is a bug in clumio-org: state holds JSON values only")
