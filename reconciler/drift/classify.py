@@ -1,0 +1,259 @@
+"""Classify drift: Desired × Live (+ State) → findings, one rule per category, no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from reconciler.core.desired import Desired
+from reconciler.core.keys import InstanceKey
+from reconciler.core.live import (
+    AccountState,
+    ConnectionStatus,
+    Live,
+    LiveInstance,
+    PermissionModel,
+    StackDriftStatus,
+    StackInstanceDetailedStatus,
+    StackInstanceStatus,
+)
+from reconciler.drift.expansion import ExpansionLike
+from reconciler.drift.model import Category, Finding, Severity, sort_findings
+from reconciler.drift.versions import StateLike, version_findings
+
+ResourceDrifts = Mapping[InstanceKey, Sequence[Mapping[str, str]]]
+
+RETAIN_HINT = "remove it with DeleteStackInstances RetainStacks=true (clumio-org apply --allow-destroy)"
+
+
+@dataclass(frozen=True)
+class DriftInputs:
+    """Everything classification needs, gathered by the CLI (or a test) beforehand.
+
+    ``resource_drifts`` holds ListStackInstanceResourceDrifts rows for instances a detection found DRIFTED;
+    ``connecting_seconds`` is how long a connection may stay ``connecting`` before it counts as stuck.
+    """
+
+    desired: Desired
+    live: Live
+    expansion: ExpansionLike
+    now: datetime
+    state: StateLike | None = None
+    resource_drifts: ResourceDrifts = field(default_factory=dict)
+    connecting_seconds: float = 900.0
+
+
+def managed_stack_sets(desired: Desired) -> tuple[str, ...]:
+    """The StackSets this config owns: the service-managed one, and the management account's when onboarded."""
+    names = [desired.stack_set.name]
+    if desired.management_account.onboard:
+        names.append(desired.management_account.stack_set_name)
+    return tuple(names)
+
+
+def classify(inputs: DriftInputs) -> tuple[Finding, ...]:
+    """Every finding, worst first."""
+    findings: list[Finding] = []
+    suspended: set[InstanceKey] = set()
+    findings += membership_findings(inputs, suspended)
+    findings += status_findings(inputs, suspended)
+    findings += version_findings(inputs.desired, inputs.live, managed_stack_sets(inputs.desired), inputs.state)
+    findings += resource_findings(inputs)
+    findings += clumio_findings(inputs)
+    return sort_findings(findings)
+
+
+def _desired_keys(inputs: DriftInputs) -> dict[InstanceKey, str | None]:
+    keys: dict[InstanceKey, str | None] = dict(inputs.expansion.targets)
+    keys.update({k: None for k in inputs.expansion.management_keys})
+    return keys
+
+
+def _managed_instances(inputs: DriftInputs) -> list[LiveInstance]:
+    names = set(managed_stack_sets(inputs.desired))
+    return [inst for key, inst in sorted(inputs.live.instances.items()) if key.stack_set in names]
+
+
+def membership_findings(inputs: DriftInputs, suspended: set[InstanceKey]) -> list[Finding]:
+    """Missing instances (auto-deployment missed an account), instances outside the desired set, and accounts the
+    org suspended or closed that still carry an instance. ``suspended`` collects the latter so the status rule does
+    not report the same instance twice (its OUTDATED/SKIPPED_SUSPENDED_ACCOUNT is the consequence, not news)."""
+    live, org = inputs.live, inputs.live.org
+    desired_keys = _desired_keys(inputs)
+    findings: list[Finding] = []
+    missing_sets = sorted({k.stack_set for k in desired_keys} - set(live.stack_sets))
+    for name in missing_sets:
+        count = sum(1 for k in desired_keys if k.stack_set == name)
+        findings.append(Finding(Category.MEMBERSHIP, Severity.ERROR,
+                                f"StackSet {name} does not exist; {count} stack instances are desired",
+                                stack_set=name, details=(("hint", "run clumio-org plan and apply"),)))
+    for key, wave in sorted(desired_keys.items()):
+        if key in live.instances or key.stack_set in missing_sets:
+            continue
+        acct = org.accounts.get(key.account)
+        path = org.path_of(acct.parent_id) if acct else "?"
+        details: list[tuple[str, str]] = [("ou_path", path)]
+        if acct is not None:
+            details.append(("account_name", acct.name))
+        if wave:
+            details.append(("wave", wave))
+        ss = live.stack_sets[key.stack_set]
+        auto = (ss.permission_model is PermissionModel.SERVICE_MANAGED and bool(ss.auto_deployment)
+                and acct is not None and bool(set(org.ancestors(key.account)) & set(ss.organizational_unit_ids)))
+        if auto:
+            reason = f"no stack instance: auto-deployment did not reach this account in {path}"
+        else:
+            reason = f"no stack instance: account in {path} is targeted but not deployed"
+        findings.append(Finding(Category.MEMBERSHIP, Severity.ERROR, reason, key.stack_set, key.account,
+                                key.region, tuple(details)))
+    for inst in _managed_instances(inputs):
+        key = inst.key
+        if key in desired_keys:
+            continue
+        acct = org.accounts.get(key.account)
+        details = [("status", _status_text(inst))]
+        if inst.status_reason:
+            details.append(("status_reason", inst.status_reason))
+        if acct is None:
+            reason = "stack instance for an account that is no longer in the organization"
+            severity = Severity.WARNING
+        elif acct.state is not AccountState.ACTIVE:
+            suspended.add(key)
+            reason = f"account is {acct.state.value} but still has a stack instance"
+            severity = Severity.WARNING
+            details.append(("hint", RETAIN_HINT))
+        elif any(k.account == key.account and k.stack_set == key.stack_set for k in desired_keys):
+            reason = f"stack instance in region {key.region}, which is not a desired region"
+            severity = Severity.WARNING
+        else:
+            reason = f"stack instance outside the desired targets (account in {org.path_of(acct.parent_id)})"
+            severity = Severity.WARNING
+        findings.append(Finding(Category.MEMBERSHIP, severity, reason, key.stack_set, key.account, key.region,
+                                tuple(details)))
+    return findings
+
+
+def _status_text(inst: LiveInstance) -> str:
+    if inst.detailed_status is None:
+        return inst.status.value
+    return f"{inst.status.value} ({inst.detailed_status.value})"
+
+
+_IN_FLIGHT = (StackInstanceDetailedStatus.PENDING, StackInstanceDetailedStatus.RUNNING)
+_BROKEN = (StackInstanceDetailedStatus.INOPERABLE, StackInstanceDetailedStatus.FAILED,
+           StackInstanceDetailedStatus.FAILED_IMPORT)
+
+
+def status_findings(inputs: DriftInputs, suspended: set[InstanceKey]) -> list[Finding]:
+    """OUTDATED, FAILED, INOPERABLE and SKIPPED_SUSPENDED_ACCOUNT instances, each with AWS's StatusReason.
+    Instances an operation is working on right now (PENDING/RUNNING) are not drift yet."""
+    findings: list[Finding] = []
+    for inst in _managed_instances(inputs):
+        if inst.key in suspended:
+            continue
+        detailed = inst.detailed_status
+        severity: Severity | None = None
+        if inst.status is StackInstanceStatus.INOPERABLE or detailed in _BROKEN:
+            severity = Severity.ERROR
+        elif inst.status is StackInstanceStatus.OUTDATED and detailed not in _IN_FLIGHT:
+            severity = Severity.WARNING
+        if severity is None:
+            continue
+        label = detailed.value if detailed in (StackInstanceDetailedStatus.FAILED,
+                                               StackInstanceDetailedStatus.SKIPPED_SUSPENDED_ACCOUNT,
+                                               StackInstanceDetailedStatus.FAILED_IMPORT) else inst.status.value
+        reason = f"{label}: {inst.status_reason}" if inst.status_reason else label
+        details = [("status", _status_text(inst))]
+        if inst.status_reason:
+            details.append(("status_reason", inst.status_reason))
+        if inst.last_operation_id:
+            details.append(("last_operation_id", inst.last_operation_id))
+        if inst.status is StackInstanceStatus.INOPERABLE:
+            details.append(("hint", RETAIN_HINT))
+        findings.append(Finding(Category.STATUS, severity, reason, inst.key.stack_set, inst.key.account,
+                                inst.key.region, tuple(details)))
+    return findings
+
+
+def _age(now: datetime, then: datetime | None) -> float | None:
+    return None if then is None else max(0.0, (now - then).total_seconds())
+
+
+def human_age(seconds: float | None) -> str:
+    """``45 s``, ``12 min``, ``5 h``, ``3 d`` — for reasons and report headers."""
+    if seconds is None:
+        return "unknown"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172800:
+        return f"{seconds / 3600:.0f} h"
+    return f"{seconds / 86400:.0f} d"
+
+
+def resource_findings(inputs: DriftInputs) -> list[Finding]:
+    """Instances whose stack drifted from the template (DetectStackSetDrift), with the drifted resources."""
+    findings: list[Finding] = []
+    for inst in _managed_instances(inputs):
+        if inst.drift_status not in (StackDriftStatus.DRIFTED, StackDriftStatus.UNKNOWN):
+            continue
+        age = _age(inputs.now, inst.last_drift_check)
+        details: list[tuple[str, str]] = []
+        if inst.last_drift_check is not None:
+            details.append(("last_drift_check", inst.last_drift_check.isoformat()))
+            details.append(("age", human_age(age)))
+        if inst.drift_status is StackDriftStatus.UNKNOWN:
+            findings.append(Finding(Category.RESOURCES, Severity.NOTICE,
+                                    "drift detection could not check this stack instance (UNKNOWN)",
+                                    inst.key.stack_set, inst.key.account, inst.key.region, tuple(details)))
+            continue
+        rows = inputs.resource_drifts.get(inst.key, ())
+        for row in rows:
+            name = row.get("LogicalResourceId", "?")
+            details.append((f"resource {name}",
+                            f"{row.get('ResourceType', '?')} {row.get('StackResourceDriftStatus', 'MODIFIED')}"))
+        what = f"{len(rows)} resource(s) drifted" if rows else "resources drifted"
+        findings.append(Finding(Category.RESOURCES, Severity.WARNING,
+                                f"stack {what} from the StackSet template (checked {human_age(age)} ago)",
+                                inst.key.stack_set, inst.key.account, inst.key.region, tuple(details)))
+    return findings
+
+
+def clumio_findings(inputs: DriftInputs) -> list[Finding]:
+    """Connections missing for deployed instances, stuck ``connecting``, ``unlinked``, or with no instance."""
+    live = inputs.live
+    findings: list[Finding] = []
+    deployed: dict[tuple[str, str], LiveInstance] = {}
+    for inst in _managed_instances(inputs):
+        deployed[(inst.key.account, inst.key.region)] = inst
+    for (account, region), inst in sorted(deployed.items()):
+        acct = live.org.accounts.get(account)
+        if acct is None or acct.state is not AccountState.ACTIVE:
+            continue  # membership already says so; Clumio cannot connect a suspended account
+        succeeded = inst.detailed_status is StackInstanceDetailedStatus.SUCCEEDED and bool(inst.stack_id)
+        if succeeded and (account, region) not in live.connections:
+            findings.append(Finding(Category.CLUMIO, Severity.ERROR,
+                                    "no Clumio connection although the stack instance succeeded",
+                                    inst.key.stack_set, account, region,
+                                    (("connection_id", inst.key.connection_id),)))
+    for (account, region), conn in sorted(live.connections.items()):
+        owner = deployed.get((account, region))
+        stack_set = owner.key.stack_set if owner else None
+        details: tuple[tuple[str, str], ...] = (("connection_id", conn.id), ("connection_status", conn.status.value))
+        if conn.status is ConnectionStatus.UNLINKED:
+            findings.append(Finding(Category.CLUMIO, Severity.ERROR, "Clumio connection is unlinked",
+                                    stack_set, account, region, details))
+        elif conn.status is ConnectionStatus.CONNECTING:
+            age = _age(inputs.now, conn.created)
+            if age is not None and age > inputs.connecting_seconds:
+                findings.append(Finding(Category.CLUMIO, Severity.ERROR,
+                                        f"Clumio connection stuck connecting for {human_age(age)} "
+                                        f"(threshold {human_age(inputs.connecting_seconds)})",
+                                        stack_set, account, region, details))
+        if owner is None:
+            findings.append(Finding(Category.CLUMIO, Severity.WARNING,
+                                    "Clumio connection for an account and region with no stack instance",
+                                    None, account, region, details))
+    return findings

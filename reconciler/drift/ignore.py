@@ -1,0 +1,173 @@
+"""The ignore file (``.clumio-org-ignore.yaml``): reviewed, owned, expiring exceptions to the drift report.
+
+Each entry matches findings by category, StackSet, account and region (shell-style globs; an omitted field matches
+anything) and must say why (``reason``), who answers for it (``owner``) and until when (``expires``, a date).
+An entry is honoured up to and including its expiry date. After that it silences nothing and becomes a finding of
+its own (category ``ignore``, severity error), which counts as drift (exit 2) like any other: the nightly job turns
+red until someone renews the entry or fixes what it hid. Nothing is silenced forever.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from reconciler.core.errors import ConfigError
+from reconciler.drift.model import Category, Finding, IgnoredFinding, Severity
+
+IGNORE_FILE_NAME = ".clumio-org-ignore.yaml"
+BASELINE_DAYS = 30
+PLACEHOLDER_OWNER = "TODO-owner"
+_MATCH_FIELDS = ("category", "stack_set", "account", "region")
+_REQUIRED = ("reason", "owner", "expires")
+
+
+@dataclass(frozen=True)
+class IgnoreEntry:
+    """One exception. ``index`` is its position in the file (1-based), for messages."""
+
+    index: int
+    reason: str
+    owner: str
+    expires: date
+    category: str = "*"
+    stack_set: str = "*"
+    account: str = "*"
+    region: str = "*"
+
+    def expired(self, today: date) -> bool:
+        return today > self.expires
+
+    def matches(self, finding: Finding) -> bool:
+        values = (finding.category.value, finding.stack_set or "", finding.account or "", finding.region or "")
+        patterns = (self.category, self.stack_set, self.account, self.region)
+        return all(pattern == "*" or fnmatch.fnmatchcase(value, pattern) for value, pattern in zip(values, patterns,
+                                                                                                    strict=True))
+
+    def describe(self) -> str:
+        parts = [f"{name}={getattr(self, name)}" for name in _MATCH_FIELDS if getattr(self, name) != "*"]
+        return f"#{self.index} ({', '.join(parts) or 'everything'})"
+
+
+def default_ignore_path(config_path: Path) -> Path:
+    return config_path.parent / IGNORE_FILE_NAME
+
+
+def load_ignore_file(path: Path) -> tuple[IgnoreEntry, ...]:
+    """Read and check an ignore file; every problem is a ConfigError naming the entry."""
+    try:
+        data = yaml.safe_load(path.read_text()) if path.is_file() else None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}", hint="see docs for the ignore file format") from exc
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the ignore file: {exc}") from exc
+    if data is None:
+        return ()
+    raw = data.get("ignore", []) if isinstance(data, dict) else data
+    if not isinstance(raw, list):
+        raise ConfigError(f"{path}: expected a list under 'ignore:'",
+                          hint="ignore:\n  - {category: status, account: '1234*', reason: …, owner: …, "
+                               "expires: 2026-12-31}")
+    return tuple(_entry(path, i, item) for i, item in enumerate(raw, start=1))
+
+
+def _entry(path: Path, index: int, item: Any) -> IgnoreEntry:
+    where = f"{path}: ignore entry #{index}"
+    if not isinstance(item, dict):
+        raise ConfigError(f"{where} is not a mapping")
+    unknown = sorted(set(item) - set(_MATCH_FIELDS) - set(_REQUIRED))
+    if unknown:
+        raise ConfigError(f"{where}: unknown field(s) {', '.join(unknown)}",
+                          hint=f"allowed: {', '.join(_MATCH_FIELDS + _REQUIRED)}")
+    missing = [name for name in _REQUIRED if not str(item.get(name) or "").strip()]
+    if missing:
+        raise ConfigError(f"{where}: missing {', '.join(missing)}",
+                          hint="every entry needs a reason, an owner and an expiry date, so nothing is ignored "
+                               "forever")
+    expires = item["expires"]
+    if isinstance(expires, datetime):
+        expires = expires.date()
+    elif isinstance(expires, str):
+        try:
+            expires = date.fromisoformat(expires.strip())
+        except ValueError:
+            expires = None
+    if not isinstance(expires, date):
+        raise ConfigError(f"{where}: expires must be a date like 2026-12-31, got {item['expires']!r}")
+    category = str(item.get("category", "*"))
+    known = {c.value for c in Category}
+    if not any(fnmatch.fnmatchcase(value, category) for value in known):
+        raise ConfigError(f"{where}: category {category!r} matches no category",
+                          hint=f"categories: {', '.join(sorted(known))}")
+    return IgnoreEntry(index=index, reason=str(item["reason"]), owner=str(item["owner"]), expires=expires,
+                       category=category, stack_set=str(item.get("stack_set", "*")),
+                       account=str(item.get("account", "*")), region=str(item.get("region", "*")))
+
+
+def apply_ignores(findings: Sequence[Finding], entries: Iterable[IgnoreEntry],
+                  today: date) -> tuple[list[Finding], list[IgnoredFinding]]:
+    """Split findings into (reported, ignored). Expired entries silence nothing and each adds an ``ignore``
+    finding; live entries silence every finding they match (an ``ignore`` finding is never silenced)."""
+    active: list[IgnoreEntry] = []
+    reported: list[Finding] = []
+    for entry in entries:
+        if entry.expired(today):
+            reported.append(Finding(
+                Category.IGNORE, Severity.ERROR,
+                f"ignore entry {entry.describe()} expired on {entry.expires.isoformat()} (owner {entry.owner}): "
+                "renew it with a new expiry or fix what it hid",
+                details=(("entry", str(entry.index)), ("entry_reason", entry.reason), ("owner", entry.owner),
+                         ("expires", entry.expires.isoformat()))))
+        else:
+            active.append(entry)
+    ignored: list[IgnoredFinding] = []
+    for finding in findings:
+        match = next((e for e in active if e.matches(finding)), None) if finding.category is not Category.IGNORE \
+            else None
+        if match is None:
+            reported.append(finding)
+        else:
+            ignored.append(IgnoredFinding(finding, match.reason, match.owner, match.expires.isoformat()))
+    return reported, ignored
+
+
+def baseline_text(findings: Iterable[Finding], today: date, days: int = BASELINE_DAYS) -> str:
+    """An ignore file that silences exactly ``findings``, to review: placeholder owner, expiry ``days`` out."""
+    expires = (today + timedelta(days=days)).isoformat()
+    entries: list[dict[str, str]] = []
+    seen: set[tuple[str, ...]] = set()
+    for f in findings:
+        if f.category is Category.IGNORE:
+            continue  # an expired entry is fixed by editing the entry, not by another entry
+        ident = (f.category.value, f.stack_set or "*", f.account or "*", f.region or "*")
+        if ident in seen:
+            continue
+        seen.add(ident)
+        entry = dict(zip(_MATCH_FIELDS, ident, strict=True))
+        entry = {k: v for k, v in entry.items() if v != "*"}
+        entry.update(reason=f"baseline: {f.reason}", owner=PLACEHOLDER_OWNER, expires=expires)
+        entries.append(entry)
+    header = (
+        "# clumio-org drift ignore file (baseline written by `clumio-org drift --write-ignore`).\n"
+        "# Review every entry: say why it is acceptable, who owns it, and keep the expiry short.\n"
+        "# Globs work in category, stack_set, account and region; an expired entry is reported as drift.\n"
+    )
+    body = yaml.safe_dump({"ignore": entries}, sort_keys=False, default_flow_style=False, width=120)
+    return header + body
+
+
+def write_baseline(path: Path, findings: Iterable[Finding], today: date, days: int = BASELINE_DAYS) -> int:
+    """Write the baseline file; returns how many entries it holds."""
+    text = baseline_text(findings, today, days)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+    loaded = yaml.safe_load(text) or {}
+    return len(loaded.get("ignore", []))
