@@ -1,0 +1,144 @@
+"""Discovery: read the organization, the StackSets and Clumio through the ports into one Live snapshot (read only).
+
+Independent reads run at the same time, and each read costs the fewest calls its API allows: the Organizations tree
+once, one DescribeStackSet per StackSet, ListStackInstances per region in parallel (never per instance), one page of
+recent operations, and Clumio connections in `$in` batches.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Protocol, TypeVar
+
+from reconciler.core.desired import Desired
+from reconciler.core.keys import InstanceKey
+from reconciler.core.live import (
+    ClumioTemplateInfo,
+    Connection,
+    Live,
+    LiveInstance,
+    LiveStackSet,
+    OperationStatus,
+    OperationView,
+    OrgTree,
+)
+from reconciler.core.ports import Clumio, OrgReader, StackSets
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+WORKERS = 8
+ACTIVE_OPERATION = (OperationStatus.RUNNING, OperationStatus.STOPPING, OperationStatus.QUEUED)
+
+
+class PortSet(Protocol):
+    """What discovery needs: the ports of ``reconciler.providers.factory.Ports`` (or test fakes)."""
+
+    @property
+    def org(self) -> OrgReader: ...
+    @property
+    def stacksets(self) -> StackSets: ...
+    @property
+    def clumio(self) -> Clumio: ...
+    @property
+    def management_stacksets(self) -> StackSets: ...
+
+
+def stack_set_ports(desired: Desired, ports: PortSet) -> dict[str, StackSets]:
+    """The StackSets the desired state manages, each with the port that reaches it: the service-managed one, and the
+    management account's self-managed one when onboarding it is asked for."""
+    found: dict[str, StackSets] = {desired.stack_set.name: ports.stacksets}
+    if desired.management_account.onboard:
+        found[desired.management_account.stack_set_name] = ports.management_stacksets
+    return found
+
+
+def _running(operations: Iterable[OperationView]) -> OperationView | None:
+    """The operation holding the StackSet now: RUNNING/STOPPING first, else the oldest QUEUED one."""
+    active = [op for op in operations if op.status in ACTIVE_OPERATION]
+    if not active:
+        return None
+    running = [op for op in active if op.status is not OperationStatus.QUEUED]
+    pool = running or active
+    return min(pool, key=lambda op: (op.created.timestamp() if op.created else float("inf"), op.operation_id))
+
+
+def _recent_operations(port: StackSets, name: str) -> list[OperationView]:
+    # The AWS provider reads just the newest page of the history; fakes may only offer the full listing.
+    recent: Callable[[str], list[OperationView]] | None = getattr(port, "recent_operations", None)
+    return recent(name) if recent is not None else port.list_operations(name)
+
+
+class _StackSetReads:
+    """Reads of one StackSet: describe first (it tells which regions hold instances), then instances and operations
+    side by side."""
+
+    def __init__(self, name: str, port: StackSets, pool: ThreadPoolExecutor) -> None:
+        self.name = name
+        self.port = port
+        self.pool = pool
+
+    def run(self) -> tuple[LiveStackSet | None, list[LiveInstance], OperationView | None]:
+        live = self.port.describe_stack_set(self.name)
+        if live is None:
+            return None, [], None
+        # DescribeStackSet.Regions lists every region the StackSet has instances in: read those in parallel.
+        # Without it (an empty StackSet, or an API that omits it) one listing over all regions is as cheap.
+        regions = list(live.regions) or None
+        instances = self.pool.submit(self.port.list_instances, self.name, regions)
+        operations = _recent_operations(self.port, self.name)
+        return live, instances.result(), _running(operations)
+
+
+def discover(desired: Desired, ports: PortSet, *, connections: bool = True,
+             stack_set_names: Iterable[str] | None = None) -> Live:
+    """Everything the plan, apply and drift need to know about the world right now.
+
+    ``stack_set_names`` narrows which managed StackSets are read (default: all the config manages);
+    ``connections=False`` skips the Clumio connections listing (the latest template is still read).
+    """
+    targets = stack_set_ports(desired, ports)
+    if stack_set_names is not None:
+        wanted = set(stack_set_names)
+        targets = {name: port for name, port in targets.items() if name in wanted}
+    # Each StackSet read uses up to two workers (describe→operations, plus its instance listing) on top of the
+    # org-level reads, so the pool is sized to keep every independent read in flight at once.
+    with ThreadPoolExecutor(max_workers=WORKERS + 2 * len(targets), thread_name_prefix="discover") as pool:
+        tree_f = pool.submit(ports.org.read_tree)
+        regions_f = pool.submit(ports.org.enabled_regions)
+        template_f = pool.submit(ports.clumio.latest_template)
+        sets_f: dict[str, Future[Any]] = {
+            name: pool.submit(_StackSetReads(name, port, pool).run) for name, port in targets.items()}
+        tree: OrgTree = tree_f.result()
+        conns_f = pool.submit(ports.clumio.list_connections, sorted(tree.accounts)) if connections else None
+        stack_sets: dict[str, LiveStackSet] = {}
+        instances: dict[InstanceKey, LiveInstance] = {}
+        running: dict[str, OperationView] = {}
+        for name, future in sets_f.items():
+            live, rows, op = future.result()
+            if live is not None:
+                stack_sets[name] = live
+            instances.update((row.key, row) for row in rows)
+            if op is not None:
+                running[name] = op
+        template: ClumioTemplateInfo = template_f.result()
+        enabled: frozenset[str] = regions_f.result()
+        conns: list[Connection] = conns_f.result() if conns_f is not None else []
+    log.debug("discovered %d accounts, %d StackSets, %d instances, %d connections",
+              len(tree.accounts), len(stack_sets), len(instances), len(conns))
+    return Live(
+        org=tree,
+        stack_sets=stack_sets,
+        instances=dict(sorted(instances.items())),
+        connections=_by_key(conns),
+        clumio_template=template,
+        enabled_regions=enabled,
+        running_operations=running,
+    )
+
+
+def _by_key(connections: Iterable[Connection]) -> Mapping[tuple[str, str], Connection]:
+    return {(c.account, c.region): c for c in sorted(connections, key=lambda c: (c.account, c.region))}

@@ -1,0 +1,143 @@
+"""AWS response dicts → our typed models, once, at the provider edge (field names as botocore's model spells them)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from reconciler.core.keys import InstanceKey
+from reconciler.core.live import (
+    Account,
+    AccountState,
+    LiveInstance,
+    LiveStackSet,
+    OperationResult,
+    OperationStatus,
+    OperationView,
+    OrganizationalUnit,
+    PermissionModel,
+    StackDriftStatus,
+    StackInstanceDetailedStatus,
+    StackInstanceStatus,
+    StackSetDriftDetails,
+)
+from reconciler.core.ports import OrganizationInfo
+
+
+def _enum(kind: Any, value: Any, default: Any) -> Any:
+    try:
+        return kind(value)
+    except ValueError:
+        return default
+
+
+def organization(raw: Mapping[str, Any]) -> OrganizationInfo:
+    return OrganizationInfo(id=raw["Id"], management_account=raw["MasterAccountId"],
+                            feature_set=raw.get("FeatureSet", "ALL"))
+
+
+def account(raw: Mapping[str, Any], parent_id: str) -> Account:
+    # ``State`` replaces ``Status`` (retired 2026-09-09, §B); older endpoints send only Status.
+    state = raw.get("State") or raw.get("Status") or "ACTIVE"
+    return Account(id=raw["Id"], name=raw.get("Name", ""), parent_id=parent_id,
+                   state=_enum(AccountState, state, AccountState.ACTIVE))
+
+
+def organizational_unit(raw: Mapping[str, Any], parent_id: str) -> OrganizationalUnit:
+    return OrganizationalUnit(id=raw["Id"], name=raw.get("Name", raw["Id"]), parent_id=parent_id)
+
+
+def _drift_details(raw: Mapping[str, Any] | None) -> StackSetDriftDetails | None:
+    if not raw:
+        return None
+    return StackSetDriftDetails(
+        drift_status=raw.get("DriftStatus", "NOT_CHECKED"),
+        detection_status=raw.get("DriftDetectionStatus"),
+        last_check=raw.get("LastDriftCheckTimestamp"),
+        drifted_count=int(raw.get("DriftedStackInstancesCount", 0)),
+        in_sync_count=int(raw.get("InSyncStackInstancesCount", 0)),
+        failed_count=int(raw.get("FailedStackInstancesCount", 0)),
+    )
+
+
+def stack_set(raw: Mapping[str, Any]) -> LiveStackSet:
+    """DescribeStackSet.StackSet. NoEcho values arrive masked, so ``parameters`` holds no secret."""
+    auto = raw.get("AutoDeployment")
+    return LiveStackSet(
+        name=raw["StackSetName"],
+        stack_set_id=raw.get("StackSetId", ""),
+        status=raw.get("Status", "ACTIVE"),
+        permission_model=_enum(PermissionModel, raw.get("PermissionModel", "SELF_MANAGED"),
+                               PermissionModel.SELF_MANAGED),
+        description=raw.get("Description", ""),
+        template_body=raw.get("TemplateBody", ""),
+        parameters={p["ParameterKey"]: p.get("ParameterValue", "") for p in raw.get("Parameters", [])},
+        capabilities=tuple(sorted(raw.get("Capabilities", []))),
+        tags=tuple(sorted((t["Key"], t["Value"]) for t in raw.get("Tags", []))),
+        auto_deployment=auto.get("Enabled") if auto else None,
+        retain_stacks_on_account_removal=auto.get("RetainStacksOnAccountRemoval") if auto else None,
+        managed_execution=bool((raw.get("ManagedExecution") or {}).get("Active", False)),
+        organizational_unit_ids=tuple(sorted(raw.get("OrganizationalUnitIds", []))),
+        regions=tuple(sorted(raw.get("Regions", []))),
+        administration_role_arn=raw.get("AdministrationRoleARN"),
+        execution_role_name=raw.get("ExecutionRoleName"),
+        drift=_drift_details(raw.get("StackSetDriftDetectionDetails")),
+    )
+
+
+def stack_instance(stack_set_name: str, raw: Mapping[str, Any]) -> LiveInstance:
+    """A StackInstanceSummary; suspended accounts carry no StackId (§A7), so nothing here requires it."""
+    detailed = (raw.get("StackInstanceStatus") or {}).get("DetailedStatus")
+    return LiveInstance(
+        key=InstanceKey(stack_set_name, raw["Account"], raw["Region"]),
+        status=_enum(StackInstanceStatus, raw.get("Status", "CURRENT"), StackInstanceStatus.OUTDATED),
+        detailed_status=_enum(StackInstanceDetailedStatus, detailed, None) if detailed else None,
+        status_reason=raw.get("StatusReason"),
+        stack_id=raw.get("StackId"),
+        organizational_unit_id=raw.get("OrganizationalUnitId"),
+        drift_status=_enum(StackDriftStatus, raw.get("DriftStatus", "NOT_CHECKED"), StackDriftStatus.UNKNOWN),
+        last_drift_check=raw.get("LastDriftCheckTimestamp"),
+        last_operation_id=raw.get("LastOperationId"),
+    )
+
+
+def operation(stack_set_name: str, raw: Mapping[str, Any]) -> OperationView:
+    """A StackSetOperation (Describe) or StackSetOperationSummary (List)."""
+    details = raw.get("StatusDetails") or {}
+    ended: datetime | None = raw.get("EndTimestamp")
+    return OperationView(
+        operation_id=raw["OperationId"],
+        stack_set=stack_set_name,
+        action=raw.get("Action", ""),
+        status=_enum(OperationStatus, raw.get("Status", "RUNNING"), OperationStatus.RUNNING),
+        status_reason=raw.get("StatusReason"),
+        failed_count=int(details.get("FailedStackInstancesCount", 0)),
+        created=raw.get("CreationTimestamp"),
+        ended=ended,
+    )
+
+
+def operation_result(raw: Mapping[str, Any]) -> OperationResult:
+    return OperationResult(
+        account=raw.get("Account", ""),
+        region=raw.get("Region", ""),
+        status=raw.get("Status", "PENDING"),
+        status_reason=raw.get("StatusReason"),
+        organizational_unit_id=raw.get("OrganizationalUnitId"),
+    )
+
+
+def resource_drift(raw: Mapping[str, Any]) -> dict[str, str]:
+    """A StackInstanceResourceDriftsSummary, flattened to strings for the drift report."""
+    return {
+        "logical_resource_id": str(raw.get("LogicalResourceId", "")),
+        "physical_resource_id": str(raw.get("PhysicalResourceId", "")),
+        "resource_type": str(raw.get("ResourceType", "")),
+        "drift_status": str(raw.get("StackResourceDriftStatus", "")),
+        "timestamp": raw["Timestamp"].isoformat() if isinstance(raw.get("Timestamp"), datetime)
+        else str(raw.get("Timestamp", "")),
+        "differences": "; ".join(
+            f"{d.get('PropertyPath', '')} {d.get('DifferenceType', '')}".strip()
+            for d in raw.get("PropertyDifferences", [])),
+    }

@@ -1,0 +1,117 @@
+"""OrgReader on boto3: the Organizations tree (walked once, parents read in parallel), caller, trusted access,
+delegated administrators, enabled regions and IAM roles of the calling account."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import Any
+
+from reconciler.core.live import Account, OrganizationalUnit, OrgTree
+from reconciler.core.ports import STACKSETS_SERVICE_PRINCIPAL, OrganizationInfo
+from reconciler.providers.aws import convert
+from reconciler.providers.aws.errors import aws_errors, call, paginate
+
+TREE_WORKERS = 8  # Organizations throttles hard (TooManyRequestsException, §B): a small pool is enough
+PAGE_SIZE = 20  # MaxResults is 1–20 for Organizations list calls (§B)
+
+
+class AwsOrgReader:
+    """Read-only Organizations/STS/IAM/EC2 for the calling account. Results are cached for the run, so discovery and
+    preflight asking the same question cost one call."""
+
+    def __init__(self, organizations: Any, sts: Any, ec2: Any, iam: Any) -> None:
+        self._org = organizations
+        self._sts = sts
+        self._ec2 = ec2
+        self._iam = iam
+        self._lock = threading.Lock()
+        self._cache: dict[str, Any] = {}
+
+    def _cached(self, key: str, load: Any) -> Any:
+        with self._lock:
+            if key in self._cache:
+                return self._cache[key]
+        value = load()
+        with self._lock:
+            return self._cache.setdefault(key, value)
+
+    def caller_account(self) -> str:
+        return str(self._cached("caller", lambda: call(self._sts, "GetCallerIdentity")["Account"]))
+
+    def describe_organization(self) -> OrganizationInfo:
+        info: OrganizationInfo = self._cached(
+            "org", lambda: convert.organization(call(self._org, "DescribeOrganization")["Organization"]))
+        return info
+
+    def read_tree(self) -> OrgTree:
+        tree: OrgTree = self._cached("tree", self._walk)
+        return tree
+
+    def _walk(self) -> OrgTree:
+        """Breadth-first from the root; each parent's OUs and accounts are two paginated calls, and parents are read
+        concurrently as soon as they are found."""
+        with ThreadPoolExecutor(max_workers=TREE_WORKERS, thread_name_prefix="org-walk") as pool:
+            info_future = pool.submit(self.describe_organization)
+            roots = paginate(self._org, "ListRoots", "Roots", PaginationConfig={"PageSize": PAGE_SIZE})
+            root_id = roots[0]["Id"]
+            ous: dict[str, OrganizationalUnit] = {}
+            accounts: dict[str, Account] = {}
+            pending: set[Future[Any]] = set()
+
+            def visit(parent_id: str) -> None:
+                pending.add(pool.submit(self._children, parent_id))
+
+            visit(root_id)
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    pending.discard(future)
+                    child_ous, child_accounts = future.result()
+                    for ou in child_ous:
+                        ous[ou.id] = ou
+                        visit(ou.id)
+                    for acct in child_accounts:
+                        accounts[acct.id] = acct
+            info = info_future.result()
+        return OrgTree(org_id=info.id, management_account=info.management_account, root_id=root_id,
+                       ous=dict(sorted(ous.items())), accounts=dict(sorted(accounts.items())))
+
+    def _children(self, parent_id: str) -> tuple[list[OrganizationalUnit], list[Account]]:
+        page = {"PageSize": PAGE_SIZE}
+        raw_ous = paginate(self._org, "ListOrganizationalUnitsForParent", "OrganizationalUnits", parent_id,
+                           ParentId=parent_id, PaginationConfig=page)
+        raw_accounts = paginate(self._org, "ListAccountsForParent", "Accounts", parent_id,
+                                ParentId=parent_id, PaginationConfig=page)
+        return ([convert.organizational_unit(o, parent_id) for o in raw_ous],
+                [convert.account(a, parent_id) for a in raw_accounts])
+
+    def service_access_enabled(self, principal: str = STACKSETS_SERVICE_PRINCIPAL) -> bool:
+        enabled: frozenset[str] = self._cached("access", lambda: frozenset(
+            p["ServicePrincipal"] for p in paginate(self._org, "ListAWSServiceAccessForOrganization",
+                                                    "EnabledServicePrincipals")))
+        return principal in enabled
+
+    def delegated_administrators(self, principal: str = STACKSETS_SERVICE_PRINCIPAL) -> frozenset[str]:
+        admins: frozenset[str] = self._cached(f"admins:{principal}", lambda: frozenset(
+            a["Id"] for a in paginate(self._org, "ListDelegatedAdministrators", "DelegatedAdministrators",
+                                      ServicePrincipal=principal)))
+        return admins
+
+    def enabled_regions(self) -> frozenset[str]:
+        """Regions enabled for the calling account (DescribeRegions without AllRegions lists only those)."""
+        regions: frozenset[str] = self._cached("regions", lambda: frozenset(
+            r["RegionName"] for r in call(self._ec2, "DescribeRegions").get("Regions", [])))
+        return regions
+
+    def role_exists(self, role_name: str) -> bool:
+        def load() -> bool:
+            with aws_errors("iam", "GetRole", role_name):
+                try:
+                    self._iam.get_role(RoleName=role_name)
+                except self._iam.exceptions.NoSuchEntityException:
+                    return False
+            return True
+
+        exists: bool = self._cached(f"role:{role_name}", load)
+        return exists

@@ -1,0 +1,110 @@
+"""AWS sessions: the standard credential chain, an optional assumed role, adaptive retries, and a call counter."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.credentials import RefreshableCredentials
+from botocore.session import Session as BotocoreSession
+
+from reconciler.core.errors import ReconcilerError
+from reconciler.providers.aws.errors import aws_errors
+
+log = logging.getLogger(__name__)
+
+# Adaptive mode retries throttling with client-side rate limiting; it never retries OperationInProgress or
+# StaleRequest (§A9), which the apply executor waits out itself.
+CLIENT_CONFIG = Config(
+    retries={"mode": "adaptive", "max_attempts": 10},
+    max_pool_connections=32,  # discovery reads many regions/parents at once through one client
+    user_agent_extra="clumio-org",
+)
+
+SESSION_NAME = "clumio-org"
+
+
+class ApiCallCounter(Counter[str]):
+    """Counts API calls as ``service.Operation`` (``cloudformation.ListStackInstances``, ``clumio.ListConnections``).
+
+    One count per API call as the caller sees it (SDK retries of the same call are not counted again), so benchmarks
+    can compare calls made with the minimum the APIs allow. Safe to update from many threads.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+
+    def record(self, key: str) -> None:
+        with self._lock:
+            self[key] += 1
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self)
+
+    def reset(self) -> None:
+        with self._lock:
+            self.clear()
+
+
+def _count_hook(counter: ApiCallCounter) -> Any:
+    def before_call(model: Any = None, **_: Any) -> None:
+        if model is not None:
+            counter.record(f"{model.service_model.signing_name}.{model.name}")
+
+    return before_call
+
+
+def _assume_role_refresher(base: boto3.Session, role_arn: str, region: str) -> Any:
+    """A function botocore calls whenever the assumed-role credentials near expiry (long applies outlive 1 hour)."""
+    sts = base.client("sts", region_name=region, config=CLIENT_CONFIG)
+
+    def refresh() -> dict[str, str]:
+        with aws_errors("sts", "AssumeRole", role_arn):
+            creds = sts.assume_role(RoleArn=role_arn, RoleSessionName=SESSION_NAME)["Credentials"]
+        expiry = creds["Expiration"]
+        if isinstance(expiry, datetime) and expiry.tzinfo is None:
+            expiry = expiry.replace(tzinfo=UTC)
+        return {
+            "access_key": creds["AccessKeyId"],
+            "secret_key": creds["SecretAccessKey"],
+            "token": creds["SessionToken"],
+            "expiry_time": expiry.isoformat() if isinstance(expiry, datetime) else str(expiry),
+        }
+
+    return refresh
+
+
+def make_session(region: str, assume_role_arn: str | None, counter: ApiCallCounter | None = None,
+                 profile: str | None = None) -> boto3.Session:
+    """A boto3 Session from the standard chain (AWS_PROFILE and friends), acting as ``assume_role_arn`` when set.
+
+    Every client made from it honours AWS_ENDPOINT_URL (boto3 reads it itself) and records each call in ``counter``.
+    """
+    try:
+        base = boto3.Session(profile_name=profile, region_name=region)
+    except Exception as error:  # ProfileNotFound and friends: a user mistake, not a bug
+        raise ReconcilerError(f"cannot start an AWS session: {error}",
+                              hint="check AWS_PROFILE and your ~/.aws/config") from error
+    session = base
+    if assume_role_arn:
+        refresh = _assume_role_refresher(base, assume_role_arn, region)
+        credentials = RefreshableCredentials.create_from_metadata(
+            metadata=refresh(), refresh_using=refresh, method="assume-role")
+        core = BotocoreSession()
+        core._credentials = credentials  # the documented way to hand botocore refreshable credentials
+        session = boto3.Session(botocore_session=core, region_name=region)
+    if counter is not None:
+        session.events.register("before-call", _count_hook(counter))
+    return session
+
+
+def make_client(session: boto3.Session, service: str, region: str | None = None) -> Any:
+    """A client with adaptive retries; the endpoint comes from the environment (AWS_ENDPOINT_URL) when set."""
+    return session.client(service, region_name=region or session.region_name, config=CLIENT_CONFIG)

@@ -1,0 +1,260 @@
+"""The Clumio REST API on requests: bearer token from the environment, versioned Accept headers, urllib3 retries,
+``_links._next`` pagination, and typed models out (reference/clumio-api.md)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from reconciler.core.errors import PreflightError, ProviderError, ReconcilerError
+from reconciler.core.live import ClumioTemplateInfo, Connection, ConnectionStatus
+from reconciler.core.ports import ClumioTemplate, DeploymentParameters
+from reconciler.core.secrets import Secret
+from reconciler.providers.clumio.urls import resolve_api_url
+
+log = logging.getLogger(__name__)
+
+TOKEN_REJECTED = "Clumio rejected the API token (expired or wrong portal?)"
+PAGE_LIMIT = 100
+ACCOUNTS_PER_FILTER = 100  # account ids per `$in` filter: keeps the query string a few KB
+LIST_WORKERS = 4
+TIMEOUT = (10, 60)
+
+
+class ClumioRetry(Retry):
+    """urllib3 Retry whose Retry-After wait is capped, so a misbehaving server cannot park a run for hours."""
+
+    RETRY_AFTER_MAX = 120.0
+
+    def get_retry_after(self, response: Any) -> float | None:
+        value = super().get_retry_after(response)
+        return None if value is None else min(value, self.RETRY_AFTER_MAX)
+
+
+def make_retry(total: int = 6, backoff_factor: float = 0.5) -> Retry:
+    """Retries on 429/5xx and connection errors with exponential backoff, honouring Retry-After.
+
+    Only calls that are safe to repeat are retried: GET, the PUT of org-deployment-parameters (it returns the same
+    values each time), and the POST that generates a template, which creates nothing (clumio-api.md §3.2, §7).
+    """
+    return ClumioRetry(
+        total=total, connect=total, read=total, status=total, backoff_factor=backoff_factor, backoff_max=30,
+        status_forcelist=(429, 500, 502, 503, 504), allowed_methods=frozenset({"GET", "HEAD", "PUT", "POST"}),
+        respect_retry_after_header=True, raise_on_status=False)
+
+
+class ClumioClient:
+    """Implements the Clumio port. The token is read from the environment variable the config names; it is sent
+    only to the Clumio API (never to template URLs) and appears in no message or log."""
+
+    def __init__(self, api_url: str, token_env: str = "CLUMIO_API_TOKEN", *,
+                 on_call: Callable[[str], None] | None = None, retry: Retry | None = None,
+                 environ: Mapping[str, str] | None = None) -> None:
+        env = os.environ if environ is None else environ
+        self.base_url = resolve_api_url(api_url, dict(env))
+        self.token_env = token_env
+        raw = env.get(token_env, "")
+        self._token = Secret(raw.strip()) if raw.strip() else None
+        self._on_call = on_call
+        self._session = requests.Session()
+        adapter = HTTPAdapter(max_retries=retry or make_retry(), pool_maxsize=LIST_WORKERS * 2)
+        self._session.mount("https://", adapter)
+        self._session.mount("http://", adapter)
+        self._session.headers["User-Agent"] = "clumio-org"
+
+    # --- transport ---------------------------------------------------------------------------------------------
+
+    def _auth(self) -> str:
+        if self._token is None:
+            raise ReconcilerError(f"the Clumio API token is not set: environment variable {self.token_env} is empty",
+                                  hint=f"export {self.token_env}=<API token from the Clumio portal: Settings → "
+                                       "API Tokens>")
+        return "Bearer " + self._token.reveal()
+
+    def _scrub(self, text: str) -> str:
+        if self._token is not None and self._token.reveal():
+            text = text.replace(self._token.reveal(), "****")
+        return text
+
+    def _request(self, operation: str, method: str, path: str, resource: str, *,
+                 params: Mapping[str, str] | None = None, body: Any = None, url: str | None = None) -> Any:
+        """One Clumio call; ``resource`` names the versioned media type (``aws-connections`` …, ``*`` for all)."""
+        headers = {"Authorization": self._auth(), "Accept": f"application/api.clumio.{resource}=v1+json"}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        target = url or self.base_url + path
+        if self._on_call is not None:
+            self._on_call(f"clumio.{operation}")
+        try:
+            response = self._session.request(method, target, params=params, headers=headers,
+                                             data=json.dumps(body) if body is not None else None, timeout=TIMEOUT)
+        except requests.RequestException as error:
+            raise ProviderError(f"cannot reach the Clumio API ({method} {path}): {self._scrub(type(error).__name__)}",
+                                hint=f"check the network and clumio.api_url / CLUMIO_API_URL ({self.base_url})"
+                                ) from None
+        if response.status_code >= 400:
+            raise self._error(response, method, path)
+        try:
+            return response.json()
+        except ValueError:
+            raise ProviderError(f"Clumio answered {method} {path} with a body that is not JSON") from None
+
+    def _error(self, response: requests.Response, method: str, path: str) -> ProviderError:
+        detail = _error_detail(response)
+        status = response.status_code
+        if status in (401, 403):
+            return ProviderError(f"{TOKEN_REJECTED}: HTTP {status}{self._scrub(detail)}",
+                                 hint=f"create a new API token in the Clumio portal that serves {self.base_url} and "
+                                      f"export it as {self.token_env}")
+        if status == 429 or status >= 500:
+            return ProviderError(f"Clumio kept failing {method} {path} (HTTP {status}{self._scrub(detail)}) after "
+                                 "retries", hint="Clumio may be degraded; run again in a few minutes")
+        return ProviderError(f"Clumio refused {method} {path}: HTTP {status}{self._scrub(detail)}")
+
+    def _fetch(self, operation: str, url: str) -> str:
+        """A template body from a (pre-signed S3) URL: a plain GET, without the Clumio token."""
+        if self._on_call is not None:
+            self._on_call(f"clumio.{operation}")
+        try:
+            response = self._session.get(url, timeout=TIMEOUT)
+        except requests.RequestException as error:
+            raise ProviderError(f"cannot download the Clumio template: {type(error).__name__}") from None
+        if response.status_code >= 400:
+            raise ProviderError(f"downloading the Clumio template failed: HTTP {response.status_code}",
+                                hint="the template URL Clumio returned may have expired; run again")
+        return response.text
+
+    # --- the port ----------------------------------------------------------------------------------------------
+
+    def check_token(self) -> None:
+        try:
+            self.latest_template()
+        except ProviderError as error:
+            if TOKEN_REJECTED in error.message:
+                raise PreflightError(error.message, error.hint) from None
+            raise
+
+    def latest_template(self) -> ClumioTemplateInfo:
+        """GET /connections/aws/templates: the latest template versions Clumio offers (§3.2)."""
+        data = self._request("ListTemplates", "GET", "/connections/aws/templates", "aws-templates")
+        return ClumioTemplateInfo(version=_version(data))
+
+    def org_template(self, asset_types: Sequence[str]) -> ClumioTemplate:
+        """POST /connections/aws/templates for an organization template, then download the CloudFormation body."""
+        data = self._request("CreateTemplate", "POST", "/connections/aws/templates", "aws-templates",
+                             body={"asset_types_enabled": list(asset_types), "organization_template": True})
+        url = data.get("cloudformation_url") or data.get("deployable_cloudformation_url")
+        if not url:
+            raise ProviderError("Clumio returned no CloudFormation template URL for the organization template",
+                                hint="check clumio.asset_types in the config")
+        body = self._fetch("DownloadTemplate", url)
+        return ClumioTemplate(version=_version(data), body=body,
+                              sha256=hashlib.sha256(body.encode()).hexdigest(), url=url)
+
+    def org_deployment_parameters(self, org_id: str) -> DeploymentParameters:
+        """PUT /connections/aws/org-deployment-parameters {aws_org_id} → ClumioToken and RoleExternalId (§3.1)."""
+        data = self._request("OrgDeploymentParameters", "PUT", "/connections/aws/org-deployment-parameters", "*",
+                             body={"aws_org_id": org_id})
+        token, external_id = data.get("token"), data.get("external_id")
+        if not token or not external_id:
+            raise ProviderError(f"Clumio returned no deployment parameters for organization {org_id}",
+                                hint="check organization.id and that the Clumio account may onboard it")
+        return DeploymentParameters(token=Secret(str(token)), external_id=Secret(str(external_id)))
+
+    def list_connections(self, accounts: Sequence[str] | None = None,
+                         regions: Sequence[str] | None = None) -> list[Connection]:
+        """Every connection of ``accounts`` (all when None) in ``regions`` (all when None), sorted by id.
+
+        Accounts go in `$in` filters of up to 100 ids, read concurrently; each listing follows ``_links._next``.
+        """
+        base: dict[str, Any] = {}
+        if regions:
+            base["aws_region"] = {"$in": sorted(set(regions))}
+        if accounts is None:
+            filters = [base]
+        else:
+            ids = sorted(set(accounts))
+            if not ids:
+                return []
+            filters = [{"account_native_id": {"$in": ids[i:i + ACCOUNTS_PER_FILTER]}, **base}
+                       for i in range(0, len(ids), ACCOUNTS_PER_FILTER)]
+        if len(filters) == 1:
+            pages = [self._list(filters[0])]
+        else:
+            with ThreadPoolExecutor(max_workers=LIST_WORKERS, thread_name_prefix="clumio-list") as pool:
+                pages = list(pool.map(self._list, filters))
+        found = {c.id: c for batch in pages for c in batch}
+        return [found[k] for k in sorted(found)]
+
+    def _list(self, flt: Mapping[str, Any]) -> list[Connection]:
+        params: dict[str, str] = {"limit": str(PAGE_LIMIT)}
+        if flt:
+            params["filter"] = json.dumps(flt, separators=(",", ":"), sort_keys=True)
+        out: list[Connection] = []
+        while True:
+            data = self._request("ListConnections", "GET", "/connections/aws", "aws-connections", params=params)
+            out.extend(_connection(item) for item in (data.get("_embedded") or {}).get("items", []))
+            start = _next_start(data)
+            if start is None:
+                return out
+            params = {**params, "start": start}
+
+
+def _next_start(data: Mapping[str, Any]) -> str | None:
+    """The opaque ``start`` of the next page, taken from ``_links._next.href`` (clumio-api.md §1)."""
+    nxt = ((data.get("_links") or {}).get("_next") or {}).get("href")
+    if not nxt:
+        return None
+    values = parse_qs(urlsplit(nxt).query).get("start")
+    return values[0] if values else None
+
+
+def _version(data: Mapping[str, Any]) -> str:
+    version = (data.get("config") or {}).get("available_template_version")
+    if not version:
+        raise ProviderError("Clumio returned no available_template_version for the AWS template")
+    return str(version)
+
+
+def _timestamp(value: Any) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _connection(item: Mapping[str, Any]) -> Connection:
+    account = str(item.get("account_native_id", ""))
+    region = str(item.get("aws_region", ""))
+    config = item.get("config") or {}
+    return Connection(
+        id=str(item.get("id") or f"{account}_{region}"),
+        account=account,
+        region=region,
+        status=ConnectionStatus(str(item.get("connection_status", "unknown"))),
+        installed_template_version=config.get("installed_template_version"),
+        created=_timestamp(item.get("created_timestamp")),
+    )
+
+
+def _error_detail(response: requests.Response) -> str:
+    """``: <error_message> (code N)`` from Clumio's documented error body, or nothing."""
+    try:
+        errors = response.json().get("errors") or []
+    except (ValueError, AttributeError):
+        return ""
+    parts = [f"{e.get('error_message', '')} (code {e.get('error_code', '?')})" for e in errors if isinstance(e, dict)]
+    return (": " + "; ".join(parts)) if parts else ""

@@ -1,0 +1,53 @@
+"""Wire the real providers behind the ports for one desired state: what the CLI hands to discovery, apply and drift."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from reconciler.core.desired import CallAs, Desired
+from reconciler.core.ports import Clumio, OrgReader, StackSets
+from reconciler.providers.aws.organizations import AwsOrgReader
+from reconciler.providers.aws.session import ApiCallCounter, make_client, make_session
+from reconciler.providers.aws.stacksets import AwsStackSets
+from reconciler.providers.clumio.client import ClumioClient
+
+# Organizations and IAM are global services whose (non-sandbox) endpoints live in us-east-1.
+GLOBAL_REGION = "us-east-1"
+
+
+@dataclass(frozen=True)
+class Ports:
+    """The three ports, built once per run.
+
+    ``stacksets`` talks to the StackSet home region with ``CallAs`` as configured; ``management_stacksets`` always
+    calls as SELF, for the self-managed StackSet that onboards the management account. ``api_calls`` counts every
+    AWS and Clumio call made through these ports as ``service.Operation``.
+    """
+
+    org: OrgReader
+    stacksets: StackSets
+    clumio: Clumio
+    management_stacksets: StackSets
+    api_calls: ApiCallCounter
+
+
+def build_ports(desired: Desired, *, profile: str | None = None) -> Ports:
+    """Real AWS (boto3 standard chain, optional assume-role) and Clumio clients for ``desired``."""
+    org_spec = desired.organization
+    counter = ApiCallCounter()
+    session = make_session(org_spec.home_region, org_spec.assume_role_arn, counter, profile=profile)
+    cfn = make_client(session, "cloudformation")
+    org = AwsOrgReader(
+        organizations=make_client(session, "organizations", GLOBAL_REGION),
+        sts=make_client(session, "sts"),
+        ec2=make_client(session, "ec2"),
+        iam=make_client(session, "iam", GLOBAL_REGION),
+    )
+    clumio = ClumioClient(desired.clumio.api_url, desired.clumio.token_env, on_call=counter.record)
+    return Ports(
+        org=org,
+        stacksets=AwsStackSets(cfn, org_spec.call_as),
+        clumio=clumio,
+        management_stacksets=AwsStackSets(cfn, CallAs.SELF),
+        api_calls=counter,
+    )
