@@ -1,0 +1,64 @@
+"""StackSets that already exist when a world starts (world file ``stacksets.existing``): deployed, connected."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from reconciler.sandbox.instances import StackInstance
+from reconciler.sandbox.operations import SUSPENDED_REASON
+from reconciler.sandbox.stacksets import StackSet, new_stack_set_id
+from reconciler.sandbox.template import parse_template, render_clumio_template
+
+if TYPE_CHECKING:
+    from reconciler.sandbox.world import World
+
+
+def seed_existing_stack_sets(world: World, entries: list[dict[str, Any]]) -> None:
+    org = world.org
+    owner = org.management_account
+    created = world.clock.now()
+    for entry in entries:
+        region = entry.get("region", "us-east-1")
+        version = entry.get("template_version", world.clumio.current)
+        body = render_clumio_template(version)
+        template = parse_template(body)
+        params = {"ClumioToken": world.clumio.token, "RoleExternalId": world.clumio.external_id}
+        stack_set = StackSet(
+            entry["name"], new_stack_set_id(entry["name"], owner, region, created), owner, region,
+            "Clumio organization connection", body, template, params, ["CAPABILITY_NAMED_IAM"], [],
+            "SERVICE_MANAGED",
+            {"Enabled": entry.get("auto_deployment", True),
+             "RetainStacksOnAccountRemoval": entry.get("retain_stacks_on_account_removal", False)},
+            bool(entry.get("managed_execution", False)), None, None)
+        targets = [org.resolve_ou(t) for t in entry["targets"]]
+        stack_set.ou_ids = targets
+        deployed = stack_set.effective_parameters({})
+        for ou in targets:
+            for account_id in org.accounts_under(ou):
+                if account_id == owner:
+                    continue
+                account = org.accounts[account_id]
+                nearest = next(n for n in org.ancestors(account.parent_id) if n in targets)
+                for r in entry["regions"]:
+                    if (account_id, r) in stack_set.instances:
+                        continue
+                    instance = StackInstance(account_id, r, nearest)
+                    if account.state == "ACTIVE":
+                        instance.status, instance.detailed = "CURRENT", "SUCCEEDED"
+                        instance.stack_id = stack_set.stack_id(account_id, r)
+                        instance.template_version = version
+                        instance.deployed_params = deployed
+                        world.clumio.stack_deployed(account_id, r, version, instance.stack_id,
+                                                    created - _connect_margin(world))
+                    else:
+                        instance.status, instance.detailed = "OUTDATED", "SKIPPED_SUSPENDED_ACCOUNT"
+                        instance.reason = SUSPENDED_REASON
+                    stack_set.instances.add(instance)
+        world.engine.stack_sets[(owner, region, stack_set.name)] = stack_set
+
+
+def _connect_margin(world: World) -> Any:
+    from datetime import timedelta
+
+    # Deployed "a while ago": already connected at world start.
+    return timedelta(seconds=world.connect_seconds + 1)

@@ -1,0 +1,270 @@
+"""Read calls of the sandbox's StackSets API (Describe*/List*), with AWS page sizes and NextToken."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import TYPE_CHECKING, Any
+
+from reconciler.sandbox.api import AwsFault
+from reconciler.sandbox.instances import StackInstance
+from reconciler.sandbox.operations import Operation, to_datetime
+from reconciler.sandbox.stacksets import StackSet
+
+if TYPE_CHECKING:
+    from reconciler.sandbox.world import World
+
+MASK = "****"  # how AWS returns NoEcho parameter values
+
+
+def _token(data: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode()
+
+
+def _untoken(token: str) -> Any:
+    try:
+        return json.loads(base64.urlsafe_b64decode(token.encode()))
+    except ValueError:
+        raise AwsFault("ValidationError", "Invalid NextToken") from None
+
+
+def _max_results(params: dict[str, Any], limit: int = 100) -> int:
+    value = params.get("MaxResults") or limit
+    if not 1 <= value <= limit:
+        raise AwsFault("ValidationError", f"MaxResults must be between 1 and {limit}")
+    return int(value)
+
+
+def _slice(items: list[Any], params: dict[str, Any], key: str) -> dict[str, Any]:
+    size = _max_results(params)
+    start = int(_untoken(params["NextToken"])) if params.get("NextToken") else 0
+    out: dict[str, Any] = {key: items[start:start + size]}
+    if start + size < len(items):
+        out["NextToken"] = _token(start + size)
+    return out
+
+
+def _masked(stack_set: StackSet, values: dict[str, str]) -> list[dict[str, Any]]:
+    params = stack_set.template.parameters
+    return [{"ParameterKey": k, "ParameterValue": MASK if params.get(k) and params[k].no_echo else v}
+            for k, v in sorted(values.items())]
+
+
+def stack_set_shape(world: World, stack_set: StackSet) -> dict[str, Any]:
+    shape: dict[str, Any] = {
+        "StackSetName": stack_set.name, "StackSetId": stack_set.id, "Status": stack_set.status,
+        "TemplateBody": stack_set.template_body, "Parameters": _masked(stack_set, stack_set.parameters),
+        "Capabilities": stack_set.capabilities, "Tags": stack_set.tags, "StackSetARN": stack_set.arn,
+        "PermissionModel": stack_set.permission_model,
+        "ManagedExecution": {"Active": stack_set.managed_execution},
+        "StackSetDriftDetectionDetails": stack_set.drift_details or {"DriftStatus": "NOT_CHECKED"},
+        "Regions": stack_set.instances.regions(),
+    }
+    if stack_set.description is not None:
+        shape["Description"] = stack_set.description
+    if stack_set.service_managed:
+        shape["AutoDeployment"] = stack_set.auto_deployment or {"Enabled": False}
+        shape["OrganizationalUnitIds"] = list(stack_set.ou_ids)
+    else:
+        shape["AdministrationRoleARN"] = stack_set.admin_role_arn
+        shape["ExecutionRoleName"] = stack_set.execution_role_name
+    return shape
+
+
+def instance_summary(stack_set: StackSet, instance: StackInstance) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "StackSetId": stack_set.id, "Region": instance.region, "Account": instance.account,
+        "Status": instance.status, "StackInstanceStatus": {"DetailedStatus": instance.detailed},
+        "DriftStatus": instance.drift_status,
+    }
+    # Suspended accounts never got a stack: StackId is absent, not empty (§A7).
+    if instance.stack_id is not None:
+        out["StackId"] = instance.stack_id
+    if instance.reason is not None:
+        out["StatusReason"] = instance.reason
+    if instance.ou_id is not None:
+        out["OrganizationalUnitId"] = instance.ou_id
+    if instance.last_drift_check is not None:
+        out["LastDriftCheckTimestamp"] = instance.last_drift_check
+    if instance.last_operation_id is not None:
+        out["LastOperationId"] = instance.last_operation_id
+    return out
+
+
+def operation_shape(world: World, stack_set: StackSet, op: Operation, summary: bool = False) -> dict[str, Any]:
+    now = world.now_ts()
+    status = op.status(now)
+    out: dict[str, Any] = {"OperationId": op.id, "Action": op.action, "Status": status,
+                           "CreationTimestamp": op.created,
+                           "StatusDetails": {"FailedStackInstancesCount": op.failed_count()}}
+    if status in ("SUCCEEDED", "FAILED", "STOPPED"):
+        out["EndTimestamp"] = to_datetime(op.end_at if op.end_at is not None else op.stopped_at)
+    if status == "FAILED":
+        out["StatusReason"] = "The Operation failed to complete in one or more regions because failure tolerance " \
+                              "was exceeded"
+    elif op.automatic:
+        out["StatusReason"] = "Automatic deployment triggered by an AWS Organizations change"
+    if op.preferences:
+        out["OperationPreferences"] = op.preferences
+    if summary:
+        return out
+    out["StackSetId"] = stack_set.id
+    if op.targets_param is not None:
+        out["DeploymentTargets"] = op.targets_param
+    if op.retain_stacks is not None:
+        out["RetainStacks"] = op.retain_stacks
+    if not stack_set.service_managed:
+        out["AdministrationRoleARN"] = stack_set.admin_role_arn
+        out["ExecutionRoleName"] = stack_set.execution_role_name
+    if op.action == "DETECT_DRIFT" and op.drift_summary and "details" in op.drift_summary:
+        out["StackSetDriftDetectionDetails"] = op.drift_summary["details"]
+    return out
+
+
+def describe_stack_set(world: World, params: dict[str, Any], owner: str, region: str) -> dict[str, Any]:
+    stack_set = world.engine.find(owner, region, params["StackSetName"], deleted_ok=True)
+    return {"StackSet": stack_set_shape(world, stack_set)}
+
+
+def list_stack_sets(world: World, params: dict[str, Any], owner: str, region: str) -> dict[str, Any]:
+    wanted = params.get("Status")
+    items = []
+    for stack_set in world.engine.all():
+        if stack_set.owner != owner or stack_set.region != region:
+            continue
+        if (wanted and stack_set.status != wanted) or (not wanted and stack_set.status == "DELETED"):
+            continue
+        summary: dict[str, Any] = {
+            "StackSetName": stack_set.name, "StackSetId": stack_set.id, "Status": stack_set.status,
+            "PermissionModel": stack_set.permission_model,
+            "ManagedExecution": {"Active": stack_set.managed_execution},
+            "DriftStatus": (stack_set.drift_details or {}).get("DriftStatus", "NOT_CHECKED")}
+        if stack_set.description is not None:
+            summary["Description"] = stack_set.description
+        if stack_set.service_managed:
+            summary["AutoDeployment"] = stack_set.auto_deployment or {"Enabled": False}
+        items.append(summary)
+    return _slice(items, params, "Summaries")
+
+
+_FILTER_FIELDS = {"DETAILED_STATUS": "detailed", "LAST_OPERATION_ID": "last_operation_id",
+                  "DRIFT_STATUS": "drift_status"}
+
+
+def list_stack_instances(world: World, params: dict[str, Any], owner: str, region: str) -> dict[str, Any]:
+    stack_set = world.engine.find(owner, region, params["StackSetName"])
+    size = _max_results(params)
+    filters = params.get("Filters") or []
+    if len(filters) > 3:
+        raise AwsFault("ValidationError", "At most 3 filters may be specified")
+    checks: list[tuple[str, str]] = []
+    for f in filters:
+        if f.get("Name") not in _FILTER_FIELDS:
+            raise AwsFault("ValidationError", f"Unknown filter name {f.get('Name')}")
+        checks.append((_FILTER_FIELDS[f["Name"]], str(f.get("Values", ""))))
+    region_filter = params.get("StackInstanceRegion")
+
+    def keep(instance: StackInstance) -> bool:
+        if region_filter and instance.region != region_filter:
+            return False
+        return all(getattr(instance, attr) == value for attr, value in checks)
+
+    after = tuple(_untoken(params["NextToken"])) if params.get("NextToken") else None
+    page, last = stack_set.instances.page(after, size, keep if (checks or region_filter) else None,  # type: ignore[arg-type]
+                                          account=params.get("StackInstanceAccount"))
+    out: dict[str, Any] = {"Summaries": [instance_summary(stack_set, i) for i in page]}
+    if last is not None:
+        out["NextToken"] = _token(list(last))
+    return out
+
+
+def describe_stack_instance(world: World, params: dict[str, Any], owner: str, region: str) -> dict[str, Any]:
+    stack_set = world.engine.find(owner, region, params["StackSetName"])
+    instance = stack_set.instances.get((params["StackInstanceAccount"], params["StackInstanceRegion"]))
+    if instance is None:
+        raise AwsFault("StackInstanceNotFoundException",
+                       f"Stack instance for account {params['StackInstanceAccount']} and region "
+                       f"{params['StackInstanceRegion']} not found in StackSet {stack_set.name}", 404)
+    shape = instance_summary(stack_set, instance)
+    shape["ParameterOverrides"] = _masked(stack_set, instance.overrides)
+    return {"StackInstance": shape}
+
+
+def _operation(stack_set: StackSet, op_id: str) -> Operation:
+    op = stack_set.operations.get(op_id)
+    if op is None:
+        raise AwsFault("OperationNotFoundException", f"Operation {op_id} not found", 404)
+    return op
+
+
+def describe_operation(world: World, params: dict[str, Any], owner: str, region: str) -> dict[str, Any]:
+    stack_set = world.engine.find(owner, region, params["StackSetName"], deleted_ok=True)
+    op = _operation(stack_set, params["OperationId"])
+    return {"StackSetOperation": operation_shape(world, stack_set, op)}
+
+
+def list_operations(world: World, params: dict[str, Any], owner: str, region: str) -> dict[str, Any]:
+    stack_set = world.engine.find(owner, region, params["StackSetName"], deleted_ok=True)
+    ops = sorted(stack_set.operations.values(), key=lambda o: o.created, reverse=True)
+    return _slice([operation_shape(world, stack_set, o, summary=True) for o in ops], params, "Summaries")
+
+
+def list_operation_results(world: World, params: dict[str, Any], owner: str, region: str) -> dict[str, Any]:
+    stack_set = world.engine.find(owner, region, params["StackSetName"], deleted_ok=True)
+    op = _operation(stack_set, params["OperationId"])
+    now = world.now_ts()
+    wanted = {str(f.get("Values")) for f in params.get("Filters") or [] if f.get("Name") == "OPERATION_RESULT_STATUS"}
+    rows = []
+    steps = op.steps or []
+    for step in sorted(steps, key=lambda s: (s.account, s.region)):
+        status = step.result_status(now)
+        if wanted and status not in wanted:
+            continue
+        row: dict[str, Any] = {"Account": step.account, "Region": step.region, "Status": status}
+        if status in ("FAILED", "CANCELLED") or step.outcome == "SKIPPED" and status == "SUCCEEDED":
+            row["StatusReason"] = step.reason
+        row["AccountGateResult"] = {
+            "Status": "SKIPPED",
+            "StatusReason": f"Function not found: arn:aws:lambda:{step.region}:{step.account}:function:"
+                            f"AWSCloudFormationStackSetAccountGate"}
+        if step.ou_id is not None:
+            row["OrganizationalUnitId"] = step.ou_id
+        rows.append(row)
+    return _slice(rows, params, "Summaries")
+
+
+def list_resource_drifts(world: World, params: dict[str, Any], owner: str, region: str) -> dict[str, Any]:
+    stack_set = world.engine.find(owner, region, params["StackSetName"])
+    instance = stack_set.instances.get((params["StackInstanceAccount"], params["StackInstanceRegion"]))
+    if instance is None:
+        raise AwsFault("StackInstanceNotFoundException", "Stack instance not found", 404)
+    _operation(stack_set, params["OperationId"])
+    wanted = set(params.get("StackInstanceResourceDriftStatuses") or [])
+    rows = []
+    if instance.drift_results_op == params["OperationId"]:
+        for logical_id, status, prop in instance.drift_results:
+            if wanted and status not in wanted:
+                continue
+            row: dict[str, Any] = {
+                "StackId": instance.stack_id, "LogicalResourceId": logical_id,
+                "PhysicalResourceId": f"{logical_id}-{instance.account}-{instance.region}",
+                "ResourceType": stack_set.template.resources.get(logical_id, "AWS::CloudFormation::CustomResource"),
+                "StackResourceDriftStatus": status, "Timestamp": instance.last_drift_check}
+            if status == "MODIFIED":
+                actual = instance.drifted.get(logical_id, (prop or "", ""))[1]
+                row["PropertyDifferences"] = [{"PropertyPath": f"/{prop}", "ExpectedValue": "(template value)",
+                                               "ActualValue": actual, "DifferenceType": "NOT_EQUAL"}]
+            rows.append(row)
+    return _slice(rows, params, "Summaries")
+
+
+READS = {
+    "DescribeStackSet": describe_stack_set,
+    "ListStackSets": list_stack_sets,
+    "ListStackInstances": list_stack_instances,
+    "DescribeStackInstance": describe_stack_instance,
+    "DescribeStackSetOperation": describe_operation,
+    "ListStackSetOperations": list_operations,
+    "ListStackSetOperationResults": list_operation_results,
+    "ListStackInstanceResourceDrifts": list_resource_drifts,
+}
