@@ -1,0 +1,59 @@
+"""make_plan: Desired × Live (× State) → a Plan, the reviewed contract apply executes."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from reconciler.core.desired import Desired
+from reconciler.core.live import Live
+from reconciler.core.plan import Plan
+from reconciler.core.ports import ClumioTemplate
+from reconciler.plan.diff import diff
+from reconciler.plan.expand import expand
+from reconciler.plan.fingerprint import live_fingerprint
+from reconciler.plan.schedule import schedule
+
+if TYPE_CHECKING:
+    from reconciler.state.model import State
+
+
+def compute_plan_id(desired_digest: str, fingerprint: str, state_serial: int | None) -> str:
+    """16 hex chars of SHA-256 over what the plan was made against: the same inputs give the same plan id, hence the
+    same operation ids, so re-running apply on an unchanged world finds its own operations."""
+    seed = f"{desired_digest}|{fingerprint}|{state_serial if state_serial is not None else '-'}"
+    return hashlib.sha256(seed.encode()).hexdigest()[:16]
+
+
+def make_plan(desired: Desired, live: Live, *, template: ClumioTemplate, state: State | None = None,
+              secret_fingerprints: Mapping[str, str] | None = None, created_at: str | None = None) -> Plan:
+    """Expand, diff and schedule. ``secret_fingerprints`` (``{"ClumioToken": "sha256:…"}``) are the fingerprints of
+    the values Clumio would hand out now; with ``state`` they reveal a rotated NoEcho parameter."""
+    expansion = expand(desired, live.org)
+    d = diff(desired, live, expansion, template, state=state, secret_fingerprints=secret_fingerprints)
+    reached = set(expansion.reached) | {live.org.management_account}
+    fingerprint = live_fingerprint(live, reached, d.definitions)
+    serial = state.serial if state is not None else None
+    plan_id = compute_plan_id(desired.digest, fingerprint, serial)
+    sched = schedule(desired, live, expansion, d, plan_id)
+    warnings = [*expansion.warnings, *d.notices]
+    warnings += [op.note for op in sched.operations
+                 if op.note and op.kind.value == "UpdateStackSet" and "AutoDeployment" in op.note]
+    return Plan(
+        plan_id=plan_id,
+        created_at=created_at or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        config_path=desired.source,
+        desired_digest=desired.digest,
+        live_fingerprint=fingerprint,
+        state_serial=serial,
+        state_lineage=state.lineage if state is not None else None,
+        stack_set_changes=d.stack_set_changes,
+        changes=d.changes,
+        skipped=expansion.skipped,
+        waves=sched.waves,
+        operations=sched.operations,
+        estimate_seconds=sched.estimate_seconds,
+        warnings=tuple(warnings),
+    )

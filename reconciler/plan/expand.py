@@ -1,0 +1,190 @@
+"""Expand the desired targets over the Organizations tree into stack instances, each assigned to its rollout wave."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+
+from reconciler.core.desired import Desired, WaveSpec
+from reconciler.core.errors import ConfigError
+from reconciler.core.keys import InstanceKey
+from reconciler.core.live import AccountState, OrgTree
+from reconciler.core.plan import Skip
+
+DEFAULT_WAVE = "all"
+IMPLICIT_REST_WAVE = "rest"
+
+_STATE_REASONS = {
+    AccountState.SUSPENDED: "account is SUSPENDED: StackSets would only record SKIPPED_SUSPENDED_ACCOUNT",
+    AccountState.CLOSED: "account is CLOSED",
+    AccountState.PENDING_CLOSURE: "account is PENDING_CLOSURE",
+    AccountState.PENDING_ACTIVATION: "account is PENDING_ACTIVATION (not ready yet)",
+}
+
+
+@dataclass(frozen=True)
+class Expansion:
+    """What the desired targets mean in this organization, right now.
+
+    ``targets`` maps every stack instance of the service-managed StackSet to its wave; ``accounts`` maps every
+    targeted account to its wave. ``anchors`` names, per targeted account, the OU (or root) that operations put in
+    ``DeploymentTargets.OrganizationalUnitIds`` for it: the outermost desired OU containing it, so the StackSet's own
+    OU list (and auto-deployment) follows the desired OUs; an account targeted by id uses its parent.
+    ``management_keys`` are the self-managed StackSet's instances when ``management_account.onboard`` is set.
+    ``reached`` is every account the targets name, skipped ones included (the live fingerprint covers them).
+    """
+
+    targets: dict[InstanceKey, str]
+    accounts: dict[str, str]
+    skipped: tuple[Skip, ...]
+    management_keys: dict[InstanceKey, str]
+    waves: tuple[WaveSpec, ...]
+    anchors: dict[str, str]
+    reached: frozenset[str]
+    warnings: tuple[str, ...] = ()
+
+    def wave_index(self, name: str | None) -> int:
+        for i, spec in enumerate(self.waves):
+            if spec.name == name:
+                return i
+        return len(self.waves)
+
+
+def _resolve_ou(org: OrgTree, ref: str, where: str) -> str:
+    ou_id = org.resolve_ou(ref)
+    if ou_id is None:
+        raise ConfigError(
+            f"{where}: OU {ref!r} is not in organization {org.org_id}",
+            hint="use an OU id (ou-…, r-…) or a path such as /Workloads/Prod; `aws organizations "
+            "list-organizational-units-for-parent` lists them",
+        )
+    return ou_id
+
+
+def _reached_accounts(desired: Desired, org: OrgTree) -> tuple[dict[str, str], set[str]]:
+    """Every account the targets name → its anchor OU, and the accounts the exclusions take out."""
+    t = desired.targets
+    target_ous: list[str] = [org.root_id] if t.organization else []
+    target_ous += [_resolve_ou(org, ref, "targets.ous") for ref in t.ous]
+    desired_ous = set(target_ous)
+    anchors: dict[str, str] = {}
+    for ou_id in target_ous:
+        for account in org.accounts_under(ou_id):
+            if account in anchors:
+                continue
+            # The outermost desired OU above the account, so overlapping targets ([/A, /A/B]) name /A once.
+            chain = org.ancestors(account)
+            anchors[account] = next(node for node in reversed(chain) if node in desired_ous)
+    for account in t.accounts:
+        if account not in org.accounts:
+            raise ConfigError(
+                f"targets.accounts: account {account} is not in organization {org.org_id}",
+                hint="remove it, or invite the account into the organization first",
+            )
+        anchors.setdefault(account, org.accounts[account].parent_id)
+    excluded: set[str] = set()
+    for account in t.exclude_accounts:
+        excluded.add(account)
+    for ref in t.exclude_ous:
+        excluded |= org.accounts_under(_resolve_ou(org, ref, "targets.exclude_ous"))
+    return anchors, excluded
+
+
+def _skip_reason(desired: Desired, org: OrgTree, account: str, excluded: set[str]) -> str | None:
+    if account == org.management_account:
+        reason = "management account: service-managed StackSets never deploy to it"
+        if desired.management_account.onboard:
+            reason += f" (onboarded through the self-managed StackSet {desired.management_account.stack_set_name})"
+        return reason
+    state = org.accounts[account].state
+    if state is not AccountState.ACTIVE:
+        return _STATE_REASONS.get(state, f"account is {state.value}")
+    if account in excluded:
+        if account in desired.targets.exclude_accounts:
+            return "excluded by targets.exclude_accounts"
+        return "excluded: in an OU listed in targets.exclude_ous"
+    return None
+
+
+def effective_waves(desired: Desired) -> tuple[WaveSpec, ...]:
+    """The configured waves, or one wave ``all`` taking every account when none are configured."""
+    return desired.rollout.waves or (WaveSpec(name=DEFAULT_WAVE, rest=True),)
+
+
+def assign_waves(desired: Desired, org: OrgTree, accounts: Iterable[str],
+                 waves: tuple[WaveSpec, ...]) -> tuple[dict[str, str], tuple[WaveSpec, ...], list[str]]:
+    """Account → wave name. Waves claim in order: first every wave's account ids and OUs (an account belongs to the
+    first wave that names it), then, still in order, ``sample: N`` (the first N unassigned accounts by id) and
+    ``rest``. An account id listed in two waves is an error; accounts no wave takes go to an implicit last wave."""
+    targeted = sorted(set(accounts))
+    target_set = set(targeted)
+    assigned: dict[str, str] = {}
+    warnings: list[str] = []
+    listed_in: dict[str, str] = {}
+    for spec in waves:
+        for account in spec.accounts:
+            if account in listed_in and listed_in[account] != spec.name:
+                raise ConfigError(
+                    f"rollout.waves: account {account} is listed in waves {listed_in[account]!r} and {spec.name!r}",
+                    hint="list each account in one wave only",
+                )
+            listed_in[account] = spec.name
+    for spec in waves:
+        for account in spec.accounts:
+            if account in target_set:
+                assigned.setdefault(account, spec.name)
+            elif account not in org.accounts:
+                warnings.append(f"wave {spec.name!r} lists account {account}, which is not in the organization")
+        for ref in spec.ous:
+            ou_id = _resolve_ou(org, ref, f"rollout.waves[{spec.name}].ous")
+            for account in sorted(org.accounts_under(ou_id) & target_set):
+                assigned.setdefault(account, spec.name)
+    for spec in waves:
+        if spec.sample is not None:
+            free = [a for a in targeted if a not in assigned][: spec.sample]
+            assigned.update(dict.fromkeys(free, spec.name))
+        if spec.rest:
+            assigned.update({a: spec.name for a in targeted if a not in assigned})
+    left = [a for a in targeted if a not in assigned]
+    if left:
+        last = waves[-1]
+        waves = (*waves, replace(last, name=IMPLICIT_REST_WAVE, accounts=(), ous=(), sample=None, rest=True))
+        assigned.update(dict.fromkeys(left, IMPLICIT_REST_WAVE))
+        warnings.append(f"{len(left)} targeted account(s) are in no wave; they go to an implicit last wave "
+                        f"{IMPLICIT_REST_WAVE!r} (add a wave with `rest: true` to say so)")
+    return assigned, waves, warnings
+
+
+def expand(desired: Desired, org: OrgTree) -> Expansion:
+    """Desired × OrgTree → the stack instances the plan wants, in waves, with every skipped account and why."""
+    anchors, excluded = _reached_accounts(desired, org)
+    skipped: list[Skip] = []
+    kept: dict[str, str] = {}
+    for account in sorted(anchors):
+        reason = _skip_reason(desired, org, account, excluded)
+        if reason is None:
+            kept[account] = anchors[account]
+        else:
+            skipped.append(Skip(account=account, reason=reason, stack_set=desired.stack_set.name))
+    waves = effective_waves(desired)
+    account_waves, waves, warnings = assign_waves(desired, org, kept, waves)
+    regions = sorted(desired.regions)
+    name = desired.stack_set.name
+    targets = {InstanceKey(name, account, region): account_waves[account]
+               for account in sorted(kept) for region in regions}
+    management_keys: dict[InstanceKey, str] = {}
+    if desired.management_account.onboard:
+        mgmt = org.management_account
+        wave_name = next((w.name for w in waves if mgmt in w.accounts), waves[-1].name)
+        mgmt_name = desired.management_account.stack_set_name
+        management_keys = {InstanceKey(mgmt_name, mgmt, region): wave_name for region in regions}
+    return Expansion(
+        targets=targets,
+        accounts={a: account_waves[a] for a in sorted(kept)},
+        skipped=tuple(skipped),
+        management_keys=management_keys,
+        waves=waves,
+        anchors=kept,
+        reached=frozenset(anchors),
+        warnings=tuple(warnings),
+    )
