@@ -1,0 +1,190 @@
+"""``clumio-org state``: show, list, pull, push and unlock the state the config's ``state:`` block points at."""
+
+from __future__ import annotations
+
+import enum
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from reconciler.cli.common import ConfigOption, load_config
+from reconciler.core.errors import ReconcilerError, StateError
+from reconciler.state import StateBackend, format_age, open_backend, state_from_text, state_to_json, state_to_text
+from reconciler.state.model import State
+
+
+class OutputFormat(enum.StrEnum):
+    text = "text"
+    json = "json"
+
+
+FormatOption = typer.Option(OutputFormat.text, "--format", "-f", help="Output format.")
+
+
+def _backend(config: Path | None) -> StateBackend:
+    return open_backend(load_config(config))
+
+
+def _require(backend: StateBackend) -> State:
+    state = backend.read()
+    if state is None:
+        raise StateError(f"there is no state at {backend.describe()} yet",
+                         hint="`clumio-org apply` creates it; or `clumio-org state push FILE` to restore one")
+    return state
+
+
+def summary(state: State | None, backend: StateBackend) -> dict[str, Any]:
+    """What ``state show`` reports, as data (the JSON output and the text are both made from it)."""
+    lock = backend.current_lock()
+    data: dict[str, Any] = {
+        "location": backend.describe(),
+        "exists": state is not None,
+        "lock": None if lock is None else {
+            "id": lock.id, "who": lock.who, "pid": lock.pid, "operation": lock.operation, "where": lock.where,
+            "created_at": lock.created_at, "age_seconds": int(lock.age_seconds()),
+            "holder_is_dead": lock.holder_is_dead(),
+        },
+    }
+    if state is None:
+        return data
+    data.update({
+        "lineage": state.lineage,
+        "serial": state.serial,
+        "format_version": state.format_version,
+        "stack_sets": {
+            name: {"template_version": r.template_version, "template_sha256": r.template_sha256,
+                   "permission_model": r.permission_model, "updated_at": r.updated_at,
+                   "instances": sum(1 for key in state.instances if key.stack_set == name)}
+            for name, r in sorted(state.stack_sets.items())
+        },
+        "instances": {"total": len(state.instances), "by_status": state.instance_counts()},
+        "last_apply": state.last_apply,
+        "unfinished_operations": [
+            {"operation_id": e.operation_id, "status": e.status.value, "kind": e.kind, "wave": e.wave}
+            for e in state.unfinished_operations()
+        ],
+    })
+    return data
+
+
+def _show_text(data: dict[str, Any]) -> str:
+    lines = [f"State:      {data['location']}"]
+    if not data["exists"]:
+        lines.append("            (none yet: nothing has been applied)")
+    else:
+        lines += [f"Lineage:    {data['lineage']}", f"Serial:     {data['serial']} (format {data['format_version']})"]
+        lines.append("StackSets:" + ("" if data["stack_sets"] else "  (none recorded)"))
+        for name, r in data["stack_sets"].items():
+            lines.append(f"  {name}: template {r['template_version']} (sha256 {r['template_sha256'][:12]}), "
+                         f"{r['permission_model']}, {r['instances']} instances, updated {r['updated_at'] or '?'}")
+        by_status = ", ".join(f"{status} {count}" for status, count in data["instances"]["by_status"].items())
+        lines.append(f"Instances:  {data['instances']['total']}" + (f" ({by_status})" if by_status else ""))
+        last = data["last_apply"]
+        if last:
+            lines.append(f"Last apply: plan {last.get('plan_id') or '?'}, {last.get('outcome') or '?'}, "
+                         f"started {last.get('started_at') or '?'}, finished {last.get('finished_at') or '-'}")
+        else:
+            lines.append("Last apply: never")
+        for op in data["unfinished_operations"]:
+            lines.append(f"Unfinished: {op['operation_id']} {op['kind']} ({op['status']}): "
+                         "the next apply follows it instead of submitting it again")
+    lock = data["lock"]
+    if lock is None:
+        lines.append("Lock:       free")
+    else:
+        dead = ", process no longer running" if lock["holder_is_dead"] else ""
+        where = f", CI run {lock['where']}" if lock["where"] else ""
+        lines.append(f"Lock:       held by {lock['who']} (pid {lock['pid']}{dead}) for `{lock['operation']}` "
+                     f"since {lock['created_at']} ({format_age(lock['age_seconds'])} ago){where}; id {lock['id']}")
+    return "\n".join(lines)
+
+
+def _list_rows(state: State) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = state_to_json(state)["instances"]
+    return rows
+
+
+def _list_text(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return "no stack instances recorded"
+    header = ("STACK SET", "ACCOUNT", "REGION", "STATUS", "CONNECTED", "LAST OPERATION", "UPDATED")
+    table = [header] + [
+        (r["stack_set"], r["account"], r["region"], r["status"],
+         {True: "yes", False: "no", None: "-"}[r["connected"]], r["last_operation_id"] or "-", r["updated_at"] or "-")
+        for r in rows
+    ]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in table)
+
+
+def _read_push_file(path: Path) -> State:
+    try:
+        text = path.read_bytes()
+    except OSError as exc:
+        raise ReconcilerError(f"cannot read {path}: {exc.strerror}") from None
+    return state_from_text(text, source=str(path))
+
+
+def _check_push(pushed: State, current: State | None, where: str) -> None:
+    if current is None:
+        return
+    if pushed.lineage != current.lineage:
+        raise StateError(f"refusing to push: {where} has lineage {current.lineage}, the file has {pushed.lineage}",
+                         hint="it is another deployment's state; pass --force only if you mean to replace it")
+    if pushed.serial <= current.serial:
+        raise StateError(f"refusing to push: the file's serial {pushed.serial} is not newer than the stored "
+                         f"serial {current.serial} at {where}",
+                         hint="`state pull` the latest and re-apply your edit (set a higher serial), "
+                              "or pass --force to overwrite")
+
+
+def register(app: typer.Typer) -> None:
+    state_app = typer.Typer(name="state", help="Inspect and manage the state (where it lives, lock, backups).",
+                            no_args_is_help=True)
+    app.add_typer(state_app, name="state")
+
+    @state_app.command("show")
+    def show(config: Path | None = ConfigOption, output: OutputFormat = FormatOption) -> None:
+        """Summary: StackSets, instances by status, last apply, lineage, serial, lock, where the state lives."""
+        backend = _backend(config)
+        data = summary(backend.read(), backend)
+        typer.echo(json.dumps(data, indent=2, sort_keys=True) if output is OutputFormat.json else _show_text(data))
+
+    @state_app.command("list")
+    def list_(config: Path | None = ConfigOption, output: OutputFormat = FormatOption) -> None:
+        """One row per (StackSet, account, region) with its last known status."""
+        rows = _list_rows(_require(_backend(config)))
+        typer.echo(json.dumps(rows, indent=2, sort_keys=True) if output is OutputFormat.json else _list_text(rows))
+
+    @state_app.command("pull")
+    def pull(config: Path | None = ConfigOption) -> None:
+        """Print the state as JSON on stdout (current format; e.g. `state pull > backup.json`)."""
+        typer.echo(state_to_text(_require(_backend(config))), nl=False)
+
+    @state_app.command("push")
+    def push(
+        file: Path = typer.Argument(..., help="A state JSON file (as `state pull` prints it)."),
+        config: Path | None = ConfigOption,
+        force: bool = typer.Option(False, "--force", help="Overwrite even another lineage or a newer serial."),
+    ) -> None:
+        """Replace the stored state with FILE, under the lock; refuses a lineage change or a stale serial."""
+        pushed = _read_push_file(file)
+        backend = _backend(config)
+        with backend.lock(f"clumio-org state push {file.name}"):
+            current = backend.read()
+            if not force:
+                _check_push(pushed, current, backend.describe())
+            stored = backend.write(pushed, force=True)
+        typer.echo(f"pushed {file} to {backend.describe()} (serial {stored.serial}, lineage {stored.lineage})")
+
+    @state_app.command("unlock")
+    def unlock(
+        lock_id: str = typer.Argument(..., metavar="LOCK_ID", help="The id the lock error printed."),
+        config: Path | None = ConfigOption,
+    ) -> None:
+        """Release a lock left by a run that died. Make sure that run is really gone first."""
+        backend = _backend(config)
+        holder = backend.unlock(lock_id)
+        typer.echo(f"released lock {holder.id} at {backend.describe()} (held by {holder.describe()})")
