@@ -1,0 +1,53 @@
+"""``clumio-org validate FILE…``: check desired-state files and report every problem with its line and column."""
+
+from __future__ import annotations
+
+import enum
+import json
+from pathlib import Path
+
+import typer
+
+from reconciler.config import validate_file
+
+
+class OutputFormat(enum.StrEnum):
+    text = "text"
+    json = "json"
+
+
+def validate(
+    files: list[Path] = typer.Argument(..., help="Desired-state files to check.", show_default=False),
+    output: OutputFormat = typer.Option(
+        OutputFormat.text, "--format", "-f", help="text: FILE: ok / FILE:LINE:COL: message; json: one document."
+    ),
+) -> int:
+    """Check desired-state files against the schema and the cross-field rules; exit 0 when all are valid, else 1.
+
+    No AWS or Clumio call is made; ${env:NAME} references are resolved from the environment.
+    """
+    results = [(str(path), validate_file(path)) for path in files]
+    if output is OutputFormat.json:
+        document = {
+            "format_version": 1,
+            "valid": all(not diagnostics for _, diagnostics in results),
+            "files": [
+                {"file": name, "valid": not diagnostics, "diagnostics": [d.to_json() for d in diagnostics]}
+                for name, diagnostics in results
+            ],
+        }
+        typer.echo(json.dumps(document, indent=2))
+    else:
+        for name, diagnostics in results:
+            if not diagnostics:
+                typer.echo(f"{name}: ok")
+            for diagnostic in diagnostics:
+                typer.echo(diagnostic.render())
+    failed = any(diagnostics for _, diagnostics in results)
+    if failed:
+        raise typer.Exit(1)
+    return 0
+
+
+def register(app: typer.Typer) -> None:
+    app.command(name="validate")(validate)
