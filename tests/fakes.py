@@ -104,7 +104,7 @@ class OrgBuilder:
             return self._paths[path]
         parent_path, _, name = path.rpartition("/")
         parent = self.ou(parent_path or "/")
-        new_id = ou_id or "ou-fake-" + name.lower().replace(" ", "")[:12] + hashlib.sha1(path.encode()).hexdigest()[:4]
+        new_id = ou_id or "ou-fake-" + hashlib.sha1(path.encode()).hexdigest()[:10]
         self.ous[new_id] = OrganizationalUnit(new_id, name, parent)
         self._paths[path] = new_id
         return new_id
@@ -137,10 +137,10 @@ def demo_org() -> OrgTree:
     b = OrgBuilder()
     b.ou("/Security", "ou-fake-security")
     b.ou("/Workloads", "ou-fake-workload")
-    b.ou("/Workloads/Prod", "ou-fake-prod")
-    b.ou("/Workloads/Prod/Data", "ou-fake-data")
-    b.ou("/Workloads/Dev", "ou-fake-dev")
-    b.ou("/Sandbox", "ou-fake-sandbox")
+    b.ou("/Workloads/Prod", "ou-fake-prodwork")
+    b.ou("/Workloads/Prod/Data", "ou-fake-proddata")
+    b.ou("/Workloads/Dev", "ou-fake-devwork1")
+    b.ou("/Sandbox", "ou-fake-sandbox1")
     b.account("222200000001", "/Security")
     b.account("222200000002", "/Security")
     b.account("333300000001", "/Workloads/Prod")

@@ -1,0 +1,216 @@
+"""The plan file: a Plan as versioned JSON (schemas/plan.schema.json), written atomically and read back exactly."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from reconciler.core.desired import ConcurrencyMode, RegionConcurrencyType
+from reconciler.core.errors import ReconcilerError
+from reconciler.core.keys import InstanceKey
+from reconciler.core.live import PermissionModel
+from reconciler.core.plan import (
+    PLAN_FORMAT_VERSION,
+    AccountFilterType,
+    Action,
+    Change,
+    DeploymentTargets,
+    Operation,
+    OperationKind,
+    OperationPreferences,
+    Plan,
+    PropertyChange,
+    Skip,
+    StackSetChange,
+    StackSetDefinition,
+    WavePlan,
+)
+
+
+class PlanFileError(ReconcilerError):
+    """A plan file that cannot be read: missing, not JSON, another format version, or malformed."""
+
+
+def _definition(d: StackSetDefinition) -> dict[str, Any]:
+    return {
+        "name": d.name, "permission_model": d.permission_model.value, "description": d.description,
+        "template_version": d.template_version, "template_sha256": d.template_sha256,
+        "parameters": dict(d.parameters), "capabilities": list(d.capabilities), "tags": dict(d.tags),
+        "auto_deployment": d.auto_deployment, "retain_stacks_on_account_removal": d.retain_stacks_on_account_removal,
+        "managed_execution": d.managed_execution, "administration_role_arn": d.administration_role_arn,
+        "execution_role_name": d.execution_role_name,
+    }
+
+
+def _preferences(p: OperationPreferences | None) -> dict[str, Any] | None:
+    if p is None:
+        return None
+    return {
+        "region_concurrency_type": p.region_concurrency_type.value, "region_order": list(p.region_order),
+        "max_concurrent_count": p.max_concurrent_count, "max_concurrent_percentage": p.max_concurrent_percentage,
+        "failure_tolerance_count": p.failure_tolerance_count,
+        "failure_tolerance_percentage": p.failure_tolerance_percentage,
+        "concurrency_mode": p.concurrency_mode.value,
+    }
+
+
+def _targets(t: DeploymentTargets | None) -> dict[str, Any] | None:
+    if t is None:
+        return None
+    return {"organizational_unit_ids": list(t.organizational_unit_ids), "accounts": list(t.accounts),
+            "account_filter_type": t.account_filter_type.value if t.account_filter_type else None}
+
+
+def _operation(op: Operation) -> dict[str, Any]:
+    return {
+        "index": op.index, "operation_id": op.operation_id, "kind": op.kind.value, "stack_set": op.stack_set,
+        "wave": op.wave, "regions": list(op.regions), "targets": _targets(op.targets), "accounts": list(op.accounts),
+        "preferences": _preferences(op.preferences),
+        "instances": [[k.account, k.region] for k in op.instances],
+        "retain_stacks": op.retain_stacks, "estimate_seconds": op.estimate_seconds, "note": op.note,
+    }
+
+
+def plan_to_json(plan: Plan) -> dict[str, Any]:
+    """The plan as a JSON-ready dict (schemas/plan.schema.json). Holds no secret: a plan never has one."""
+    return {
+        "format_version": plan.format_version,
+        "plan_id": plan.plan_id,
+        "created_at": plan.created_at,
+        "config_path": plan.config_path,
+        "desired_digest": plan.desired_digest,
+        "live_fingerprint": plan.live_fingerprint,
+        "state_serial": plan.state_serial,
+        "state_lineage": plan.state_lineage,
+        "summary": plan.summary(),
+        "estimate_seconds": plan.estimate_seconds,
+        "stack_set_changes": [
+            {"stack_set": s.stack_set, "action": s.action.value, "definition": _definition(s.definition),
+             "properties": [{"name": p.name, "before": p.before, "after": p.after} for p in s.properties]}
+            for s in plan.stack_set_changes
+        ],
+        "changes": [
+            {"stack_set": c.key.stack_set, "account": c.key.account, "region": c.key.region,
+             "action": c.action.value, "reason": c.reason, "wave": c.wave, "ou_path": c.ou_path}
+            for c in plan.changes
+        ],
+        "skipped": [{"account": s.account, "reason": s.reason, "stack_set": s.stack_set} for s in plan.skipped],
+        "waves": [
+            {"index": w.index, "name": w.name, "accounts": list(w.accounts), "max_concurrent": w.max_concurrent,
+             "failure_tolerance": w.failure_tolerance, "concurrency_mode": w.concurrency_mode.value,
+             "effective_concurrency": w.effective_concurrency, "estimate_seconds": w.estimate_seconds,
+             "note": w.note}
+            for w in plan.waves
+        ],
+        "operations": [_operation(op) for op in plan.operations],
+        "warnings": list(plan.warnings),
+        "extra": {k: v for k, v in plan.extra},
+    }
+
+
+def _definition_from(d: dict[str, Any]) -> StackSetDefinition:
+    return StackSetDefinition(
+        name=d["name"], permission_model=PermissionModel(d["permission_model"]), description=d["description"],
+        template_version=d["template_version"], template_sha256=d["template_sha256"],
+        parameters=tuple(sorted(d["parameters"].items())), capabilities=tuple(d["capabilities"]),
+        tags=tuple(sorted(d["tags"].items())), auto_deployment=d["auto_deployment"],
+        retain_stacks_on_account_removal=d["retain_stacks_on_account_removal"],
+        managed_execution=d["managed_execution"], administration_role_arn=d.get("administration_role_arn"),
+        execution_role_name=d.get("execution_role_name"),
+    )
+
+
+def _operation_from(o: dict[str, Any]) -> Operation:
+    t, p = o["targets"], o["preferences"]
+    return Operation(
+        index=o["index"], operation_id=o["operation_id"], kind=OperationKind(o["kind"]), stack_set=o["stack_set"],
+        wave=o["wave"], regions=tuple(o["regions"]),
+        targets=None if t is None else DeploymentTargets(
+            tuple(t["organizational_unit_ids"]), tuple(t["accounts"]),
+            AccountFilterType(t["account_filter_type"]) if t["account_filter_type"] else None),
+        accounts=tuple(o["accounts"]),
+        preferences=None if p is None else OperationPreferences(
+            region_concurrency_type=RegionConcurrencyType(p["region_concurrency_type"]),
+            region_order=tuple(p["region_order"]), max_concurrent_count=p["max_concurrent_count"],
+            max_concurrent_percentage=p["max_concurrent_percentage"],
+            failure_tolerance_count=p["failure_tolerance_count"],
+            failure_tolerance_percentage=p["failure_tolerance_percentage"],
+            concurrency_mode=ConcurrencyMode(p["concurrency_mode"])),
+        instances=tuple(InstanceKey(o["stack_set"], a, r) for a, r in o["instances"]),
+        retain_stacks=o["retain_stacks"], estimate_seconds=float(o["estimate_seconds"]), note=o["note"],
+    )
+
+
+def plan_from_json(data: dict[str, Any], source: str = "plan") -> Plan:
+    """A Plan from its JSON form; refuses another format version with a clear error."""
+    version = data.get("format_version") if isinstance(data, dict) else None
+    if version != PLAN_FORMAT_VERSION:
+        raise PlanFileError(
+            f"{source} has plan format_version {version!r}; this clumio-org reads format_version {PLAN_FORMAT_VERSION}",
+            hint="make the plan again with this version of clumio-org (`clumio-org plan --out PLANFILE`)",
+        )
+    try:
+        return Plan(
+            plan_id=data["plan_id"], created_at=data["created_at"], config_path=data["config_path"],
+            desired_digest=data["desired_digest"], live_fingerprint=data["live_fingerprint"],
+            state_serial=data["state_serial"], state_lineage=data["state_lineage"],
+            stack_set_changes=tuple(
+                StackSetChange(s["stack_set"], Action(s["action"]), _definition_from(s["definition"]),
+                               tuple(PropertyChange(p["name"], p["before"], p["after"]) for p in s["properties"]))
+                for s in data["stack_set_changes"]),
+            changes=tuple(
+                Change(InstanceKey(c["stack_set"], c["account"], c["region"]), Action(c["action"]), c["reason"],
+                       c["wave"], c.get("ou_path"))
+                for c in data["changes"]),
+            skipped=tuple(Skip(s["account"], s["reason"], s.get("stack_set")) for s in data["skipped"]),
+            waves=tuple(
+                WavePlan(w["index"], w["name"], tuple(w["accounts"]), w["max_concurrent"], w["failure_tolerance"],
+                         ConcurrencyMode(w["concurrency_mode"]), w["effective_concurrency"],
+                         float(w["estimate_seconds"]), w["note"])
+                for w in data["waves"]),
+            operations=tuple(_operation_from(o) for o in data["operations"]),
+            estimate_seconds=float(data["estimate_seconds"]),
+            warnings=tuple(data.get("warnings", ())),
+            format_version=version,
+            extra=tuple(sorted(data.get("extra", {}).items())),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise PlanFileError(f"{source} is not a valid clumio-org plan ({type(exc).__name__}: {exc})",
+                            hint="make the plan again with `clumio-org plan --out PLANFILE`") from exc
+
+
+def write_plan(plan: Plan, path: Path | str) -> None:
+    """Write the plan file atomically (temp file in the same folder, then rename): a crash never leaves half a plan
+    for apply to read."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(plan_to_json(plan), fh, indent=1, sort_keys=False)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_plan(path: Path | str) -> Plan:
+    """Read a plan file written by :func:`write_plan`."""
+    source = Path(path)
+    try:
+        text = source.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PlanFileError(f"cannot read plan file {source}: {exc.strerror}",
+                            hint="pass the file `clumio-org plan --out` wrote") from exc
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PlanFileError(f"plan file {source} is not JSON (line {exc.lineno}: {exc.msg})",
+                            hint="make the plan again with `clumio-org plan --out PLANFILE`") from exc
+    return plan_from_json(data, f"plan file {source}")
