@@ -152,10 +152,10 @@ class _Builder:
         self.ops: list[Operation] = []
 
     def add(self, kind: OperationKind, stack_set: str, spec: WaveSpec, wave: str | None, group: Group | None,
-            retain: bool | None = None) -> None:
+            retain: bool | None = None, note: str | None = None) -> None:
         keys = group.keys if group else tuple(
             k for k in self.live.instances if k.stack_set == stack_set)
-        secs, note = (API_CALL_SECONDS, None) if kind is OperationKind.CREATE_STACK_SET else \
+        secs, timing_note = (API_CALL_SECONDS, None) if kind is OperationKind.CREATE_STACK_SET else \
             estimate(self.desired, spec, keys)
         regions = group.regions if group else ()
         self.ops.append(Operation(
@@ -163,7 +163,8 @@ class _Builder:
             targets=group.targets if group else None, accounts=group.accounts if group else (),
             preferences=None if kind is OperationKind.CREATE_STACK_SET else preferences(
                 self.desired, spec, regions or tuple(sorted({k.region for k in keys}))),
-            instances=keys, retain_stacks=retain, estimate_seconds=secs, note=note,
+            instances=keys, retain_stacks=retain, estimate_seconds=secs,
+            note="; ".join(n for n in (note, timing_note) if n) or None,
         ))
 
     def groups(self, stack_set: str, keys: list[InstanceKey]) -> list[Group]:
@@ -196,6 +197,7 @@ def schedule(desired: Desired, live: Live, expansion: Expansion, d: Diff, plan_i
         if ch.action is Action.ADD:
             b.add(OperationKind.CREATE_STACK_SET, ch.stack_set, first, first.name, None)
     names = list(d.definitions)
+    pushed: set[str] = set()
     for spec in waves:
         for name in names:
             keys = updates.get((spec.name, name), [])
@@ -205,10 +207,20 @@ def schedule(desired: Desired, live: Live, expansion: Expansion, d: Diff, plan_i
                 # limit, and is the only legal shape when AutoDeployment changes (§A2).
                 b.add(OperationKind.UPDATE_STACK_SET, name, spec, spec.name, None)
                 keys = []
+                pushed.add(name)
             for group in b.groups(name, keys):
                 b.add(OperationKind.UPDATE_STACK_SET, name, spec, spec.name, group)
-            for group in b.groups(name, adds.get((spec.name, name), [])):
+                pushed.add(name)
+            created = adds.get((spec.name, name), [])
+            for group in b.groups(name, created):
                 b.add(OperationKind.CREATE_STACK_INSTANCES, name, spec, spec.name, group)
+            if created and name in d.push and name not in pushed:
+                # CreateStackInstances deploys the StackSet's *current* template; the new one arrives with the first
+                # UpdateStackSet. This wave has nothing older to update, so its new instances take that update.
+                for group in b.groups(name, created):
+                    b.add(OperationKind.UPDATE_STACK_SET, name, spec, spec.name, group,
+                          note="brings this wave's new instances to the new template first (canary)")
+                pushed.add(name)
     last = waves[-1]
     for name in names:
         for retain in (False, True):
