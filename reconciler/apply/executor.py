@@ -1,0 +1,186 @@
+"""The plain executor (STYLE.md): walk the plan's operations wave by wave — journal, submit, wait, record — gate
+each wave on Clumio, and stop before the next wave when a wave spent its failure budget."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
+
+from reconciler.apply.gate import ConnectionGate
+from reconciler.apply.journal import Journal
+from reconciler.apply.model import ApplyResult, Failure, OperationOutcome, Outcome, WaveResult
+from reconciler.apply.operation import OperationRunner
+from reconciler.apply.options import ApplyOptions, ApplyPorts
+from reconciler.apply.progress import Progress
+from reconciler.apply.timing import Timing
+from reconciler.core.errors import ReconcilerError
+from reconciler.core.keys import InstanceKey
+from reconciler.core.live import OperationStatus
+from reconciler.core.plan import Operation, OperationKind, Plan, WavePlan
+from reconciler.state import JournalStatus
+
+log = logging.getLogger(__name__)
+
+STACK_SET_WAVE = "stack-set"
+# Operations whose instances must show up `connected` in Clumio before the next wave (deletes need not).
+GATED_KINDS = (OperationKind.CREATE_STACK_INSTANCES, OperationKind.UPDATE_STACK_INSTANCES,
+               OperationKind.UPDATE_STACK_SET)
+
+
+def group_waves(operations: Sequence[Operation]) -> list[tuple[str, list[Operation]]]:
+    """Consecutive operations of the same wave, in plan order; StackSet-wide operations (no wave) form their own
+    group, so a whole-set update is gated like a wave."""
+    groups: list[tuple[str, list[Operation]]] = []
+    for op in operations:
+        name = op.wave or STACK_SET_WAVE
+        if groups and groups[-1][0] == name:
+            groups[-1][1].append(op)
+        else:
+            groups.append((name, [op]))
+    return groups
+
+
+def failure_budget(wave: WavePlan | None) -> int:
+    """How many accounts of a wave may fail before the run stops: the wave's failure tolerance, resolved like AWS
+    resolves it (percentages of the wave's accounts, rounded down, §A5)."""
+    if wave is None:
+        return 0
+    text = str(wave.failure_tolerance).strip()
+    try:
+        if text.endswith("%"):
+            return (len(wave.accounts) * int(float(text[:-1]))) // 100
+        return int(text)
+    except ValueError:
+        return 0
+
+
+class Executor:
+    """Runs one plan. ``confirm_stop`` is asked on Ctrl-C whether to StopStackSetOperation the running operation
+    (the CLI asks on a TTY and answers yes in CI)."""
+
+    def __init__(self, plan: Plan, ports: ApplyPorts, journal: Journal, options: ApplyOptions, *,
+                 timing: Timing, progress: Progress,
+                 confirm_stop: Callable[[str], bool] = lambda _op: True) -> None:
+        self.plan = plan
+        self.ports = ports
+        self.journal = journal
+        self.options = options
+        self.timing = timing
+        self.progress = progress
+        self.confirm_stop = confirm_stop
+        self.runner = OperationRunner(plan, ports, journal, options, timing=timing, progress=progress)
+        self.gate = ConnectionGate(ports.clumio, timing, progress)
+        self._waves = {w.name: w for w in plan.waves}
+
+    def run(self) -> ApplyResult:
+        result = ApplyResult(self.plan.plan_id)
+        if not self.plan.operations:
+            result.outcome = Outcome.NOTHING_TO_DO
+            return result
+        started = self.timing.now()
+        self.runner.prepare()
+        self.journal.begin(self.plan)
+        groups = group_waves(self.plan.operations)
+        try:
+            self.runner.settle_earlier_operations()
+            for number, (name, ops) in enumerate(groups, start=1):
+                wave = self._run_wave(name, ops, number, len(groups))
+                result.waves.append(wave)
+                if wave.over_budget:
+                    later = [op for _, rest in groups[number:] for op in rest]
+                    result.stopped_before = groups[number][0] if number < len(groups) else None
+                    result.stop_reason = self._stop_reason(wave)
+                    self.journal.skipped(self.plan.plan_id, later)
+                    break
+        except KeyboardInterrupt:
+            self._interrupted(result)
+            result.seconds = self.timing.now() - started
+            return result
+        result.operations_submitted = self.runner.submitted
+        result.operations_followed = self.runner.followed
+        result.outcome = Outcome.FAILED if result.failures or result.stopped_before else Outcome.SUCCEEDED
+        result.seconds = self.timing.now() - started
+        self.journal.end(result.outcome.value, result.stop_reason)
+        return result
+
+    # -- one wave ------------------------------------------------------------------------------------------
+    def _run_wave(self, name: str, ops: list[Operation], number: int, total: int) -> WaveResult:
+        wave = WaveResult(name)
+        started = self.timing.now()
+        self.progress.wave_started(name, number, total, len(ops), sum(len(op.instances) for op in ops))
+        gated: list[InstanceKey] = []
+        broken: OperationOutcome | None = None
+        for op in ops:
+            outcome = self.runner.run(op)
+            wave.operations += 1
+            wave.instances += len(op.instances)
+            wave.failures.extend(outcome.failures)
+            if not outcome.ok:
+                broken = outcome
+                if not outcome.failures:
+                    wave.failures.extend(_whole_operation_failed(op, outcome))
+                break
+            if op.kind in GATED_KINDS:
+                failed = {(f.account, f.region) for f in outcome.failures}
+                gated.extend(k for k in op.instances if (k.account, k.region) not in failed)
+        if gated and broken is None:
+            versions = self.runner.gate_versions()
+            gate = self.gate.verify(name, gated, versions, self.options.verify_connections_seconds)
+            wave.gate = gate
+            by_pair = {(k.account, k.region): k.stack_set for k in gated}
+            wave.failures.extend(replace(f, stack_set=by_pair.get((f.account, f.region), "")) for f in gate.missing)
+            self.progress.gate_finished(name, gate)
+            missing = {(f.account, f.region) for f in gate.missing}
+            self.journal.record_connected({k: (k.account, k.region) not in missing for k in gated})
+        wave.budget = failure_budget(self._waves.get(name))
+        wave.over_budget = broken is not None or len(wave.failed_accounts) > wave.budget
+        wave.seconds = self.timing.now() - started
+        self.progress.wave_finished(wave)
+        return wave
+
+    def _stop_reason(self, wave: WaveResult) -> str:
+        accounts = ", ".join(wave.failed_accounts) or "none named"
+        return (f"wave {wave.name} failed for {len(wave.failed_accounts)} account(s) ({accounts}); its failure "
+                f"budget is {wave.budget}")
+
+    # -- Ctrl-C --------------------------------------------------------------------------------------------
+    def _interrupted(self, result: ApplyResult) -> None:
+        """Stop submitting; offer to stop the running operation; record where the run stopped."""
+        result.outcome = Outcome.INTERRUPTED
+        running = self.runner.current
+        detail = "interrupted before the next submit"
+        if running is not None:
+            port, op = running
+            try:
+                stop = self.confirm_stop(op.operation_id)
+            except (KeyboardInterrupt, EOFError):
+                stop = True
+            if stop:
+                try:
+                    port.stop_operation(op.stack_set, op.operation_id)
+                    self.journal.finished(op.operation_id, JournalStatus.STOPPED)
+                    detail = f"interrupted; StopStackSetOperation sent for {op.operation_id}"
+                except ReconcilerError as exc:
+                    detail = f"interrupted; stopping {op.operation_id} failed: {exc.message}"
+            else:
+                detail = f"interrupted; {op.operation_id} left running in AWS (the next apply follows it)"
+            result.stop_reason = detail
+        else:
+            result.stop_reason = detail
+        remaining = [op for op in self.plan.operations if self.journal.entry(op.operation_id) is None]
+        self.journal.skipped(self.plan.plan_id, remaining)
+        self.journal.end(Outcome.INTERRUPTED.value, detail)
+        result.operations_submitted = self.runner.submitted
+        result.operations_followed = self.runner.followed
+        result.notes.append(detail)
+
+
+def _whole_operation_failed(op: Operation, outcome: OperationOutcome) -> Iterator[Failure]:
+    """An operation that FAILED/STOPPED with no per-instance rows (e.g. UpdateStackSet refused as a whole)."""
+    reason = outcome.status_reason or f"operation {op.operation_id} {outcome.status.value}"
+    if outcome.status is OperationStatus.STOPPED:
+        reason = f"operation {op.operation_id} was stopped"
+    accounts = sorted({(k.account, k.region) for k in op.instances}) or [("-", "-")]
+    for account, region in accounts:
+        yield Failure(account, region, reason, op.stack_set)

@@ -1,0 +1,92 @@
+"""The wave gate: after a wave's operations, prove in Clumio that every (account, region) it created or updated is
+``connected`` at the desired template version before the next wave starts (reference/clumio-api.md §3.3, §7)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+
+from reconciler.apply.model import Failure, GateResult
+from reconciler.apply.progress import Progress
+from reconciler.apply.timing import Timing
+from reconciler.core.errors import ReconcilerError
+from reconciler.core.keys import InstanceKey
+from reconciler.core.live import Connection, ConnectionStatus
+from reconciler.core.ports import Clumio
+
+log = logging.getLogger(__name__)
+
+# Accounts per list call: the filter travels in the query string, so keep it well under URL limits.
+ACCOUNTS_PER_CALL = 100
+
+
+class ConnectionGate:
+    """Polls Clumio connections in batches until every expected one is connected at its version, or time runs out."""
+
+    def __init__(self, clumio: Clumio, timing: Timing, progress: Progress) -> None:
+        self.clumio = clumio
+        self.timing = timing
+        self.progress = progress
+
+    def verify(self, wave: str, keys: Iterable[InstanceKey], versions: Mapping[str, str | None],
+               bound: float) -> GateResult:
+        """``versions`` maps StackSet → the Clumio template version its instances must report (None: any)."""
+        expected: dict[tuple[str, str], str | None] = {}
+        for key in sorted(set(keys)):
+            want = versions.get(key.stack_set)
+            # Two StackSets never cover one (account, region) (the management StackSet only the management account).
+            expected[(key.account, key.region)] = want
+        if not expected:
+            return GateResult(0, 0)
+        started = self.timing.now()
+        intervals = self.timing.poll_intervals()
+        pending = dict(expected)
+        last_seen: dict[tuple[str, str], Connection] = {}
+        while True:
+            seen = self._read(pending)
+            last_seen.update(seen)
+            for pair, want in list(pending.items()):
+                conn = seen.get(pair)
+                if conn is not None and _satisfied(conn, want):
+                    del pending[pair]
+            connected = len(expected) - len(pending)
+            self.progress.gate_polled(wave, connected, len(expected))
+            elapsed = self.timing.now() - started
+            if not pending or elapsed >= bound:
+                missing = tuple(_why(pair, expected[pair], last_seen.get(pair), elapsed) for pair in sorted(pending))
+                return GateResult(len(expected), connected, missing, elapsed)
+            self.timing.sleep(min(intervals.next(), max(1.0, bound - elapsed)))
+
+    def _read(self, pending: Mapping[tuple[str, str], str | None]) -> dict[tuple[str, str], Connection]:
+        accounts = sorted({a for a, _ in pending})
+        regions = sorted({r for _, r in pending})
+        found: dict[tuple[str, str], Connection] = {}
+        for start in range(0, len(accounts), ACCOUNTS_PER_CALL):
+            batch = accounts[start:start + ACCOUNTS_PER_CALL]
+            try:
+                rows = self.clumio.list_connections(batch, regions)
+            except ReconcilerError as exc:
+                # A Clumio hiccup must not fail a wave whose stacks deployed fine: try again next poll.
+                log.warning("Clumio connections read failed (%s); retrying", exc.message)
+                continue
+            for conn in rows:
+                found[(conn.account, conn.region)] = conn
+        return found
+
+
+def _satisfied(conn: Connection, want: str | None) -> bool:
+    if conn.status is not ConnectionStatus.CONNECTED:
+        return False
+    return want is None or conn.installed_template_version == want
+
+
+def _why(pair: tuple[str, str], want: str | None, conn: Connection | None, elapsed: float) -> Failure:
+    account, region = pair
+    after = f"after {int(elapsed)}s"
+    if conn is None:
+        reason = f"no Clumio connection {account}_{region} {after}"
+    elif conn.status is not ConnectionStatus.CONNECTED:
+        reason = f"Clumio connection is {conn.status.value} {after}"
+    else:
+        reason = f"Clumio connection reports template {conn.installed_template_version or '?'}, expected {want}"
+    return Failure(account, region, reason)

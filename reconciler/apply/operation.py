@@ -1,0 +1,244 @@
+"""One operation of a plan, from journal entry to recorded outcome — including finding it again after a crash."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from reconciler.apply.journal import Journal
+from reconciler.apply.model import Failure, OperationOutcome
+from reconciler.apply.options import ApplyOptions, ApplyPorts
+from reconciler.apply.params import ParameterSet, stack_set_parameters
+from reconciler.apply.progress import Progress
+from reconciler.apply.submit import Submitter
+from reconciler.apply.timing import Timing
+from reconciler.apply.wait import OperationWaiter, is_throttling
+from reconciler.core.errors import ProviderError, ReconcilerError
+from reconciler.core.live import OperationStatus, OperationView
+from reconciler.core.plan import Operation, OperationKind, Plan, StackSetDefinition
+from reconciler.core.ports import ClumioTemplate, DeploymentParameters, StackSets
+from reconciler.state import JournalEntry, JournalStatus
+
+log = logging.getLogger(__name__)
+
+STACK_SET_KINDS = (OperationKind.CREATE_STACK_SET, OperationKind.UPDATE_STACK_SET)
+
+
+class TemplateChanged(ReconcilerError):
+    """Clumio now serves a template whose content differs from the one the plan was reviewed with."""
+
+
+class OperationRunner:
+    """Journal SUBMITTED → submit (or find it again) → journal RUNNING → wait → results → journal the end.
+
+    ``current`` is the operation being waited for, so Ctrl-C can offer to stop it.
+    """
+
+    def __init__(self, plan: Plan, ports: ApplyPorts, journal: Journal, options: ApplyOptions, *, timing: Timing,
+                 progress: Progress) -> None:
+        self.plan = plan
+        self.ports = ports
+        self.journal = journal
+        self.options = options
+        self.timing = timing
+        self.progress = progress
+        self.waiter = OperationWaiter(timing, progress)
+        self.submitter = Submitter(timing, self.waiter, progress)
+        self.definitions: dict[str, StackSetDefinition] = {c.stack_set: c.definition for c in plan.stack_set_changes}
+        self.template: ClumioTemplate | None = None
+        self.deployment: DeploymentParameters | None = None
+        self.current: tuple[StackSets, Operation] | None = None
+        self.submitted = 0
+        self.followed = 0
+
+    # -- before anything runs ------------------------------------------------------------------------------
+    def prepare(self) -> None:
+        """Fetch Clumio's template and deployment parameters when the plan writes a StackSet definition, and refuse
+        if the template is not the one the plan was reviewed with."""
+        pending = [op for op in self.plan.operations if op.kind in STACK_SET_KINDS
+                   and not _done(self.journal.entry(op.operation_id))]
+        if not pending:
+            return
+        clumio = self.ports.clumio
+        self.template = clumio.org_template(self.options.asset_types)
+        for op in pending:
+            definition = self._definition(op)
+            if self.template.sha256 != definition.template_sha256:
+                raise TemplateChanged(
+                    "Clumio's template changed since the plan was made; re-run plan",
+                    hint=f"the plan was made with template {definition.template_version} (sha256 "
+                         f"{definition.template_sha256[:12]}…), Clumio now serves {self.template.version} (sha256 "
+                         f"{self.template.sha256[:12]}…); run `clumio-org plan` again and review it",
+                )
+        self.deployment = clumio.org_deployment_parameters(self.options.org_id)
+
+    def gate_versions(self) -> dict[str, str | None]:
+        """The template version each StackSet's connections must report: the plan's definition, else what state
+        says was deployed, else any."""
+        versions: dict[str, str | None] = {
+            name: record.template_version for name, record in self.journal.state.stack_sets.items()}
+        versions.update({name: d.template_version for name, d in self.definitions.items()})
+        return versions
+
+    def port_for(self, stack_set: str) -> StackSets:
+        if self.options.management_stack_set and stack_set == self.options.management_stack_set:
+            return self.ports.management_stacksets
+        return self.ports.stacksets
+
+    # -- resume --------------------------------------------------------------------------------------------
+    def settle_earlier_operations(self) -> None:
+        """Operations an earlier, killed apply of *another* plan left SUBMITTED/RUNNING: follow each to its end so
+        nothing we start collides with it, and journal how it ended."""
+        for entry in self.journal.unfinished():
+            if entry.plan_id == self.plan.plan_id:
+                continue
+            port = self.port_for(entry.stack_set)
+            view = self.find(port, entry.stack_set, entry.operation_id)
+            if view is None:
+                self.progress.note(f"journal: {entry.operation_id} (plan {entry.plan_id}) never reached AWS")
+                self.journal.finished(entry.operation_id, JournalStatus.SKIPPED)
+                continue
+            self.progress.note(f"journal: following {entry.operation_id} left {entry.status.value} by an earlier "
+                               f"apply (plan {entry.plan_id})")
+            view = self.waiter.wait(port, entry.stack_set, entry.operation_id, bound=self.timing.own_wait_seconds)
+            failures = self.waiter.failures(port, entry.stack_set, entry.operation_id, view)
+            self.journal.finished(entry.operation_id, JournalStatus(view.status.value), failures)
+
+    def find(self, port: StackSets, stack_set: str, operation_id: str) -> OperationView | None:
+        """The operation if AWS has it; None if AWS never got it (DescribeStackSetOperation says not found and
+        ListStackSetOperations does not list it either)."""
+        try:
+            return self.waiter.describe(port, stack_set, operation_id)
+        except ProviderError as exc:
+            if "notfound" not in f"{type(exc).__name__} {exc.message}".replace(" ", "").lower() \
+                    and "not found" not in exc.message.lower():
+                raise
+        try:
+            listed = {v.operation_id: v for v in port.list_operations(stack_set)}
+        except ProviderError as exc:
+            if "not found" in exc.message.lower() or "notfound" in type(exc).__name__.lower():
+                return None  # the StackSet itself does not exist yet
+            raise
+        return listed.get(operation_id)
+
+    # -- one operation -------------------------------------------------------------------------------------
+    def run(self, op: Operation) -> OperationOutcome:
+        entry = self.journal.entry(op.operation_id)
+        if _done(entry):
+            assert entry is not None
+            self.progress.operation_submitted(op, "already done (journal):")
+            return _outcome_from_journal(op, entry)
+        if op.kind is OperationKind.CREATE_STACK_SET:
+            return self._create_stack_set(op, entry)
+        port = self.port_for(op.stack_set)
+        started = self.timing.now()
+        view = None
+        if entry is not None and entry.status in (JournalStatus.SUBMITTED, JournalStatus.RUNNING):
+            view = self.find(port, op.stack_set, op.operation_id)
+        if view is not None:
+            self.followed += 1
+            self.progress.operation_submitted(op, "resumed: following")
+        else:
+            self.journal.submitted(self.plan.plan_id, op)
+            submission = self.submitter.submit(port, op, lambda: self._call(port, op))
+            if submission.followed:
+                self.followed += 1
+                self.progress.operation_submitted(op, "following (already submitted)")
+            else:
+                self.submitted += 1
+                self.progress.operation_submitted(op, "submitted")
+        self.journal.running(op.operation_id)
+        self.current = (port, op)
+        view = self.waiter.wait(port, op.stack_set, op.operation_id, bound=self.timing.own_wait_seconds, op=op)
+        self.current = None
+        failures = self.waiter.failures(port, op.stack_set, op.operation_id, view)
+        outcome = OperationOutcome(op.operation_id, view.status, failures, view.status_reason,
+                                   self.timing.now() - started, len(op.instances))
+        self._record(op, outcome)
+        self.progress.operation_finished(op, outcome)
+        return outcome
+
+    def _call(self, port: StackSets, op: Operation) -> str:
+        if op.kind is OperationKind.UPDATE_STACK_SET:
+            definition = self._definition(op)
+            params = self._parameters(definition, creating=False)
+            assert self.template is not None
+            return port.update_stack_set(definition, self.template.body, params.parameters, op)
+        if op.kind is OperationKind.CREATE_STACK_INSTANCES:
+            return port.create_instances(op)
+        if op.kind is OperationKind.UPDATE_STACK_INSTANCES:
+            return port.update_instances(op, ())
+        if op.kind is OperationKind.DELETE_STACK_INSTANCES:
+            return port.delete_instances(op)
+        raise AssertionError(f"unexpected operation kind {op.kind}")
+
+    def _create_stack_set(self, op: Operation, entry: JournalEntry | None) -> OperationOutcome:
+        """CreateStackSet has no operation: create, journal, done. After a crash between the call and the journal
+        write, DescribeStackSet tells us it exists."""
+        port = self.port_for(op.stack_set)
+        definition = self._definition(op)
+        started = self.timing.now()
+        exists = entry is not None and port.describe_stack_set(op.stack_set) is not None
+        if not exists:
+            self.journal.submitted(self.plan.plan_id, op)
+            params = self._parameters(definition, creating=True)
+            assert self.template is not None
+            body = self.template.body
+            self._retrying(lambda: port.create_stack_set(definition, body, params.parameters))
+            self.journal.record_stack_set(definition, params.secrets_sent)
+            self.submitted += 1
+            self.progress.operation_submitted(op, "created")
+        else:
+            self.progress.operation_submitted(op, "resumed: already created")
+        outcome = OperationOutcome(op.operation_id, OperationStatus.SUCCEEDED, (), None, self.timing.now() - started)
+        self.journal.finished(op.operation_id, JournalStatus.SUCCEEDED)
+        self.progress.operation_finished(op, outcome)
+        return outcome
+
+    def _retrying(self, call: Callable[[], None]) -> None:
+        attempt = 0
+        while True:
+            try:
+                call()
+                return
+            except ProviderError as exc:
+                if not is_throttling(exc) or attempt >= self.timing.retry_attempts:
+                    raise
+                self.timing.sleep(self.timing.backoff(attempt))
+                attempt += 1
+
+    def _parameters(self, definition: StackSetDefinition, *, creating: bool) -> ParameterSet:
+        if self.deployment is None:
+            self.deployment = self.ports.clumio.org_deployment_parameters(self.options.org_id)
+        return stack_set_parameters(definition, self.deployment, creating=creating,
+                                    rotate=self.options.rotate_credentials,
+                                    record=self.journal.state.stack_sets.get(definition.name))
+
+    def _definition(self, op: Operation) -> StackSetDefinition:
+        try:
+            return self.definitions[op.stack_set]
+        except KeyError:
+            raise ReconcilerError(f"the plan has {op.kind.value} for {op.stack_set} but no definition of it",
+                                  hint="the plan file is damaged; re-run plan") from None
+
+    def _record(self, op: Operation, outcome: OperationOutcome) -> None:
+        """Instances, the StackSet record (UpdateStackSet changes the definition even when it fails, §A4) and the
+        journal entry, in as few atomic writes as possible."""
+        version = self.gate_versions().get(op.stack_set)
+        self.journal.record_instances(op, outcome.failures, version, write=False)
+        if op.kind is OperationKind.UPDATE_STACK_SET:
+            # Recomputed rather than remembered so a resumed (followed) update records the same decision.
+            definition = self._definition(op)
+            params = self._parameters(definition, creating=False)
+            self.journal.record_stack_set(definition, params.secrets_sent)
+        status = {OperationStatus.SUCCEEDED: JournalStatus.SUCCEEDED, OperationStatus.STOPPED: JournalStatus.STOPPED}
+        self.journal.finished(op.operation_id, status.get(outcome.status, JournalStatus.FAILED), outcome.failures)
+
+
+def _done(entry: JournalEntry | None) -> bool:
+    return entry is not None and entry.status is JournalStatus.SUCCEEDED
+
+
+def _outcome_from_journal(op: Operation, entry: JournalEntry) -> OperationOutcome:
+    failures = tuple(Failure(f.account, f.region, f.reason, op.stack_set) for f in entry.failures)
+    return OperationOutcome(op.operation_id, OperationStatus.SUCCEEDED, failures, None, 0.0, len(op.instances))

@@ -1,0 +1,88 @@
+"""How apply waits: an injectable sleeper and clock, poll intervals from the environment, capped jittered backoff."""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+POLL_ENV = "CLUMIO_ORG_POLL_SECONDS"
+POLL_MAX_ENV = "CLUMIO_ORG_POLL_MAX_SECONDS"
+WAIT_ENV = "CLUMIO_ORG_WAIT_SECONDS"
+DEFAULT_POLL_SECONDS = 10.0
+# How long to wait for an operation we did not start (a colleague's, or auto-deployment) before giving up:
+# terraform-provider-aws #28675 failed after ~50 minutes, so the bound is generous and configurable.
+DEFAULT_FOREIGN_WAIT_SECONDS = 3 * 3600.0
+# Our own operations are never abandoned mid-way by a timeout shorter than a large rollout; the bound exists so a
+# wedged StackSet cannot hold a CI job forever.
+DEFAULT_OWN_WAIT_SECONDS = 24 * 3600.0
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        return default
+    return value if value > 0 else default
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Where apply's time comes from.
+
+    ``sleep`` and ``now`` are injected: tests and benchmarks advance the sandbox's VirtualClock instead of sleeping,
+    so a 2,000-account rollout runs in seconds. ``now`` returns seconds (any epoch; only differences matter).
+    Poll intervals start at ``poll_seconds`` and grow by half each time up to ``poll_max_seconds`` — AWS asks for
+    backoff, and DescribeStackSetOperation is cheap but rate-limited like every other call.
+    """
+
+    sleep: Callable[[float], None] = time.sleep
+    now: Callable[[], float] = time.monotonic
+    poll_seconds: float = DEFAULT_POLL_SECONDS
+    poll_max_seconds: float = DEFAULT_POLL_SECONDS * 6
+    foreign_wait_seconds: float = DEFAULT_FOREIGN_WAIT_SECONDS
+    own_wait_seconds: float = DEFAULT_OWN_WAIT_SECONDS
+    retry_attempts: int = 8
+    rng: random.Random = field(default_factory=lambda: random.Random(), compare=False)
+
+    @classmethod
+    def from_env(cls, sleep: Callable[[float], None] | None = None,
+                 now: Callable[[], float] | None = None) -> Timing:
+        poll = _env_float(POLL_ENV, DEFAULT_POLL_SECONDS)
+        return cls(
+            sleep=sleep or time.sleep,
+            now=now or time.monotonic,
+            poll_seconds=poll,
+            poll_max_seconds=max(poll, _env_float(POLL_MAX_ENV, poll * 6)),
+            foreign_wait_seconds=_env_float(WAIT_ENV, DEFAULT_FOREIGN_WAIT_SECONDS),
+        )
+
+    def poll_intervals(self) -> PollIntervals:
+        return PollIntervals(self.poll_seconds, self.poll_max_seconds)
+
+    def backoff(self, attempt: int, base: float = 1.0, cap: float = 30.0) -> float:
+        """Capped exponential backoff with "equal jitter": half fixed, half random, so retries spread out but
+        never collapse to zero (StaleRequest and throttling clear only when the other caller moves on)."""
+        ceiling = min(cap, base * (2 ** attempt))
+        return ceiling / 2 + self.rng.uniform(0, ceiling / 2)
+
+
+class PollIntervals:
+    """1×, 1.5×, 2.25× … the base poll interval, capped."""
+
+    def __init__(self, base: float, cap: float) -> None:
+        self._next = base
+        self._cap = max(base, cap)
+
+    def next(self) -> float:
+        value = self._next
+        self._next = min(self._cap, self._next * 1.5)
+        return value
+
+    def reset(self, base: float) -> None:
+        self._next = base

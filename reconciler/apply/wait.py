@@ -1,0 +1,112 @@
+"""Following a StackSet operation to its end: poll DescribeStackSetOperation with capped backoff, then read every
+failed (account, region) from ListStackSetOperationResults (reference/aws-stacksets.md §A6)."""
+
+from __future__ import annotations
+
+import logging
+
+from reconciler.apply.model import Failure
+from reconciler.apply.progress import Progress
+from reconciler.apply.timing import Timing
+from reconciler.core.errors import ProviderError, ReconcilerError
+from reconciler.core.live import OperationStatus, OperationView
+from reconciler.core.plan import Operation
+from reconciler.core.ports import StackSets
+
+log = logging.getLogger(__name__)
+
+_THROTTLE_MARKERS = ("throttl", "rate exceeded", "too many requests", "requestlimitexceeded", "slow down")
+# Results rows that mean "this (account, region) did not get done" (§A6); PENDING/RUNNING cannot appear once the
+# operation finished, except through eventual consistency, and then they are not failures yet.
+FAILED_RESULT_STATUSES = frozenset({"FAILED", "CANCELLED"})
+
+
+def is_throttling(exc: BaseException) -> bool:
+    """A throttling error that survived botocore's own retries (Throttling, "Rate exceeded", HTTP 429)."""
+    if not isinstance(exc, ReconcilerError):
+        return False
+    text = f"{type(exc).__name__} {exc.message}".lower()
+    return any(marker in text for marker in _THROTTLE_MARKERS)
+
+
+class OperationTimeout(ProviderError):
+    """An operation did not finish within the bound apply allows for it."""
+
+
+class OperationWaiter:
+    """Polls one operation until it has finished; every wait is bounded and goes through the injected clock."""
+
+    def __init__(self, timing: Timing, progress: Progress) -> None:
+        self.timing = timing
+        self.progress = progress
+
+    def describe(self, port: StackSets, stack_set: str, operation_id: str) -> OperationView:
+        """DescribeStackSetOperation (strongly consistent), retrying throttling with backoff."""
+        attempt = 0
+        while True:
+            try:
+                return port.describe_operation(stack_set, operation_id)
+            except ProviderError as exc:
+                if not is_throttling(exc) or attempt >= self.timing.retry_attempts:
+                    raise
+                self.timing.sleep(self.timing.backoff(attempt))
+                attempt += 1
+
+    def wait(self, port: StackSets, stack_set: str, operation_id: str, *, bound: float,
+             op: Operation | None = None) -> OperationView:
+        """Poll until the operation is SUCCEEDED, FAILED or STOPPED; raise OperationTimeout after ``bound`` s."""
+        started = self.timing.now()
+        intervals = self.timing.poll_intervals()
+        view = self.describe(port, stack_set, operation_id)
+        while not view.status.finished:
+            waited = self.timing.now() - started
+            if waited >= bound:
+                raise OperationTimeout(
+                    f"operation {operation_id} on StackSet {stack_set} is still {view.status.value} after "
+                    f"{int(waited)}s",
+                    hint="it keeps running in AWS; re-run apply later (it will find and follow the operation), or "
+                         "raise the bound with CLUMIO_ORG_WAIT_SECONDS",
+                )
+            self.timing.sleep(intervals.next())
+            view = self.describe(port, stack_set, operation_id)
+            if op is not None and self.progress.wants_instance_counts:
+                self._report_counts(port, op, started)
+        return view
+
+    def _report_counts(self, port: StackSets, op: Operation, started: float) -> None:
+        """Instances done/total for the live display; ListStackSetOperationResults is eventually consistent, so
+        these counts are indicative only and never used for decisions."""
+        try:
+            rows = port.list_operation_results(op.stack_set, op.operation_id)
+        except ReconcilerError:
+            return
+        done = sum(1 for r in rows if r.status in ("SUCCEEDED", "FAILED", "CANCELLED"))
+        failed = sum(1 for r in rows if r.status in FAILED_RESULT_STATUSES)
+        total = max(len(op.instances), len(rows))
+        elapsed = self.timing.now() - started
+        eta = (elapsed / done * (total - done)) if done else (op.estimate_seconds - elapsed or None)
+        self.progress.operation_polled(op, done, total, failed, eta)
+
+    def failures(self, port: StackSets, stack_set: str, operation_id: str,
+                 view: OperationView) -> tuple[Failure, ...]:
+        """Every FAILED/CANCELLED (account, region) with its StatusReason; when the operation failed as a whole but
+        the results list has not caught up (eventual consistency), poll it a few times before settling."""
+        attempt = 0
+        while True:
+            try:
+                rows = port.list_operation_results(stack_set, operation_id)
+            except ProviderError as exc:
+                if not is_throttling(exc) or attempt >= self.timing.retry_attempts:
+                    raise
+                self.timing.sleep(self.timing.backoff(attempt))
+                attempt += 1
+                continue
+            found = tuple(sorted(
+                Failure(r.account, r.region, r.status_reason or f"{r.status} (no reason given)", stack_set)
+                for r in rows if r.status in FAILED_RESULT_STATUSES
+            ))
+            expected = view.failed_count or (1 if view.status is OperationStatus.FAILED else 0)
+            if len(found) >= expected or attempt >= 3:
+                return found
+            self.timing.sleep(self.timing.backoff(attempt, base=2.0))
+            attempt += 1
