@@ -9,8 +9,8 @@ import pytest
 from reconciler.apply.model import Outcome
 from reconciler.core.errors import ProviderError, ReconcilerError
 from reconciler.core.plan import OperationKind
-from reconciler.core.ports import OperationIdAlreadyExists, OperationInProgress, StaleRequest
-from tests.unit.apply.helpers import CANARY, PLAN_ID, World, onboarding_plan, op, plan_of
+from reconciler.core.ports import OperationInProgress, StaleRequest
+from tests.unit.apply.helpers import PLAN_ID, World, onboarding_plan, op, plan_of
 
 OP1 = f"clumio-org-{PLAN_ID}-001"
 
