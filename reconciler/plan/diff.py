@@ -287,9 +287,7 @@ def diff(desired: Desired, live: Live, expansion: Expansion, template: ClumioTem
         for key, wave in targets.items():
             current = existing.get(key)
             if current is None:
-                if ss is None:
-                    reason = "new StackSet"
-                elif key.account in live_accounts:
+                if key.account in live_accounts:
                     reason = f"new region {key.region}"
                 else:
                     reason = f"new account in {paths.of(key.account)}"

@@ -1,0 +1,91 @@
+"""`clumio-org plan`: read the org, the StackSets and Clumio, and show what apply would change, per account and
+region."""
+
+from __future__ import annotations
+
+import enum
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from reconciler.cli.common import ConfigOption, load_config
+from reconciler.core.desired import Desired
+from reconciler.core.plan import Plan
+
+
+class PlanFormat(enum.Enum):
+    text = "text"
+    markdown = "markdown"
+    json = "json"
+
+
+def read_state(desired: Desired) -> Any:
+    """The current state, or None when there is none yet (or the state package is not built in this checkout)."""
+    try:
+        from reconciler.state import open_backend
+    except ImportError:
+        return None
+    return open_backend(desired).read()
+
+
+def build_plan(desired: Desired, ports: Any = None) -> Plan:
+    """Discover, preflight, fetch the Clumio template, read state, make the plan: what `plan` and `apply` without a
+    plan file share. ``ports`` defaults to the real providers."""
+    from reconciler.plan.build import make_plan
+    from reconciler.plan.discover import discover
+    from reconciler.plan.preflight import preflight
+
+    if ports is None:
+        from reconciler.providers.factory import build_ports
+
+        ports = build_ports(desired)
+    live = discover(desired, ports)
+    preflight(desired, ports, live)
+    template = ports.clumio.org_template(desired.clumio.asset_types)
+    return make_plan(desired, live, template=template, state=read_state(desired))
+
+
+def render(plan: Plan, fmt: PlanFormat, color: bool) -> str:
+    if fmt is PlanFormat.json:
+        from reconciler.render.json import render_plan_json
+
+        return render_plan_json(plan)
+    if fmt is PlanFormat.markdown:
+        from reconciler.render.markdown import render_plan_markdown
+
+        return render_plan_markdown(plan)
+    from reconciler.render.text import render_plan
+
+    return render_plan(plan, color=color)
+
+
+def plan_command(
+    config: Path | None = ConfigOption,
+    fmt: PlanFormat = typer.Option(PlanFormat.text, "--format", "-f", help="Output format."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Save the plan (JSON) for `clumio-org apply PLANFILE`."),
+    detailed_exitcode: bool = typer.Option(
+        False, "--detailed-exitcode", help="Exit 0 when there is nothing to do, 2 when there are changes."),
+    no_color: bool = typer.Option(False, "--no-color", help="Plain text without ANSI colours."),
+) -> int:
+    """Show what apply would change, per StackSet, account and region, grouped by wave."""
+    desired = load_config(config)
+    plan = build_plan(desired)
+    if out is not None:
+        from reconciler.plan.planfile import write_plan
+
+        write_plan(plan, out)
+    color = not no_color and fmt is PlanFormat.text and sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    typer.echo(render(plan, fmt, color), nl=False)
+    if out is not None:
+        typer.echo(f"Saved the plan to {out}; run `clumio-org apply {out}` to apply exactly this plan.", err=True)
+    code = 2 if detailed_exitcode and not plan.empty else 0
+    if code:
+        raise typer.Exit(code)
+    return 0
+
+
+def register(app: typer.Typer) -> None:
+    app.command("plan")(plan_command)
