@@ -13,11 +13,12 @@ from collections.abc import Iterator
 from reconciler.config import regions as known
 from reconciler.config.checks_base import Document, obj, strings
 from reconciler.config.diagnostics import DocPath, show
-from reconciler.config.schema import TOKEN_HINT
+from reconciler.config.schema import TOKEN_HINT, TOKEN_KEYS
 from reconciler.config.targets import check_targets, check_waves
 
 _REGION_FORM = re.compile(r"^[a-z]{2,4}(-[a-z]+)+-\d+$")
 _JWT = re.compile(r"^eyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]*$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
@@ -46,24 +47,26 @@ def run_checks(doc: Document) -> None:
     _check_state(doc, data)
 
 
-def _walkstrings(value: object, at: DocPath) -> Iterator[tuple[DocPath, str]]:
+def _walk_strings(value: object, at: DocPath) -> Iterator[tuple[DocPath, str]]:
     if isinstance(value, str):
         yield at, value
     elif isinstance(value, dict):
         for key, item in value.items():
-            yield from _walkstrings(item, (*at, key))
+            yield from _walk_strings(item, (*at, key))
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            yield from _walkstrings(item, (*at, index))
+            yield from _walk_strings(item, (*at, index))
 
 
 def _check_clumio(doc: Document, data: dict[str, object]) -> None:
     if "clumio" not in data:
         return
     clumio = obj(data.get("clumio"))
-    for at, value in _walkstrings(clumio, ("clumio",)):
-        if at[-1] in ("api_url", "portal") or not looks_like_token(value):
+    for at, value in _walk_strings(clumio, ("clumio",)):
+        if at[-1] in ("api_url", "portal") or str(at[-1]).lower() in TOKEN_KEYS or not looks_like_token(value):
             continue
+        if at[-1] == "token_env" and not _ENV_NAME.match(value):
+            continue  # the schema already says it is not a variable name
         # Never echo the value: it may be a live credential on its way into a CI log.
         doc.error(at, f"{'.'.join(map(str, at))}: this looks like a literal API token", TOKEN_HINT)
     if "api_url" in clumio and "portal" in clumio:

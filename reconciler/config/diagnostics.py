@@ -86,9 +86,13 @@ def show(value: object, limit: int = 60) -> str:
 
 
 def did_you_mean(word: str, choices: Sequence[str]) -> str | None:
-    """The closest choice (case-insensitive exact match first), or None when nothing is close."""
+    """The closest choice (a case-insensitive exact match first), ``"a or b"`` when several are equally close,
+    or None when nothing is close."""
     for choice in choices:
         if choice.lower() == word.lower():
             return choice
-    matches = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return matches[0] if matches else None
+    scored = [(difflib.SequenceMatcher(None, word, choice).ratio(), choice) for choice in choices]
+    best = max((score for score, _ in scored), default=0.0)
+    if best < 0.6:
+        return None
+    return " or ".join(sorted(choice for score, choice in scored if score >= best - 1e-9)[:3])

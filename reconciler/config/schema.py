@@ -105,7 +105,7 @@ def _branch_errors(error: ValidationError) -> list[ValidationError] | None:
     return fitting[0] if len(fitting) == 1 else None
 
 
-def _message(error: ValidationError, where: str) -> tuple[str, str | None]:
+def _message(error: ValidationError, where: str, written: str | None = None) -> tuple[str, str | None]:
     """Message and hint for one schema error (the value is shown, except where the schema's message omits it)."""
     schema = error.schema if isinstance(error.schema, dict) else {}
     hint = schema.get("x-hint") if isinstance(schema.get("x-hint"), str) else None
@@ -116,8 +116,9 @@ def _message(error: ValidationError, where: str) -> tuple[str, str | None]:
         kinds = [str(t) for t in (expected if isinstance(expected, list) else [expected])]
         names = " or ".join(_TYPE_NAMES.get(kind, kind) for kind in kinds)
         if expected == "string" and isinstance(value, int | float) and not isinstance(value, bool):
-            return f"{where}: must be a quoted string, got the number {show(value)}", (
-                hint or f'quote it: "{value}" (YAML reads unquoted digits as a number)'
+            text = written if written is not None else show(value)
+            return f"{where}: must be a quoted string, got the number {text}", (
+                hint or f'quote it: "{text}" (YAML reads unquoted digits as a number)'
             )
         return f"{where}: must be {names}, got {_type_of(value)}", hint
     if error.validator == "enum":
@@ -180,5 +181,5 @@ def schema_diagnostics(doc: Document) -> None:
             message, hint = _message(error, format_path(at))
             doc.error(key_path, message, hint, key=True)
             continue
-        message, hint = _message(error, format_path(at))
+        message, hint = _message(error, format_path(at), doc.written.get(at))
         doc.error(at, message, hint, key=error.validator == "required")

@@ -33,6 +33,10 @@ class Document:
     values: dict[DocPath, Position] = field(default_factory=dict)
     keys: dict[DocPath, Position] = field(default_factory=dict)
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    # Values whose ${env:NAME} could not be resolved: already reported, so later checks stay quiet about them.
+    unresolved: set[DocPath] = field(default_factory=set)
+    # Non-string scalars as written (YAML 1.1 reads 012345678901 as an octal number; messages show what was typed).
+    written: dict[DocPath, str] = field(default_factory=dict)
 
     def position(self, at: DocPath, *, key: bool = False) -> Position:
         """Where ``at`` is written: its key when ``key`` (or when it has no value mark), else its value; the
@@ -49,6 +53,8 @@ class Document:
             key = True  # a missing child is best shown at its parent's key
 
     def error(self, at: DocPath, message: str, hint: str | None = None, *, key: bool = False) -> None:
+        if at in self.unresolved:
+            return
         line, column = self.position(at, key=key)
         self.diagnostics.append(Diagnostic(self.path, line, column, message, hint))
 
@@ -120,6 +126,7 @@ class _Builder:
         assert isinstance(node, yaml.ScalarNode)
         if node.tag == _STR_TAG:
             return self._interpolate(node, at)
+        self.doc.written[at] = str(node.value)
         try:
             return self.scalars.construct_object(node, deep=True)
         except yaml.YAMLError as exc:
@@ -190,9 +197,11 @@ class _Builder:
                         "write ${env:NAME} to use environment variable NAME, or $${ for a literal ${",
                     )
                 )
+                self.doc.unresolved.add(at)
                 return match.group(0)
             variable = name.group(1)
             if variable not in self.env:
+                self.doc.unresolved.add(at)
                 self.doc.diagnostics.append(
                     Diagnostic(
                         self.doc.path,
