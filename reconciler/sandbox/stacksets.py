@@ -135,11 +135,10 @@ class StackSetEngine:
         seconds = self.drift_seconds if op.action == "DETECT_DRIFT" else self.instance_seconds
         if op.action in ("CREATE", "UPDATE"):
             op.pending_targets = [self._decide(stack_set, t) for t in op.pending_targets]
-        elif op.action == "DELETE":
-            failing = self.failing_accounts()
-            op.pending_targets = [
-                Target(t.account, t.region, t.ou_id, "FAILED", failing[t.account]) if t.account in failing else t
-                for t in op.pending_targets]
+        elif op.action == "DELETE" and not op.retain_stacks:
+            # Retaining a stack never touches it, which is why RetainStacks=true clears INOPERABLE instances and
+            # suspended accounts (§A4); a real delete fails where the account cannot be reached.
+            op.pending_targets = [self._decide_delete(t) for t in op.pending_targets]
         op.begin(at, seconds)
         if op.action == "UPDATE":
             if op.outdate_all:
@@ -153,6 +152,17 @@ class StackSetEngine:
                     instance.last_operation_id = op.id
         if op.action == "DETECT_DRIFT":
             stack_set.drift_details = {**(stack_set.drift_details or {}), "DriftDetectionStatus": "IN_PROGRESS"}
+
+    def _decide_delete(self, target: Target) -> Target:
+        failing = self.failing_accounts()
+        account = self.org.accounts.get(target.account)
+        if account is None or account.state != "ACTIVE":
+            return Target(target.account, target.region, target.ou_id, "FAILED",
+                          f"Account {target.account} is suspended or closed; its stack cannot be deleted. Run "
+                          f"DeleteStackInstances with RetainStacks set to true.", 5.0)
+        if target.account in failing:
+            return Target(target.account, target.region, target.ou_id, "FAILED", failing[target.account])
+        return target
 
     def _decide(self, stack_set: StackSet, target: Target) -> Target:
         """The outcome of deploying to ``target``, fixed when the operation starts (faults, roles, tokens)."""
