@@ -89,37 +89,11 @@ class OperationRunner:
     def settle_earlier_operations(self) -> None:
         """Operations an earlier, killed apply of *another* plan left SUBMITTED/RUNNING: follow each to its end so
         nothing we start collides with it, and journal how it ended."""
-        for entry in self.journal.unfinished():
-            if entry.plan_id == self.plan.plan_id:
-                continue
-            port = self.port_for(entry.stack_set)
-            view = self.find(port, entry.stack_set, entry.operation_id)
-            if view is None:
-                self.progress.note(f"journal: {entry.operation_id} (plan {entry.plan_id}) never reached AWS")
-                self.journal.finished(entry.operation_id, JournalStatus.SKIPPED)
-                continue
-            self.progress.note(f"journal: following {entry.operation_id} left {entry.status.value} by an earlier "
-                               f"apply (plan {entry.plan_id})")
-            view = self.waiter.wait(port, entry.stack_set, entry.operation_id, bound=self.timing.own_wait_seconds)
-            failures = self.waiter.failures(port, entry.stack_set, entry.operation_id, view)
-            self.journal.finished(entry.operation_id, JournalStatus(view.status.value), failures)
+        settle_unfinished(self.journal, self.port_for, self.waiter, self.progress, self.timing,
+                          except_plan=self.plan.plan_id)
 
     def find(self, port: StackSets, stack_set: str, operation_id: str) -> OperationView | None:
-        """The operation if AWS has it; None if AWS never got it (DescribeStackSetOperation says not found and
-        ListStackSetOperations does not list it either)."""
-        try:
-            return self.waiter.describe(port, stack_set, operation_id)
-        except ProviderError as exc:
-            if "notfound" not in f"{type(exc).__name__} {exc.message}".replace(" ", "").lower() \
-                    and "not found" not in exc.message.lower():
-                raise
-        try:
-            listed = {v.operation_id: v for v in port.list_operations(stack_set)}
-        except ProviderError as exc:
-            if "not found" in exc.message.lower() or "notfound" in type(exc).__name__.lower():
-                return None  # the StackSet itself does not exist yet
-            raise
-        return listed.get(operation_id)
+        return find_operation(self.waiter, port, stack_set, operation_id)
 
     # -- one operation -------------------------------------------------------------------------------------
     def run(self, op: Operation) -> OperationOutcome:
@@ -233,6 +207,53 @@ class OperationRunner:
             self.journal.record_stack_set(definition, params.secrets_sent)
         status = {OperationStatus.SUCCEEDED: JournalStatus.SUCCEEDED, OperationStatus.STOPPED: JournalStatus.STOPPED}
         self.journal.finished(op.operation_id, status.get(outcome.status, JournalStatus.FAILED), outcome.failures)
+
+
+def find_operation(waiter: OperationWaiter, port: StackSets, stack_set: str,
+                   operation_id: str) -> OperationView | None:
+    """The operation if AWS has it; None if AWS never got it (DescribeStackSetOperation says not found and
+    ListStackSetOperations does not list it either)."""
+    try:
+        return waiter.describe(port, stack_set, operation_id)
+    except ProviderError as exc:
+        if not _not_found(exc):
+            raise
+    try:
+        listed = {v.operation_id: v for v in port.list_operations(stack_set)}
+    except ProviderError as exc:
+        if _not_found(exc):
+            return None  # the StackSet itself does not exist: nothing of ours ever ran on it
+        raise
+    return listed.get(operation_id)
+
+
+def settle_unfinished(journal: Journal, port_for: Callable[[str], StackSets], waiter: OperationWaiter,
+                      progress: Progress, timing: Timing, *, except_plan: str | None = None) -> int:
+    """Follow every journal entry left SUBMITTED/RUNNING by a killed apply (of another plan than
+    ``except_plan``) to its end and journal how it ended; returns how many were found. Run before discovery, so a
+    new plan is made against a world where our own operations have finished."""
+    count = 0
+    for entry in journal.unfinished():
+        if entry.plan_id == except_plan:
+            continue
+        count += 1
+        port = port_for(entry.stack_set)
+        view = find_operation(waiter, port, entry.stack_set, entry.operation_id)
+        if view is None:
+            progress.note(f"journal: {entry.operation_id} (plan {entry.plan_id}) never reached AWS")
+            journal.finished(entry.operation_id, JournalStatus.SKIPPED)
+            continue
+        progress.note(f"journal: following {entry.operation_id} left {entry.status.value} by an earlier apply "
+                      f"(plan {entry.plan_id})")
+        view = waiter.wait(port, entry.stack_set, entry.operation_id, bound=timing.own_wait_seconds)
+        failures = waiter.failures(port, entry.stack_set, entry.operation_id, view)
+        journal.finished(entry.operation_id, JournalStatus(view.status.value), failures)
+    return count
+
+
+def _not_found(exc: ReconcilerError) -> bool:
+    text = f"{type(exc).__name__} {exc.message}".lower()
+    return "notfound" in text.replace(" ", "") or "not found" in text
 
 
 def _done(entry: JournalEntry | None) -> bool:

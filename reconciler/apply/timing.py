@@ -20,6 +20,20 @@ DEFAULT_FOREIGN_WAIT_SECONDS = 3 * 3600.0
 DEFAULT_OWN_WAIT_SECONDS = 24 * 3600.0
 
 
+def system_sleep(seconds: float) -> None:
+    time.sleep(seconds)
+
+
+def system_now() -> float:
+    return time.monotonic()
+
+
+# What Timing.from_env uses when no sleeper/clock is passed. Tests and benchmarks that drive the CLI in-process
+# replace these two with their virtual clock (the sandbox's VirtualClock), instead of sleeping for real.
+default_sleep: Callable[[float], None] = system_sleep
+default_now: Callable[[], float] = system_now
+
+
 def _env_float(name: str, default: float) -> float:
     raw = os.environ.get(name)
     if not raw:
@@ -55,8 +69,8 @@ class Timing:
                  now: Callable[[], float] | None = None) -> Timing:
         poll = _env_float(POLL_ENV, DEFAULT_POLL_SECONDS)
         return cls(
-            sleep=sleep or time.sleep,
-            now=now or time.monotonic,
+            sleep=sleep or default_sleep,
+            now=now or default_now,
             poll_seconds=poll,
             poll_max_seconds=max(poll, _env_float(POLL_MAX_ENV, poll * 6)),
             foreign_wait_seconds=_env_float(WAIT_ENV, DEFAULT_FOREIGN_WAIT_SECONDS),

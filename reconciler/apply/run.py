@@ -1,0 +1,144 @@
+"""One ``apply`` from start to end: lock, settle what a killed run left, plan (or check the saved plan), confirm,
+execute, summarise. The CLI supplies the terminal (echo, confirm, progress); tests supply their own."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from reconciler.apply.executor import Executor
+from reconciler.apply.guards import check_destroy, check_fresh
+from reconciler.apply.journal import Journal
+from reconciler.apply.model import ApplyResult, Outcome
+from reconciler.apply.operation import settle_unfinished
+from reconciler.apply.options import ApplyOptions
+from reconciler.apply.params import secrets_of
+from reconciler.apply.progress import Progress, summary_lines
+from reconciler.apply.timing import Timing
+from reconciler.apply.wait import OperationWaiter
+from reconciler.core.desired import Desired
+from reconciler.core.errors import ReconcilerError
+from reconciler.core.plan import Plan
+from reconciler.core.ports import StackSets
+
+
+@dataclass(frozen=True)
+class ApplyRequest:
+    """What the user asked for on the command line."""
+
+    desired: Desired
+    plan_path: Path | None = None
+    auto_approve: bool = False
+    allow_destroy: bool = False
+    max_destroy: int | None = None
+    rotate_credentials: bool = False
+
+
+class ApplyUI(Protocol):
+    """The terminal: plain or rich progress, a way to print, and a way to ask (only when ``interactive``)."""
+
+    interactive: bool
+    color: bool
+    progress: Progress
+
+    def echo(self, text: str) -> None: ...
+    def confirm(self, question: str) -> bool: ...
+    def confirm_stop(self, operation_id: str) -> bool: ...
+
+
+def run_apply(request: ApplyRequest, ui: ApplyUI, *, ports: Any = None, backend: Any = None,
+              timing: Timing | None = None) -> int:
+    """Run one apply and return its exit code (0 done/nothing to do, 1 refused, 3 failed accounts, 130 Ctrl-C)."""
+    from reconciler.plan.planfile import read_plan
+
+    desired = request.desired
+    if request.plan_path is None and not request.auto_approve and not ui.interactive:
+        raise ReconcilerError(
+            "apply needs approval, but there is no terminal to ask on",
+            hint="in CI pass --auto-approve, or better: apply the plan file a reviewer approved "
+                 "(`clumio-org plan --out plan.json`, then `clumio-org apply plan.json`)",
+        )
+    saved = read_plan(request.plan_path) if request.plan_path is not None else None
+    if ports is None:
+        from reconciler.providers.factory import build_ports
+
+        ports = build_ports(desired)
+    if backend is None:
+        from reconciler.state import open_backend
+
+        backend = open_backend(desired)
+    timing = timing or Timing.from_env()
+    management = desired.management_account.stack_set_name if desired.management_account.onboard else None
+
+    def port_for(stack_set: str) -> StackSets:
+        return ports.management_stacksets if management and stack_set == management else ports.stacksets
+
+    with backend.lock("apply"):
+        journal = Journal(backend, backend.read())
+        resuming = saved is not None and journal.interrupted_plan() == saved.plan_id
+        # Operations a killed apply left running are followed to their end *before* discovery, so the plan below
+        # is made against a world where our own operations have finished (and never collides with them).
+        waiter = OperationWaiter(timing, ui.progress)
+        settle_unfinished(journal, port_for, waiter, ui.progress, timing,
+                          except_plan=saved.plan_id if resuming else None)
+        fresh = _make_fresh_plan(desired, ports, journal)
+        if saved is not None:
+            notes = check_fresh(saved, desired, journal.state, fresh, resuming=resuming)
+            plan = saved
+            if resuming:
+                ui.echo(f"resuming plan {saved.plan_id}: an earlier apply of this plan was interrupted; "
+                        + "; ".join(notes or ["nothing moved"])
+                        + " — expected, because of that apply's own operations (see the journal in state)")
+        else:
+            plan = fresh
+            from reconciler.render.text import render_plan
+
+            ui.echo(render_plan(plan, color=ui.color))
+        if not plan.operations:
+            if saved is not None:  # a fresh plan's rendering already said so
+                ui.echo("No changes. The organization matches the desired state; nothing to apply.")
+            return 0
+        check_destroy(plan, allow_destroy=request.allow_destroy, max_destroy=request.max_destroy)
+        if saved is None and not request.auto_approve and not ui.confirm(
+                f"Apply this plan ({len(plan.operations)} operation(s))?"):
+            ui.echo("Apply cancelled; nothing was changed.")
+            return 1
+        options = ApplyOptions(
+            org_id=desired.organization.id,
+            asset_types=desired.clumio.asset_types,
+            verify_connections_seconds=float(desired.rollout.verify_connections_seconds),
+            rotate_credentials=request.rotate_credentials,
+            management_stack_set=management,
+        )
+        executor = Executor(plan, ports, journal, options, timing=timing, progress=ui.progress,
+                            confirm_stop=ui.confirm_stop)
+        result = executor.run()
+        _summarise(result, ui)
+        return result.outcome.exit_code
+
+
+def _make_fresh_plan(desired: Desired, ports: Any, journal: Journal) -> Plan:
+    from reconciler.plan.build import make_plan
+    from reconciler.plan.discover import discover
+    from reconciler.plan.preflight import preflight
+
+    live = discover(desired, ports)
+    preflight(desired, ports, live)
+    template = ports.clumio.org_template(desired.clumio.asset_types)
+    deployment = ports.clumio.org_deployment_parameters(desired.organization.id)
+    fingerprints = {name: value.fingerprint() for name, value in secrets_of(deployment).items()}
+    return make_plan(desired, live, template=template, state=journal.state, secret_fingerprints=fingerprints)
+
+
+def _summarise(result: ApplyResult, ui: ApplyUI) -> None:
+    ui.echo("")
+    for line in summary_lines(result):
+        ui.echo(line)
+    if result.outcome is Outcome.SUCCEEDED:
+        ui.echo(f"Apply complete in {int(result.seconds)}s: every (account, region) is deployed and connected.")
+    elif result.outcome is Outcome.FAILED:
+        ui.echo("Apply finished with failed accounts (exit 3). Fix the causes above, then run `clumio-org apply` "
+                "again: the next plan retries only what is unfinished.")
+    elif result.outcome is Outcome.INTERRUPTED:
+        ui.echo(f"Apply interrupted (exit 130): {result.stop_reason}. Run `clumio-org apply` again to continue.")
