@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 TOKEN_REJECTED = "Clumio rejected the API token (expired or wrong portal?)"
 PAGE_LIMIT = 100
 ACCOUNTS_PER_FILTER = 100  # account ids per `$in` filter: keeps the query string a few KB
-LIST_WORKERS = 4
+LIST_WORKERS = 8
 TIMEOUT = (10, 60)
 
 
