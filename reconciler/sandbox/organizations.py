@@ -12,6 +12,7 @@ from reconciler.sandbox.api import AwsFault
 STACKSETS_PRINCIPAL = "member.org.stacksets.cloudformation.amazonaws.com"
 ADMIN_ROLE = "AWSCloudFormationStackSetAdministrationRole"
 EXECUTION_ROLE = "AWSCloudFormationStackSetExecutionRole"
+ORG_ACCESS_ROLE = "OrganizationAccountAccessRole"
 PAGE_MAX = 20  # Organizations list calls take MaxResults 1–20 (aws-stacksets.md §B)
 
 
@@ -76,7 +77,8 @@ class Organization:
 
     def add_account(self, account_id: str, name: str, parent_id: str, state: str, joined: datetime, *,
                     email: str | None = None, roles: list[str] | None = None, management: bool = False) -> Account:
-        default_roles = {ADMIN_ROLE} if management else {EXECUTION_ROLE, "OrganizationAccountAccessRole"}
+        # Every account has the execution role, the management account also the administration role (§A1).
+        default_roles = {EXECUTION_ROLE, ADMIN_ROLE} if management else {EXECUTION_ROLE, ORG_ACCESS_ROLE}
         account = Account(account_id, name, email or f"aws+{name}@example.com", state, parent_id, joined,
                           set(roles) if roles is not None else default_roles, explicit_roles=roles is not None)
         self.accounts[account_id] = account
