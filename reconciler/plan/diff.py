@@ -294,7 +294,8 @@ def diff(desired: Desired, live: Live, expansion: Expansion, template: ClumioTem
                 changes.append(Change(key, Action.ADD, reason, wave, paths.of(key.account)))
                 continue
             reasons = [r for r in (push_reason, _repair_reason(current)) if r]
-            conn = _connection_note(live, key, d.template_version)
+            # A template update explains a connection that still runs the old version: no note then.
+            conn = _connection_note(live, key, None if push_reason else d.template_version)
             if reasons:
                 if conn:
                     reasons.append(f"Clumio: {conn}")
@@ -315,7 +316,7 @@ def diff(desired: Desired, live: Live, expansion: Expansion, template: ClumioTem
                 frozenset(definition_only), _summarize(notices))
 
 
-def _connection_note(live: Live, key: InstanceKey, version: str) -> str | None:
+def _connection_note(live: Live, key: InstanceKey, version: str | None) -> str | None:
     if not live.connections:
         return None
     conn = live.connections.get((key.account, key.region))
@@ -323,7 +324,7 @@ def _connection_note(live: Live, key: InstanceKey, version: str) -> str | None:
         return "connection missing"
     if conn.status is not ConnectionStatus.CONNECTED:
         return f"connection {conn.status.value}"
-    if conn.installed_template_version and conn.installed_template_version != version:
+    if version and conn.installed_template_version and conn.installed_template_version != version:
         return f"connection runs template {conn.installed_template_version}, desired {version}"
     return None
 

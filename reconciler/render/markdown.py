@@ -82,6 +82,16 @@ class _Budget:
         self.add(*close)
 
 
+def _details(b: _Budget, summary: str, head: Sequence[str], rows: Sequence[str]) -> None:
+    """A folded table; left out whole (rows counted) when not even its header fits."""
+    opening = [f"<details><summary>{summary}</summary>", ""]
+    if not b.fits(sum(len(x) + 1 for x in [*opening, *head]) + 120):
+        b.dropped += len(rows)
+        return
+    b.add(*opening)
+    b.table(head, rows, ["", "</details>", ""])
+
+
 def render_plan_markdown(plan: Plan, *, max_chars: int = MAX_CHARS) -> str:
     """The plan as GitHub-flavoured Markdown, at most ``max_chars`` characters."""
     s = plan.summary()
@@ -113,20 +123,18 @@ def render_plan_markdown(plan: Plan, *, max_chars: int = MAX_CHARS) -> str:
         if not rows:
             continue
         note = f" — {w.note}" if w.note else ""
-        b.add(f"<details><summary>Wave {w.index} <b>{w.name}</b>: {len(rows)} change(s) in {len(w.accounts)} "
-              f"account(s), {w.effective_concurrency} at a time per region, ~{duration(w.estimate_seconds)}"
-              f"{_cell(note)}</summary>", "")
-        b.table(_CHANGE_HEAD, _change_rows(rows), ["", "</details>", ""])
+        _details(b, f"Wave {w.index} <b>{w.name}</b>: {len(rows)} change(s) in {len(w.accounts)} account(s), "
+                 f"{w.effective_concurrency} at a time per region, ~{duration(w.estimate_seconds)}{_cell(note)}",
+                 _CHANGE_HEAD, _change_rows(rows))
     if plan.skipped:
-        b.add(f"<details><summary>Skipped accounts ({len(plan.skipped)})</summary>", "")
-        b.table(["| Account | Reason |", "|---|---|"],
-                [f"| `{x.account}` | {_cell(x.reason)} |" for x in plan.skipped], ["", "</details>", ""])
+        _details(b, f"Skipped accounts ({len(plan.skipped)})", ["| Account | Reason |", "|---|---|"],
+                 [f"| `{x.account}` | {_cell(x.reason)} |" for x in plan.skipped])
     if plan.operations:
-        b.add(f"<details><summary>Operations ({len(plan.operations)})</summary>", "")
-        b.table(["| # | Call | StackSet | Wave | Instances | Targets | Estimate |", "|---|---|---|---|---|---|---|"],
-                [f"| {op.index:03d} | {op.kind.value} | {op.stack_set} | {_cell(op.wave) or 'after waves'} | "
-                 f"{len(op.instances)} | {_cell(describe_targets(op))} | ~{duration(op.estimate_seconds)} |"
-                 for op in plan.operations], ["", "</details>", ""])
+        _details(b, f"Operations ({len(plan.operations)})",
+                 ["| # | Call | StackSet | Wave | Instances | Targets | Estimate |", "|---|---|---|---|---|---|---|"],
+                 [f"| {op.index:03d} | {op.kind.value} | {op.stack_set} | {_cell(op.wave) or 'after waves'} | "
+                  f"{len(op.instances)} | {_cell(describe_targets(op))} | ~{duration(op.estimate_seconds)} |"
+                  for op in plan.operations])
     if plan.warnings:
         b.add("#### Warnings")
         for warning in plan.warnings:
