@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import re
 import threading
 import uuid
@@ -23,6 +24,8 @@ from xml.sax.saxutils import escape
 from botocore.model import OperationModel, ServiceModel, Shape
 
 from reconciler.sandbox.api import AwsFault, SandboxWorld
+
+log = logging.getLogger(__name__)
 
 SERVICES = ("cloudformation", "organizations", "sts", "iam", "ec2", "s3")
 
@@ -398,6 +401,19 @@ def _json_input(shape: Shape, value: Any) -> Any:
     return value
 
 
+def _call_world(world: SandboxWorld, service: str, operation: str, params: dict[str, Any], *, access_key: str,
+                region: str) -> dict[str, Any]:
+    """The world's answer; a sandbox bug becomes AWS's InternalFailure (500) in the caller's protocol."""
+    try:
+        return world.handle_aws(service, operation, params, access_key=access_key, region=region)
+    except AwsFault:
+        raise
+    except Exception as exc:
+        log.exception("sandbox world failed on %s:%s", service, operation)
+        raise AwsFault("InternalFailure", "The request processing has failed because of an unknown error, "
+                       f"exception or failure ({type(exc).__name__} in the sandbox).", 500, sender=False) from exc
+
+
 def handle_json(world: SandboxWorld, request: WireRequest) -> WireResponse:
     """An ``X-Amz-Target`` JSON 1.1 call (Organizations)."""
     target = request.headers.get("x-amz-target", "")
@@ -419,9 +435,9 @@ def handle_json(world: SandboxWorld, request: WireRequest) -> WireResponse:
         except ValueError as exc:
             raise AwsFault("SerializationException", "Request body is not valid JSON") from exc
         params = _json_input(operation.input_shape, raw) if operation.input_shape is not None else {}
-        output = world.handle_aws(service, operation.name, params,
-                                  access_key=scope.access_key if scope else "",
-                                  region=scope.region if scope else "us-east-1")
+        output = _call_world(world, service, operation.name, params,
+                             access_key=scope.access_key if scope else "",
+                             region=scope.region if scope else "us-east-1")
     except AwsFault as fault:
         return json_error(model, fault)
     shape = operation.output_shape
@@ -442,7 +458,7 @@ def handle_query(world: SandboxWorld, service: str, request: WireRequest, *, acc
         body = "&".join(f"{k}={v}" for k, values in request.query.items() for v in values).encode()
     try:
         operation, params = parse_query_request(model, body)
-        output = world.handle_aws(service, operation.name, params, access_key=access_key, region=region)
+        output = _call_world(world, service, operation.name, params, access_key=access_key, region=region)
     except AwsFault as fault:
         return ec2_error(model, fault) if ec2 else query_error(model, fault)
     return ec2_response(model, operation, output) if ec2 else query_response(model, operation, output)

@@ -54,6 +54,7 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         """Stop serving from inside a request (``POST /_sandbox/shutdown``): shutdown() must run on another thread."""
         def _stop() -> None:
             self.shutdown()
+            self.server_close()  # release the port at once, so nothing connects to a listener nobody serves
             for callback in self.on_shutdown:
                 callback()
 
