@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from reconciler.core.desired import CallAs, Desired
-from reconciler.core.errors import PreflightError
+from reconciler.core.errors import PreflightError, ProviderError
 from reconciler.core.live import Live, OrgTree
 from reconciler.core.ports import STACKSETS_SERVICE_PRINCIPAL
 from reconciler.plan.discover import PortSet
@@ -39,6 +39,17 @@ def preflight(desired: Desired, ports: PortSet, live: Live | OrgTree) -> None:
     error = PreflightError(message, "\n".join(f"{i}. {p.hint}" for i, p in enumerate(problems, 1)))
     error.problems = tuple(problems)  # type: ignore[attr-defined]
     raise error
+
+
+def check_access(desired: Desired, ports: PortSet) -> None:
+    """The cheap checks worth running before discovery (which a wrong caller cannot even start): the organization
+    and management account the credentials reach, and whether the caller may drive StackSets as configured.
+    Uses only calls discovery and preflight make anyway (cached by the provider)."""
+    info = ports.org.describe_organization()
+    tree = OrgTree(org_id=info.id, management_account=info.management_account, root_id="", ous={}, accounts={})
+    problems = _identity(desired, tree) or _caller(desired, ports, tree)
+    if problems:
+        raise PreflightError(problems[0].message, problems[0].hint)
 
 
 def _identity(desired: Desired, tree: OrgTree) -> list[Problem]:
@@ -80,7 +91,10 @@ def _caller(desired: Desired, ports: PortSet, tree: OrgTree) -> list[Problem]:
                 f"the caller {caller} is the management account, but the config says call_as: DELEGATED_ADMIN",
                 "set organization.call_as: SELF, or run with the delegated administrator's credentials")]
         return []
-    admins = ports.org.delegated_administrators(STACKSETS_SERVICE_PRINCIPAL)
+    try:
+        admins = ports.org.delegated_administrators(STACKSETS_SERVICE_PRINCIPAL)
+    except ProviderError:
+        admins = frozenset()  # Organizations refuses the list to accounts that are not admins themselves
     if caller not in admins:
         registered = ", ".join(sorted(admins)) or "none"
         return [Problem(

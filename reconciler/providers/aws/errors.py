@@ -17,7 +17,13 @@ from botocore.exceptions import (
 )
 
 from reconciler.core.errors import ProviderError
-from reconciler.core.ports import OperationIdAlreadyExists, OperationInProgress, StackSetNotFound, StaleRequest
+from reconciler.core.ports import (
+    STACKSETS_SERVICE_PRINCIPAL,
+    OperationIdAlreadyExists,
+    OperationInProgress,
+    StackSetNotFound,
+    StaleRequest,
+)
 
 T = TypeVar("T")
 
@@ -62,6 +68,13 @@ def map_client_error(error: ClientError, service: str, operation: str, subject: 
         return StackSetNotFound(f"StackSet not found{about}: {message}",
                                 hint="check the StackSet name, the home region and `call_as` in the config")
     action = _iam_action(service, operation)
+    if code in _ACCESS_DENIED and service == "organizations":
+        return ProviderError(
+            f"AWS denied {action}{about}: {message}",
+            hint=f"allow {action}; Organizations answers only the management account and registered delegated "
+                 "administrators: run as the management account, or register this account from there with `aws "
+                 "organizations register-delegated-administrator --account-id ACCOUNT --service-principal "
+                 f"{STACKSETS_SERVICE_PRINCIPAL}`")
     if code in _ACCESS_DENIED:
         return ProviderError(
             f"AWS denied {action}{about}: {message}",

@@ -1,0 +1,99 @@
+"""Discovery then preflight on sandbox worlds over the wire: the demo world is ready (as the management account and
+as the delegated admin); worlds that are not ready fail with the precise reason."""
+
+from __future__ import annotations
+
+import copy
+import os
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from reconciler.core.desired import CallAs, Desired, ManagementAccountSpec
+from reconciler.core.errors import PreflightError, ProviderError
+from reconciler.plan.discover import discover
+from reconciler.plan.preflight import check_access, preflight
+from reconciler.providers.factory import build_ports
+from reconciler.sandbox.worldfile import default_world_path, load_world_spec
+from tests.contract.test_provider_aws_sandbox import DELEGATED_ADMIN, demo_desired
+
+
+def use(sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    for name, value in sandbox.env().items():
+        monkeypatch.setenv(name, value)
+    return sandbox
+
+
+def world(**changes: Any) -> dict[str, Any]:
+    spec = copy.deepcopy(load_world_spec(default_world_path()))
+    for key, value in changes.items():
+        spec[key] = {**spec.get(key, {}), **value}
+    return spec
+
+
+def run(desired: Desired) -> None:
+    ports = build_ports(desired)
+    preflight(desired, ports, discover(desired, ports))
+
+
+def test_demo_world_is_ready_for_the_management_account(sandbox_env: Any) -> None:
+    desired = replace(demo_desired(sandbox_env), management_account=ManagementAccountSpec(onboard=True))
+    run(desired)
+
+
+def test_demo_world_is_ready_for_the_delegated_admin(sandbox_env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", f"AKIASBX{DELEGATED_ADMIN}")
+    run(demo_desired(sandbox_env, CallAs.DELEGATED_ADMIN))
+
+
+def test_trusted_access_off_is_caught(sandbox_factory: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    sandbox = use(sandbox_factory(world(stacksets={"trusted_access": False})), monkeypatch)
+    with pytest.raises(PreflightError) as error:
+        run(demo_desired(sandbox))
+    assert "trusted access" in error.value.message
+    assert "enable-aws-service-access" in (error.value.hint or "")
+
+
+def test_member_account_that_is_not_an_admin_is_caught_before_discovery(sandbox_factory: Any,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    sandbox = use(sandbox_factory(world(stacksets={"delegated_admins": []})), monkeypatch)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", f"AKIASBX{DELEGATED_ADMIN}")
+    desired = demo_desired(sandbox, CallAs.DELEGATED_ADMIN)
+    ports = build_ports(desired)
+    with pytest.raises(PreflightError) as error:
+        check_access(desired, ports)
+    assert f"the caller {DELEGATED_ADMIN} is neither the management account" in error.value.message
+    assert f"register-delegated-administrator --account-id {DELEGATED_ADMIN}" in (error.value.hint or "")
+    # Discovery alone also fails with the permission named and the way out.
+    with pytest.raises(ProviderError) as denied:
+        discover(desired, ports)
+    assert "organizations:ListRoots" in denied.value.message
+    assert "register-delegated-administrator" in (denied.value.hint or "")
+
+
+def test_check_access_passes_for_the_management_account_at_no_extra_cost(sandbox_env: Any) -> None:
+    desired = demo_desired(sandbox_env)
+    ports = build_ports(desired)
+    check_access(desired, ports)
+    preflight(desired, ports, discover(desired, ports))
+    assert ports.api_calls["sts.GetCallerIdentity"] == 1
+    assert ports.api_calls["organizations.DescribeOrganization"] == 1
+
+
+def test_region_not_enabled_is_caught(sandbox_env: Any) -> None:
+    desired = replace(demo_desired(sandbox_env), regions=("us-east-1", "ap-northeast-1"))
+    with pytest.raises(PreflightError, match="ap-northeast-1 is not enabled"):
+        run(desired)
+
+
+def test_missing_management_roles_are_caught(sandbox_factory: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    sandbox = use(sandbox_factory(world(organization={"management_roles": []})), monkeypatch)
+    desired = replace(demo_desired(sandbox), management_account=ManagementAccountSpec(onboard=True))
+    with pytest.raises(PreflightError) as error:
+        run(desired)
+    assert "AWSCloudFormationStackSetAdministrationRole" in error.value.message
+    assert "AWSCloudFormationStackSetExecutionRole" in error.value.message
