@@ -20,7 +20,7 @@ DEMO_EXPECTED = (
 )
 WORLD_EVENTS = (
     ("release-template", {"version": "24.5"}, "Clumio publishes template 24.5"),
-    ("suspend-account", {"account": None}, "an account is suspended"),
+    ("suspend-account", {"account": "320000000003"}, "the customer-portal-dev account is suspended"),
 )
 
 
@@ -38,14 +38,6 @@ def _prepare(workdir: Path) -> Path:
     config = workdir / "clumio-org.yaml"
     config.write_text((files("reconciler.examples") / "demo.yaml").read_text())
     return config
-
-
-def _pick_suspend_target(sandbox: object) -> str | None:
-    """A member account of a targeted OU that the demo may suspend (the last workload account, by id)."""
-    status = sandbox.world.status()  # type: ignore[attr-defined]
-    accounts = [a for a in status.get("accounts", []) if isinstance(a, dict)]
-    candidates = sorted(a["id"] for a in accounts if a.get("state") == "ACTIVE" and "/Workloads" in a.get("path", ""))
-    return candidates[-1] if candidates else None
 
 
 def register(app: typer.Typer) -> None:
@@ -79,10 +71,6 @@ def register(app: typer.Typer) -> None:
             if not failures:
                 typer.secho("\n== The world moves on", fg="cyan", bold=True)
                 for name, args, story in WORLD_EVENTS:
-                    if "account" in args:
-                        args = {"account": _pick_suspend_target(sandbox)}
-                        if args["account"] is None:
-                            continue
                     sandbox.world.apply_event(name, args)
                     typer.echo(f"  {story} ({name} {args})")
                 typer.secho("\n== Drift: the nightly report finds it", fg="cyan", bold=True)
