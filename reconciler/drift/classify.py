@@ -211,14 +211,22 @@ def resource_findings(inputs: DriftInputs) -> list[Finding]:
             continue
         rows = inputs.resource_drifts.get(inst.key, ())
         for row in rows:
-            name = row.get("LogicalResourceId", "?")
-            details.append((f"resource {name}",
-                            f"{row.get('ResourceType', '?')} {row.get('StackResourceDriftStatus', 'MODIFIED')}"))
+            name, kind, status, diff = resource_row(row)
+            details.append((f"resource {name}", f"{kind} {status}" + (f": {diff}" if diff else "")))
         what = f"{len(rows)} resource(s) drifted" if rows else "resources drifted"
         findings.append(Finding(Category.RESOURCES, Severity.WARNING,
                                 f"stack {what} from the StackSet template (checked {human_age(age)} ago)",
                                 inst.key.stack_set, inst.key.account, inst.key.region, tuple(details)))
     return findings
+
+
+def resource_row(row: Mapping[str, str]) -> tuple[str, str, str, str]:
+    """(logical id, type, drift status, property differences) of a ListStackInstanceResourceDrifts row, whether the
+    provider flattened it (``logical_resource_id``…) or it carries AWS's own member names."""
+    name = row.get("logical_resource_id") or row.get("LogicalResourceId") or "?"
+    kind = row.get("resource_type") or row.get("ResourceType") or "?"
+    status = row.get("drift_status") or row.get("StackResourceDriftStatus") or "MODIFIED"
+    return name, kind, status, row.get("differences", "")
 
 
 def clumio_findings(inputs: DriftInputs) -> list[Finding]:

@@ -10,6 +10,7 @@ from reconciler.core.errors import ReconcilerError
 from reconciler.core.keys import InstanceKey
 from reconciler.core.live import LiveInstance, LiveStackSet, OperationStatus, StackDriftStatus
 from reconciler.core.ports import OperationInProgress, StackSets
+from reconciler.drift.classify import resource_row
 from reconciler.drift.model import Detection
 
 log = logging.getLogger(__name__)
@@ -86,5 +87,5 @@ def resource_drifts(stacksets: StackSets, instances: Iterable[LiveInstance], ope
         if operation_id is None:
             continue
         rows = stacksets.list_resource_drifts(inst.key.stack_set, inst.key.account, inst.key.region, operation_id)
-        found[inst.key] = [dict(r) for r in rows if r.get("StackResourceDriftStatus", "MODIFIED") != "IN_SYNC"]
+        found[inst.key] = [dict(r) for r in rows if resource_row(r)[2] != "IN_SYNC"]
     return found

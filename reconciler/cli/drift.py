@@ -1,0 +1,189 @@
+"""``clumio-org drift``: report where the org, its StackSets and Clumio moved away from the desired state.
+
+Exit codes, the same in every format: 0 no drift, 2 drift found (in the categories ``--fail-on`` counts), 1 error.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import typer
+
+from reconciler.cli.common import ConfigOption, load_config, resolve_config_path
+from reconciler.core.desired import Desired
+from reconciler.core.errors import ReconcilerError
+from reconciler.core.keys import InstanceKey
+from reconciler.core.live import Live
+from reconciler.core.ports import StackSetNotFound, StackSets
+from reconciler.drift.classify import DriftInputs, ResourceDrifts
+from reconciler.drift.detect import detect, last_detection, last_detection_operation, resource_drifts
+from reconciler.drift.expansion import expand_desired
+from reconciler.drift.ignore import default_ignore_path, load_ignore_file, write_baseline
+from reconciler.drift.model import Detection, DriftReport
+from reconciler.drift.report import build_report, parse_categories
+from reconciler.drift.versions import StateLike
+
+POLL_ENV = "CLUMIO_ORG_POLL_SECONDS"
+DEFAULT_POLL_SECONDS = 10.0
+DEFAULT_DETECT_TIMEOUT = 1800.0
+
+
+class Format(enum.Enum):
+    TEXT = "text"
+    MARKDOWN = "markdown"
+    JSON = "json"
+    JUNIT = "junit"
+
+
+@dataclass
+class Clock:
+    """Where drift's time comes from: ``now`` for ages, expiries and thresholds, ``sleep`` while a detection runs.
+
+    Tests and benchmarks replace both with the sandbox's VirtualClock (``clock.now = world.clock.now``,
+    ``clock.sleep = world.clock.advance``), so waiting for a detection takes no real time.
+    """
+
+    now: Callable[[], datetime]
+    sleep: Callable[[float], None]
+
+
+clock = Clock(now=lambda: datetime.now(UTC), sleep=time.sleep)
+
+
+def poll_seconds() -> float:
+    raw = os.environ.get(POLL_ENV)
+    try:
+        value = float(raw) if raw else DEFAULT_POLL_SECONDS
+    except ValueError as exc:
+        raise ReconcilerError(f"{POLL_ENV}={raw!r} is not a number of seconds") from exc
+    return value if value > 0 else DEFAULT_POLL_SECONDS
+
+
+def render(report: DriftReport, fmt: Format) -> str:
+    if fmt is Format.JSON:
+        from reconciler.render.drift_json import render_drift_json
+
+        return render_drift_json(report)
+    if fmt is Format.MARKDOWN:
+        from reconciler.render.drift_markdown import render_drift_markdown
+
+        return render_drift_markdown(report)
+    if fmt is Format.JUNIT:
+        from reconciler.render.drift_junit import render_drift_junit
+
+        return render_drift_junit(report)
+    from reconciler.render.drift_text import render_drift_text
+
+    return render_drift_text(report)
+
+
+def _detect_all(ports_by_name: dict[str, StackSets], timeout: float) -> list[Detection]:
+    found: list[Detection] = []
+    for name, port in ports_by_name.items():
+        try:
+            found.append(detect(port, name, sleep=clock.sleep, poll_seconds=poll_seconds(), timeout_seconds=timeout,
+                                now=clock.now))
+        except StackSetNotFound:
+            continue  # nothing to detect; membership reports the missing StackSet
+    return found
+
+
+def _resource_drifts(ports_by_name: dict[str, StackSets], live: Live,
+                     detections: list[Detection]) -> ResourceDrifts:
+    """Drifted resources of each DRIFTED instance, from this run's detection or the last completed one."""
+    operation_ids: dict[str, str | None] = {d.stack_set: d.operation_id for d in detections
+                                            if d.started_here and d.status != "TIMED_OUT"}
+    found: dict[InstanceKey, Sequence[Mapping[str, str]]] = {}
+    for name, port in ports_by_name.items():
+        instances = [i for i in live.instances.values() if i.key.stack_set == name]
+        if name not in operation_ids and any(i.drift_status.value == "DRIFTED" for i in instances):
+            operation_ids[name] = last_detection_operation(port, name)
+        found.update(resource_drifts(port, instances, operation_ids))
+    return found
+
+
+def _read_state(desired: Desired) -> StateLike | None:
+    from reconciler.state import open_backend
+
+    state: StateLike | None = open_backend(desired).read()
+    return state
+
+
+def run_drift(desired: Desired, *, config_path: Path, detect_drift: bool, timeout: float,
+              fail_on: list[str], ignore_file: Path | None, ports: object | None = None) -> DriftReport:
+    """Gather Live (after a detection when asked), classify, apply the ignore file: the whole drift run."""
+    from reconciler.plan.discover import discover, stack_set_ports
+
+    categories = parse_categories(fail_on)
+    entries = load_ignore_file(ignore_file or default_ignore_path(config_path))
+    if ports is None:
+        from reconciler.providers.factory import build_ports
+
+        ports = build_ports(desired)
+    by_name = stack_set_ports(desired, ports)  # type: ignore[arg-type]
+    detections = _detect_all(by_name, timeout) if detect_drift else []
+    live = discover(desired, ports)  # type: ignore[arg-type]
+    now = clock.now()
+    if not detect_drift:
+        detections = [last_detection(live.stack_sets[name], now) for name in by_name if name in live.stack_sets]
+    notes = [f"resource drift on {d.stack_set}: detection still running after {timeout:g} s (--timeout)"
+             for d in detections if d.status == "TIMED_OUT"]
+    inputs = DriftInputs(
+        desired=desired, live=live, expansion=expand_desired(desired, live.org), now=now,
+        state=_read_state(desired), resource_drifts=_resource_drifts(by_name, live, detections),
+        connecting_seconds=float(desired.rollout.verify_connections_seconds),
+    )
+    return build_report(inputs, config_path=str(config_path), ignore_entries=entries, fail_on=categories,
+                        detections=[d for d in detections if d.status != "TIMED_OUT"], notes=notes)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def drift(
+        config: Path | None = ConfigOption,
+        fmt: Format = typer.Option(Format.TEXT, "--format", "-f", case_sensitive=False,
+                                   help="text | markdown (issue/chat) | json (schemas/drift-report.schema.json) "
+                                        "| junit (CI dashboards)."),
+        out: Path | None = typer.Option(None, "--out", "-o", help="Write the report to FILE instead of stdout."),
+        detect_drift: bool = typer.Option(False, "--detect", help="Start DetectStackSetDrift and wait for it; "
+                                          "otherwise report the last detection and its age."),
+        timeout: float = typer.Option(DEFAULT_DETECT_TIMEOUT, "--timeout", min=0,
+                                      help="Seconds to wait for --detect before reporting the last result."),
+        fail_on: list[str] = typer.Option([], "--fail-on", metavar="CATEGORY",
+                                          help="Only these categories count for exit code 2 (repeat or comma "
+                                               "separate: membership,status,version,resources,clumio,ignore); "
+                                               "the others are still reported."),
+        ignore_file: Path | None = typer.Option(None, "--ignore-file",
+                                                help="Ignore file. Default: .clumio-org-ignore.yaml next to the "
+                                                     "config."),
+        write_ignore: Path | None = typer.Option(None, "--write-ignore", metavar="FILE",
+                                                 help="Write the current findings to FILE as an ignore baseline "
+                                                      "to review (placeholder owner, expiry in 30 days)."),
+    ) -> None:
+        """Report drift: membership, instance status, template/parameter versions, resources, Clumio connections."""
+        config_path = resolve_config_path(config)
+        desired = load_config(config_path)
+        report = run_drift(desired, config_path=config_path, detect_drift=detect_drift, timeout=timeout,
+                           fail_on=fail_on, ignore_file=ignore_file)
+        if write_ignore is not None:
+            count = write_baseline(write_ignore, report.findings, report.generated_at.date())
+            typer.echo(f"wrote {count} ignore entries to {write_ignore}: set each reason and owner before "
+                       "committing it", err=True)
+        text = render(report, fmt)
+        if out is None:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        else:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(text)
+            verdict = "drift found" if report.drifted else "no drift"
+            typer.echo(f"drift: {verdict} ({len(report.findings)} findings, {len(report.ignored)} ignored); "
+                       f"{fmt.value} report written to {out}")
+        raise typer.Exit(report.exit_code)
