@@ -8,17 +8,17 @@ import yaml
 from reconciler.sandbox.template import parse_template, render_clumio_template
 
 VERSIONS = ["24.3", "24.4"]
-ASSET_CHOICES = [None, ["EC2/EBS"], ["S3", "DynamoDB"], ["EBS", "RDS", "S3", "DynamoDB"]]
+# Every asset block is independent of the others, so linting the full template of each version plus one narrow
+# choice covers every resource and every removal (cfn-lint takes seconds per template).
+LINTED = [("24.3", ["EBS", "RDS", "S3", "DynamoDB"]), ("24.4", ["EBS", "RDS", "S3", "DynamoDB"]), ("24.4", ["S3"])]
 
 
-@pytest.mark.parametrize("version", VERSIONS)
-@pytest.mark.parametrize("assets", ASSET_CHOICES)
-def test_cfn_lint_passes_on_every_version_and_asset_choice(version, assets):
+@pytest.mark.parametrize(("version", "assets"), LINTED)
+def test_cfn_lint_passes_on_the_template(version, assets):
     """cfn-lint (a test dependency) reports nothing on the template."""
-    from cfnlint.api import lint_all
+    from cfnlint.api import ManualArgs, lint
 
-    body = render_clumio_template(version, assets)
-    matches = lint_all(body)
+    matches = lint(render_clumio_template(version, assets), config=ManualArgs(regions=["us-east-1"]))
     assert [str(m) for m in matches] == []
 
 
