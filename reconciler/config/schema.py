@@ -124,10 +124,10 @@ def _message(error: ValidationError, where: str, written: str | None = None) -> 
     if error.validator == "enum":
         choices = [str(c) for c in schema.get("enum", [])]
         suggestion = did_you_mean(str(value), choices) if isinstance(value, str) else None
-        message = custom.format(value=show(value)) if custom else f"{show(value)} is not one of {', '.join(choices)}"
+        message = custom.replace('{value}', show(value)) if custom else f"{show(value)} is not one of {', '.join(choices)}"
         return f"{where}: {message}", (f"did you mean {suggestion}?" if suggestion else hint or None)
     if custom is not None:
-        return f"{where}: {custom.format(value=show(value))}", hint
+        return f"{where}: {custom.replace('{value}', show(value))}", hint
     if error.validator == "required":
         missing = error.message.split("'")[1] if "'" in error.message else "a key"
         return f"{where}: missing required key {missing}", hint

@@ -22,6 +22,8 @@ _REFERENCE = re.compile(r"\$\$\{|\$\{([^}]*)\}")
 _ENV_NAME = re.compile(r"env:([A-Za-z_][A-Za-z0-9_]*)")
 _STR_TAG = "tag:yaml.org,2002:str"
 _MAX_NODES = 50_000
+# libyaml composes ~15x faster than pure Python and keeps the same (character-based) marks.
+_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass
@@ -129,7 +131,8 @@ class _Builder:
         self.doc.written[at] = str(node.value)
         try:
             return self.scalars.construct_object(node, deep=True)
-        except yaml.YAMLError as exc:
+        # An explicit tag (!!int abc, !!binary ...) can make PyYAML's constructors raise plain Python errors too.
+        except (yaml.YAMLError, ValueError, TypeError, OverflowError) as exc:
             line, column = _mark(node)
             problem = getattr(exc, "problem", None) or str(exc)
             self.doc.diagnostics.append(Diagnostic(self.doc.path, line, column, f"cannot read value: {problem}"))
@@ -226,7 +229,7 @@ def read_document(path: str, text: str, env: Mapping[str, str]) -> Document:
         doc.diagnostics.extend(tabs)
         return doc
     try:
-        nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+        nodes = list(yaml.compose_all(text, Loader=_LOADER))
     except yaml.YAMLError as exc:
         doc.diagnostics.append(_syntax_diagnostic(path, exc))
         return doc

@@ -392,7 +392,7 @@ MISTAKES: list[tuple[str, str, str, str | None]] = [
     (
         "value with colon not quoted",
         variant(append="stack_set:\n  description: Clumio«: backup\n"),
-        "YAML syntax error: mapping values are not allowed here",
+        "YAML syntax error: mapping values are not allowed",
         "quoted",
     ),
 ]
