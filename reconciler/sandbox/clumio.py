@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any
 from urllib.parse import quote
 
@@ -75,13 +76,14 @@ class ClumioService:
             self.publish(version, None)
 
     # --- secrets for the org StackSet ---------------------------------------------------------------------
-    @property
+    @cached_property
     def token(self) -> str:
         """ClumioToken for the organization: stable per org, a 36-character UUID."""
         return str(uuid.uuid5(_NAMESPACE, f"token/{self.org_id}/{self.api_token}"))
 
-    @property
+    @cached_property
     def external_id(self) -> str:
+        """RoleExternalId for the organization: stable per org."""
         return "ExternalID_" + uuid.uuid5(_NAMESPACE, f"external/{self.org_id}/{self.api_token}").hex
 
     # --- template catalog ---------------------------------------------------------------------------------

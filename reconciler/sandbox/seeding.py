@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from reconciler.sandbox.instances import StackInstance
@@ -17,6 +18,8 @@ def seed_existing_stack_sets(world: World, entries: list[dict[str, Any]]) -> Non
     org = world.org
     owner = org.management_account
     created = world.clock.now()
+    # Deployed "a while ago": already connected when the world starts.
+    connected_since = created - timedelta(seconds=world.connect_seconds + 1)
     for entry in entries:
         region = entry.get("region", "us-east-1")
         version = entry.get("template_version", world.clumio.current)
@@ -49,16 +52,10 @@ def seed_existing_stack_sets(world: World, entries: list[dict[str, Any]]) -> Non
                         instance.template_version = version
                         instance.deployed_params = deployed
                         world.clumio.stack_deployed(account_id, r, version, instance.stack_id,
-                                                    created - _connect_margin(world))
+                                                    connected_since)
                     else:
                         instance.status, instance.detailed = "OUTDATED", "SKIPPED_SUSPENDED_ACCOUNT"
                         instance.reason = SUSPENDED_REASON
                     stack_set.instances.add(instance)
         world.engine.stack_sets[(owner, region, stack_set.name)] = stack_set
 
-
-def _connect_margin(world: World) -> Any:
-    from datetime import timedelta
-
-    # Deployed "a while ago": already connected at world start.
-    return timedelta(seconds=world.connect_seconds + 1)
