@@ -154,7 +154,8 @@ def _additional(doc: Document, error: ValidationError) -> Iterator[tuple[DocPath
             continue
         suggestion = did_you_mean(key, allowed)
         hint = f"did you mean {suggestion}?" if suggestion else f"known keys here: {', '.join(allowed)}"
-        yield (*at, key), f"{format_path(at)}: unknown key {show(key)}", hint
+        where = f"{format_path(at)}: unknown key" if at else "unknown top-level key"
+        yield (*at, key), f"{where} {show(key)}", hint
 
 
 def _flatten(error: ValidationError) -> ValidationError:

@@ -127,6 +127,13 @@ def check_waves(doc: Document, data: dict[str, object]) -> None:
                     )
         elif not accounts and not ous and "sample" not in wave and isinstance(raw, dict):
             _selects_nothing(doc, at, name)
+        elif "sample" in wave and (accounts or ous):
+            doc.error(
+                (*at, "sample"),
+                f"wave {show(name)}: sample cannot be combined with accounts or ous",
+                "sample: N picks N accounts that no wave names; to pick within an OU, list the accounts by id",
+                key=True,
+            )
         for position, account in accounts:
             place = (*at, "accounts", position)
             if account == management:

@@ -390,6 +390,30 @@ MISTAKES: list[tuple[str, str, str, str | None]] = [
         "organization: true",
     ),
     (
+        "sample combined with an OU",
+        variant(append=WAVES.replace('      accounts: ["222222222222"]\n', "      ous: [/Canary]\n      «sample: 1\n")),
+        'wave "canary": sample cannot be combined with accounts or ous',
+        "list the accounts by id",
+    ),
+    (
+        "top-level key misspelt",
+        variant(append="«region: [eu-west-1]\n"),
+        'unknown top-level key "region"',
+        "did you mean regions?",
+    ),
+    (
+        "clumio API not said",
+        variant(("  portal: west\n", "  token_env: CLUMIO_API_TOKEN\n")).replace("clumio:", "«clumio:"),
+        "clumio: say which Clumio API to use with api_url or portal",
+        "portal: west",
+    ),
+    (
+        "api_url without a scheme",
+        variant(("  portal: west\n", "  api_url: «us-west-2.api.clumio.com\n")),
+        'clumio.api_url: "us-west-2.api.clumio.com" is not an http(s) URL',
+        None,
+    ),
+    (
         "value with colon not quoted",
         variant(append="stack_set:\n  description: Clumio«: backup\n"),
         "YAML syntax error: mapping values are not allowed",
