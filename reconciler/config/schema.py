@@ -124,7 +124,9 @@ def _message(error: ValidationError, where: str, written: str | None = None) -> 
     if error.validator == "enum":
         choices = [str(c) for c in schema.get("enum", [])]
         suggestion = did_you_mean(str(value), choices) if isinstance(value, str) else None
-        message = custom.replace('{value}', show(value)) if custom else f"{show(value)} is not one of {', '.join(choices)}"
+        message = (
+            custom.replace("{value}", show(value)) if custom else f"{show(value)} is not one of {', '.join(choices)}"
+        )
         return f"{where}: {message}", (f"did you mean {suggestion}?" if suggestion else hint or None)
     if custom is not None:
         return f"{where}: {custom.replace('{value}', show(value))}", hint
