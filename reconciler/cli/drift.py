@@ -152,6 +152,9 @@ def register(app: typer.Typer) -> None:
                                    help="text | markdown (issue/chat) | json (schemas/drift-report.schema.json) "
                                         "| junit (CI dashboards)."),
         out: Path | None = typer.Option(None, "--out", "-o", help="Write the report to FILE instead of stdout."),
+        markdown_out: Path | None = typer.Option(None, "--markdown-out", metavar="FILE",
+                                                 help="Also write the Markdown report to FILE (an issue body or "
+                                                      "chat message) from the same run."),
         detect_drift: bool = typer.Option(False, "--detect", help="Start DetectStackSetDrift and wait for it; "
                                           "otherwise report the last detection and its age."),
         timeout: float = typer.Option(DEFAULT_DETECT_TIMEOUT, "--timeout", min=0,
@@ -177,6 +180,9 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"wrote {count} ignore entries to {write_ignore}: set each reason and owner before "
                        "committing it", err=True)
         text = render(report, fmt)
+        if markdown_out is not None:
+            markdown_out.parent.mkdir(parents=True, exist_ok=True)
+            markdown_out.write_text(render(report, Format.MARKDOWN))
         if out is None:
             sys.stdout.write(text)
             sys.stdout.flush()
