@@ -2,25 +2,28 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import re
 from collections.abc import Callable
 
 from reconciler.apply.journal import Journal
 from reconciler.apply.model import Failure, OperationOutcome
 from reconciler.apply.options import ApplyOptions, ApplyPorts
-from reconciler.apply.params import ParameterSet, stack_set_parameters
+from reconciler.apply.params import SECRET_KEYS, ParameterSet, stack_set_parameters
 from reconciler.apply.progress import Progress
 from reconciler.apply.submit import Submitter
 from reconciler.apply.timing import Timing
 from reconciler.apply.wait import OperationWaiter, is_throttling
 from reconciler.core.errors import ProviderError, ReconcilerError
-from reconciler.core.live import OperationStatus, OperationView
+from reconciler.core.live import LiveStackSet, OperationStatus, OperationView
 from reconciler.core.plan import Operation, OperationKind, Plan, StackSetDefinition
 from reconciler.core.ports import ClumioTemplate, DeploymentParameters, StackSets
-from reconciler.state import JournalEntry, JournalStatus
+from reconciler.state import JournalEntry, JournalStatus, StackSetRecord
 
 log = logging.getLogger(__name__)
 
+_TEMPLATE_VERSION = re.compile(r"ClumioTemplateVersion:\s*[\"']?([0-9A-Za-z.\-]+)")
 STACK_SET_KINDS = (OperationKind.CREATE_STACK_SET, OperationKind.UPDATE_STACK_SET)
 
 
@@ -48,6 +51,7 @@ class OperationRunner:
         self.template: ClumioTemplate | None = None
         self.deployment: DeploymentParameters | None = None
         self.current: tuple[StackSets, Operation] | None = None
+        self._live: dict[str, tuple[StackSetDefinition, str]] = {}
         self.submitted = 0
         self.followed = 0
 
@@ -55,7 +59,7 @@ class OperationRunner:
     def prepare(self) -> None:
         """Fetch Clumio's template and deployment parameters when the plan writes a StackSet definition, and refuse
         if the template is not the one the plan was reviewed with."""
-        pending = [op for op in self.plan.operations if op.kind in STACK_SET_KINDS
+        pending = [op for op in self.plan.operations if op.kind in STACK_SET_KINDS and op.stack_set in self.definitions
                    and not _done(self.journal.entry(op.operation_id))]
         if not pending:
             return
@@ -134,10 +138,9 @@ class OperationRunner:
 
     def _call(self, port: StackSets, op: Operation) -> str:
         if op.kind is OperationKind.UPDATE_STACK_SET:
-            definition = self._definition(op)
+            definition, body = self._definition_and_body(port, op)
             params = self._parameters(definition, creating=False)
-            assert self.template is not None
-            return port.update_stack_set(definition, self.template.body, params.parameters, op)
+            return port.update_stack_set(definition, body, params.parameters, op)
         if op.kind is OperationKind.CREATE_STACK_INSTANCES:
             return port.create_instances(op)
         if op.kind is OperationKind.UPDATE_STACK_INSTANCES:
@@ -188,6 +191,22 @@ class OperationRunner:
                                     rotate=self.options.rotate_credentials,
                                     record=self.journal.state.stack_sets.get(definition.name))
 
+    def _definition_and_body(self, port: StackSets, op: Operation) -> tuple[StackSetDefinition, str]:
+        """The definition and template an UpdateStackSet sends. A plan that only re-pushes OUTDATED instances
+        (a new OperationId retries them, §A4) carries no definition: then the StackSet's live definition and
+        template are sent back unchanged, with the NoEcho values as UsePreviousValue."""
+        if op.stack_set in self.definitions:
+            assert self.template is not None
+            return self.definitions[op.stack_set], self.template.body
+        if op.stack_set not in self._live:
+            live = port.describe_stack_set(op.stack_set)
+            if live is None:
+                raise ReconcilerError(f"StackSet {op.stack_set} does not exist, but the plan updates it",
+                                      hint="someone deleted it since the plan was made; re-run plan")
+            record = self.journal.state.stack_sets.get(op.stack_set)
+            self._live[op.stack_set] = (definition_from_live(live, record), live.template_body)
+        return self._live[op.stack_set]
+
     def _definition(self, op: Operation) -> StackSetDefinition:
         try:
             return self.definitions[op.stack_set]
@@ -202,7 +221,7 @@ class OperationRunner:
         self.journal.record_instances(op, outcome.failures, version, write=False)
         if op.kind is OperationKind.UPDATE_STACK_SET:
             # Recomputed rather than remembered so a resumed (followed) update records the same decision.
-            definition = self._definition(op)
+            definition, _ = self._definition_and_body(self.port_for(op.stack_set), op)
             params = self._parameters(definition, creating=False)
             self.journal.record_stack_set(definition, params.secrets_sent)
         status = {OperationStatus.SUCCEEDED: JournalStatus.SUCCEEDED, OperationStatus.STOPPED: JournalStatus.STOPPED}
@@ -254,6 +273,22 @@ def settle_unfinished(journal: Journal, port_for: Callable[[str], StackSets], wa
 def _not_found(exc: ReconcilerError) -> bool:
     text = f"{type(exc).__name__} {exc.message}".lower()
     return "notfound" in text.replace(" ", "") or "not found" in text
+
+
+def definition_from_live(live: LiveStackSet, record: StackSetRecord | None) -> StackSetDefinition:
+    """The StackSet as it is, to send back unchanged (secrets excluded: they travel as UsePreviousValue)."""
+    version = record.template_version if record else None
+    if version is None:
+        found = _TEMPLATE_VERSION.search(live.template_body)
+        version = found.group(1) if found else "unknown"
+    return StackSetDefinition(
+        name=live.name, permission_model=live.permission_model, description=live.description,
+        template_version=version, template_sha256=hashlib.sha256(live.template_body.encode()).hexdigest(),
+        parameters=tuple(sorted((k, v) for k, v in live.parameters.items() if k not in SECRET_KEYS)),
+        capabilities=live.capabilities, tags=live.tags, auto_deployment=live.auto_deployment,
+        retain_stacks_on_account_removal=live.retain_stacks_on_account_removal,
+        managed_execution=live.managed_execution, administration_role_arn=live.administration_role_arn,
+        execution_role_name=live.execution_role_name)
 
 
 def _done(entry: JournalEntry | None) -> bool:

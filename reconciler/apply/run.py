@@ -82,9 +82,10 @@ def run_apply(request: ApplyRequest, ui: ApplyUI, *, ports: Any = None, backend:
         waiter = OperationWaiter(timing, ui.progress)
         settle_unfinished(journal, port_for, waiter, ui.progress, timing,
                           except_plan=saved.plan_id if resuming else None)
-        fresh = _make_fresh_plan(desired, ports, journal)
+        stored = backend.read()  # None until the first write: a plan made with no state recorded serial None
+        fresh = _make_fresh_plan(desired, ports, stored)
         if saved is not None:
-            notes = check_fresh(saved, desired, journal.state, fresh, resuming=resuming)
+            notes = check_fresh(saved, desired, stored, fresh, resuming=resuming)
             plan = saved
             if resuming:
                 ui.echo(f"resuming plan {saved.plan_id}: an earlier apply of this plan was interrupted; "
@@ -118,7 +119,7 @@ def run_apply(request: ApplyRequest, ui: ApplyUI, *, ports: Any = None, backend:
         return result.outcome.exit_code
 
 
-def _make_fresh_plan(desired: Desired, ports: Any, journal: Journal) -> Plan:
+def _make_fresh_plan(desired: Desired, ports: Any, state: Any) -> Plan:
     from reconciler.plan.build import make_plan
     from reconciler.plan.discover import discover
     from reconciler.plan.preflight import preflight
@@ -128,7 +129,7 @@ def _make_fresh_plan(desired: Desired, ports: Any, journal: Journal) -> Plan:
     template = ports.clumio.org_template(desired.clumio.asset_types)
     deployment = ports.clumio.org_deployment_parameters(desired.organization.id)
     fingerprints = {name: value.fingerprint() for name, value in secrets_of(deployment).items()}
-    return make_plan(desired, live, template=template, state=journal.state, secret_fingerprints=fingerprints)
+    return make_plan(desired, live, template=template, state=state, secret_fingerprints=fingerprints)
 
 
 def _summarise(result: ApplyResult, ui: ApplyUI) -> None:
