@@ -73,44 +73,49 @@ def check_targets(doc: Document, data: dict[str, object]) -> None:
                 break
 
 
-def _selects_nothing(doc: Document, at: DocPath, name: str) -> None:
-    doc.error(
-        at,
-        f"wave {show(name)} selects no account: give accounts, ous, sample or rest: true",
-        "a canary wave is e.g. {name: canary, sample: 2}; the last wave is usually {name: rest, rest: true}",
-        key=True,
-    )
+class _WaveChecker:
+    """Checks waves in order, remembering which accounts and OUs earlier waves already took."""
 
+    def __init__(self, doc: Document, data: dict[str, object], count: int) -> None:
+        targets = obj(data.get("targets"))
+        exclude = obj(targets.get("exclude"))
+        self.doc = doc
+        self.count = count
+        self.management = _management(data)
+        self.excluded_accounts = {account for _, account in strings(exclude.get("accounts"))}
+        self.excluded_ous = [ou for _, ou in strings(exclude.get("ous"))]
+        self.target_accounts = {account for _, account in strings(targets.get("accounts"))}
+        self.target_ous = [ou for _, ou in strings(targets.get("ous"))]
+        organization = targets.get("organization") is True
+        self.accounts_only = not organization and not self.target_ous
+        self.paths_only = not organization and bool(self.target_ous) and all(map(is_path, self.target_ous))
+        self.names: dict[str, int] = {}
+        self.taken_accounts: dict[str, str] = {}
+        self.taken_ous: list[tuple[str, str]] = []
 
-def check_waves(doc: Document, data: dict[str, object]) -> None:
-    rollout = obj(data.get("rollout"))
-    waves = rollout.get("waves")
-    if not isinstance(waves, list):
-        return
-    targets = obj(data.get("targets"))
-    exclude = obj(targets.get("exclude"))
-    excluded_accounts = {account for _, account in strings(exclude.get("accounts"))}
-    excluded_ous = [ou for _, ou in strings(exclude.get("ous"))]
-    target_accounts = {account for _, account in strings(targets.get("accounts"))}
-    target_ous = [ou for _, ou in strings(targets.get("ous"))]
-    accounts_only = targets.get("organization") is not True and not target_ous
-    paths_only = targets.get("organization") is not True and target_ous and all(is_path(ou) for ou in target_ous)
-    management = _management(data)
-    names: dict[str, int] = {}
-    taken_accounts: dict[str, str] = {}
-    taken_ous: list[tuple[str, str]] = []
-    for index, raw in enumerate(waves):
+    def check(self, index: int, raw: object) -> None:
         wave = obj(raw)
         at: DocPath = ("rollout", "waves", index)
-        name = wave.get("name") if isinstance(wave.get("name"), str) else f"#{index + 1}"
-        assert isinstance(name, str)
-        if name in names:
-            doc.error((*at, "name"), f"wave name {show(name)} is used twice (first by wave {names[name] + 1})")
-        names.setdefault(name, index)
+        name = str(wave["name"]) if isinstance(wave.get("name"), str) else f"#{index + 1}"
+        if name in self.names:
+            self.doc.error(
+                (*at, "name"), f"wave name {show(name)} is used twice (first by wave {self.names[name] + 1})"
+            )
+        self.names.setdefault(name, index)
         accounts = strings(wave.get("accounts"))
         ous = strings(wave.get("ous"))
+        if isinstance(raw, dict):
+            self._selectors(at, name, wave, bool(accounts or ous), index == self.count - 1)
+        for position, account in accounts:
+            self._account((*at, "accounts", position), name, account)
+        for position, ou in ous:
+            self._ou((*at, "ous", position), name, ou)
+            self.taken_ous.append((ou, name))
+
+    def _selectors(self, at: DocPath, name: str, wave: dict[str, object], named: bool, last: bool) -> None:
+        doc = self.doc
         if wave.get("rest") is True:
-            if index != len(waves) - 1:
+            if not last:
                 doc.error(
                     (*at, "rest"),
                     f"wave {show(name)} takes the rest of the accounts but is not the last wave",
@@ -125,91 +130,85 @@ def check_waves(doc: Document, data: dict[str, object]) -> None:
                         "rest takes every remaining target; put these in an earlier wave",
                         key=True,
                     )
-        elif not accounts and not ous and "sample" not in wave and isinstance(raw, dict):
-            _selects_nothing(doc, at, name)
-        elif "sample" in wave and (accounts or ous):
+        elif not named and "sample" not in wave:
+            doc.error(
+                at,
+                f"wave {show(name)} selects no account: give accounts, ous, sample or rest: true",
+                "a canary wave is e.g. {name: canary, sample: 2}; the last wave is usually {name: rest, rest: true}",
+                key=True,
+            )
+        elif "sample" in wave and named:
             doc.error(
                 (*at, "sample"),
                 f"wave {show(name)}: sample cannot be combined with accounts or ous",
                 "sample: N picks N accounts that no wave names; to pick within an OU, list the accounts by id",
                 key=True,
             )
-        for position, account in accounts:
-            place = (*at, "accounts", position)
-            if account == management:
-                doc.error(place, f"wave {show(name)}: {show(account)} is the management account", MANAGEMENT_HINT)
-            elif account in excluded_accounts:
-                doc.error(
-                    place,
-                    f"wave {show(name)}: account {show(account)} is excluded in targets.exclude.accounts",
-                    "remove it from the wave or from the exclusions",
-                )
-            elif accounts_only and account not in target_accounts:
-                doc.error(
-                    place,
-                    f"wave {show(name)}: account {show(account)} is not among the targets",
-                    "waves choose among targets; add it to targets.accounts or remove it from the wave",
-                )
-            elif account in taken_accounts:
-                doc.error(
-                    place,
-                    f"wave {show(name)}: account {show(account)} is already in wave {show(taken_accounts[account])}",
-                    "waves must not overlap: an account belongs to one wave",
-                )
-            taken_accounts.setdefault(account, name)
-        for position, ou in ous:
-            _check_wave_ou(
-                doc,
-                (*at, "ous", position),
-                name,
-                ou,
-                excluded_ous,
-                target_ous,
-                accounts_only,
-                bool(paths_only),
-                taken_ous,
-            )
-            taken_ous.append((ou, name))
 
-
-def _check_wave_ou(
-    doc: Document,
-    place: DocPath,
-    name: str,
-    ou: str,
-    excluded_ous: list[str],
-    target_ous: list[str],
-    accounts_only: bool,
-    paths_only: bool,
-    taken_ous: list[tuple[str, str]],
-) -> None:
-    for excluded in excluded_ous:
-        if ou == excluded or (is_path(ou) and is_path(excluded) and is_within(ou, excluded)):
+    def _account(self, place: DocPath, name: str, account: str) -> None:
+        doc = self.doc
+        if account == self.management:
+            doc.error(place, f"wave {show(name)}: {show(account)} is the management account", MANAGEMENT_HINT)
+        elif account in self.excluded_accounts:
             doc.error(
                 place,
-                f"wave {show(name)}: OU {show(ou)} is excluded (by {show(excluded)} in targets.exclude.ous)",
-                "a wave can only select targeted accounts; remove the OU from the wave or from the exclusions",
+                f"wave {show(name)}: account {show(account)} is excluded in targets.exclude.accounts",
+                "remove it from the wave or from the exclusions",
             )
-            return
-    if accounts_only:
-        doc.error(
-            place,
-            f"wave {show(name)}: OU {show(ou)} is not among the targets (targets lists accounts only)",
-            "add the OU to targets.ous, or select the wave's accounts by id",
-        )
-        return
-    if paths_only and is_path(ou) and not any(is_within(ou, target) for target in target_ous):
-        doc.error(
-            place,
-            f"wave {show(name)}: OU {show(ou)} is not inside any targeted OU",
-            f"targeted OUs: {', '.join(target_ous)}",
-        )
-        return
-    for earlier, owner in taken_ous:
-        if ou == earlier or (is_path(ou) and is_path(earlier) and is_within(ou, earlier)):
+        elif self.accounts_only and account not in self.target_accounts:
             doc.error(
                 place,
-                f"wave {show(name)}: OU {show(ou)} is already taken by wave {show(owner)} (through {show(earlier)})",
-                "waves must not overlap: list the narrower OU in the earlier wave, the wider one later",
+                f"wave {show(name)}: account {show(account)} is not among the targets",
+                "waves choose among targets; add it to targets.accounts or remove it from the wave",
+            )
+        elif account in self.taken_accounts:
+            doc.error(
+                place,
+                f"wave {show(name)}: account {show(account)} is already in wave {show(self.taken_accounts[account])}",
+                "waves must not overlap: an account belongs to one wave",
+            )
+        self.taken_accounts.setdefault(account, name)
+
+    def _ou(self, place: DocPath, name: str, ou: str) -> None:
+        doc = self.doc
+        for excluded in self.excluded_ous:
+            if ou == excluded or (is_path(ou) and is_path(excluded) and is_within(ou, excluded)):
+                doc.error(
+                    place,
+                    f"wave {show(name)}: OU {show(ou)} is excluded (by {show(excluded)} in targets.exclude.ous)",
+                    "a wave can only select targeted accounts; remove the OU from the wave or from the exclusions",
+                )
+                return
+        if self.accounts_only:
+            doc.error(
+                place,
+                f"wave {show(name)}: OU {show(ou)} is not among the targets (targets lists accounts only)",
+                "add the OU to targets.ous, or select the wave's accounts by id",
             )
             return
+        if self.paths_only and is_path(ou) and not any(is_within(ou, target) for target in self.target_ous):
+            doc.error(
+                place,
+                f"wave {show(name)}: OU {show(ou)} is not inside any targeted OU",
+                f"targeted OUs: {', '.join(self.target_ous)}",
+            )
+            return
+        for earlier, owner in self.taken_ous:
+            if ou == earlier or (is_path(ou) and is_path(earlier) and is_within(ou, earlier)):
+                doc.error(
+                    place,
+                    f"wave {show(name)}: OU {show(ou)} is already taken by wave {show(owner)}"
+                    f" (through {show(earlier)})",
+                    "waves must not overlap: list the narrower OU in the earlier wave, the wider one later",
+                )
+                return
+
+
+def check_waves(doc: Document, data: dict[str, object]) -> None:
+    """Waves must select targeted accounts, not overlap, and end with at most one rest wave."""
+    waves = obj(data.get("rollout")).get("waves")
+    if not isinstance(waves, list):
+        return
+    checker = _WaveChecker(doc, data, len(waves))
+    for index, raw in enumerate(waves):
+        checker.check(index, raw)
