@@ -7,6 +7,7 @@ message is replaced by the offending value as written.
 
 from __future__ import annotations
 
+import datetime
 import json
 from collections.abc import Iterator
 from functools import cache
@@ -68,17 +69,17 @@ def _validator() -> Draft202012Validator:
 def _type_of(value: object) -> str:
     if isinstance(value, bool):
         return "true/false"
-    if isinstance(value, int):
+    if isinstance(value, int | float):
         return "a number"
-    if isinstance(value, float):
-        return "a decimal number"
+    if isinstance(value, datetime.date):
+        return "a date"
     if isinstance(value, str):
         return "a string"
     if isinstance(value, dict):
         return "a mapping"
     if isinstance(value, list):
         return "a list"
-    return "nothing"
+    return "an empty value" if value is None else type(value).__name__
 
 
 def _custom(error: ValidationError, key: str = "x-error") -> str | None:
@@ -111,14 +112,16 @@ def _message(error: ValidationError, where: str, written: str | None = None) -> 
     hint = schema.get("x-hint") if isinstance(schema.get("x-hint"), str) else None
     value = error.instance
     custom = _custom(error)
-    if error.validator == "type" and "x-errors" not in schema:
+    specific = schema.get("x-errors")
+    if error.validator == "type" and not (isinstance(specific, dict) and "type" in specific):
         expected = schema.get("type")
         kinds = [str(t) for t in (expected if isinstance(expected, list) else [expected])]
         names = " or ".join(_TYPE_NAMES.get(kind, kind) for kind in kinds)
-        if expected == "string" and isinstance(value, int | float) and not isinstance(value, bool):
-            text = written if written is not None else show(value)
-            return f"{where}: must be a quoted string, got the number {text}", (
-                hint or f'quote it: "{text}" (YAML reads unquoted digits as a number)'
+        scalar = value is not None and not isinstance(value, dict | list | str)
+        if expected == "string" and scalar and written is not None:
+            # YAML 1.1 turns unquoted 0123, 24.10, yes and 2024-01-01 into numbers, booleans and dates.
+            return f"{where}: must be a quoted string; YAML reads {written} as {_type_of(value)}", (
+                hint or f'quote it: "{written}"'
             )
         return f"{where}: must be {names}, got {_type_of(value)}", hint
     if error.validator == "enum":

@@ -33,7 +33,7 @@ MISTAKES: list[tuple[str, str, str, str | None]] = [
     (
         "account id not quoted",
         variant(('management_account: "111111111111"', "management_account: «011111111111")),
-        "must be a quoted string, got the number 011111111111",
+        "must be a quoted string; YAML reads 011111111111 as a number",
         "quote",
     ),
     (
@@ -131,7 +131,7 @@ MISTAKES: list[tuple[str, str, str, str | None]] = [
     (
         "template version not quoted",
         variant(("  portal: west\n", "  portal: west\n  template_version: «24.4\n")),
-        "clumio.template_version: must be a quoted string, got the number 24.4",
+        "clumio.template_version: must be a quoted string; YAML reads 24.4 as a number",
         '"24.4"',
     ),
     (
