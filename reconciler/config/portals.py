@@ -23,9 +23,24 @@ PORTAL_HOSTS: dict[str, str] = {
 }
 
 
+# The AWS region each portal's API runs in, as it appears in the API host name.
+PORTAL_REGIONS: dict[str, str] = {
+    "us-west-2": "west",
+    "us-east-1": "east",
+    "ca-central-1": "canada",
+    "eu-central-1": "eu1",
+    "ap-southeast-2": "au",
+}
+
+
+def portal_names() -> list[str]:
+    """Every spelling of a portal the file accepts: name, host, or the API's region."""
+    return [*PORTAL_API_URLS, *PORTAL_HOSTS, *PORTAL_REGIONS]
+
+
 def api_url_for_portal(portal: str) -> str | None:
-    """The API base URL for a portal name or host, or None when the portal is unknown."""
-    name = PORTAL_HOSTS.get(portal, portal)
+    """The API base URL for a portal name, host or API region, or None when the portal is unknown."""
+    name = PORTAL_HOSTS.get(portal) or PORTAL_REGIONS.get(portal) or portal
     return PORTAL_API_URLS.get(name)
 
 

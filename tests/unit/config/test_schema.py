@@ -10,7 +10,7 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from reconciler.config.portals import PORTAL_API_URLS, PORTAL_HOSTS, api_url_for_portal
+from reconciler.config.portals import api_url_for_portal, portal_names
 from reconciler.config.schema import load_schema
 from reconciler.core.desired import ClumioSpec, ManagementAccountSpec, RolloutSpec, StackSetSpec, StateSpec
 
@@ -93,7 +93,7 @@ def test_schema_defaults_are_the_model_defaults() -> None:
 
 def test_portal_names_in_the_schema_are_exactly_the_known_portals() -> None:
     enum = load_schema()["$defs"]["clumio"]["properties"]["portal"]["enum"]
-    assert set(enum) == set(PORTAL_API_URLS) | set(PORTAL_HOSTS)
+    assert sorted(enum) == sorted(portal_names())
 
 
 def test_portal_urls_follow_the_clumio_reference_section_1() -> None:
@@ -103,6 +103,7 @@ def test_portal_urls_follow_the_clumio_reference_section_1() -> None:
     assert api_url_for_portal("canada") == "https://ca-central-1.ca.api.clumio.com"
     assert api_url_for_portal("eu1.portal.clumio.com") == "https://eu-central-1.de.api.clumio.com"
     assert api_url_for_portal("au") == "https://ap-southeast-2.au.api.clumio.com"
+    assert api_url_for_portal("ca-central-1") == "https://ca-central-1.ca.api.clumio.com"
     assert api_url_for_portal("mars") is None
 
 
