@@ -118,8 +118,8 @@ MISTAKES: list[tuple[str, str, str, str | None]] = [
     ),
     (
         "unknown portal",
-        variant(("portal: west", "portal: «us-west")),
-        'clumio.portal: "us-west" is not a Clumio portal',
+        variant(("portal: west", "portal: «western")),
+        'clumio.portal: "western" is not a Clumio portal',
         "did you mean west?",
     ),
     (
