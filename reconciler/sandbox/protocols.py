@@ -75,15 +75,28 @@ def service_model(name: str) -> ServiceModel:
     return model
 
 
-def warm_models() -> None:
-    """Load every model the sandbox serves, and the lookup tables built from them."""
-    for name in SERVICES:
-        model = service_model(name)
-        prefix = model.metadata.get("targetPrefix")
-        if prefix:
-            _target_prefixes[prefix] = name
-        if model.protocol in ("query", "ec2"):
-            _query_versions[model.api_version] = name
+def warm_models(background: bool = True) -> None:
+    """Load the models every call needs now (CloudFormation, Organizations, STS) and the rest (IAM, S3, and EC2's
+    large one) on a background thread, so a sandbox answers its first call quickly."""
+    for name in ("cloudformation", "organizations", "sts"):
+        _register(name)
+    rest = [name for name in SERVICES if name not in _models]
+    if not rest:
+        return
+    if background:
+        threading.Thread(target=lambda: [_register(n) for n in rest], name="sandbox-models", daemon=True).start()
+    else:
+        for name in rest:
+            _register(name)
+
+
+def _register(name: str) -> None:
+    model = service_model(name)
+    prefix = model.metadata.get("targetPrefix")
+    if prefix:
+        _target_prefixes[prefix] = name
+    if model.protocol in ("query", "ec2"):
+        _query_versions[model.api_version] = name
 
 
 # --- request identity -----------------------------------------------------------------------------------------
@@ -467,6 +480,7 @@ def handle_query(world: SandboxWorld, service: str, request: WireRequest, *, acc
 def handle_unsigned_query(world: SandboxWorld, request: WireRequest) -> WireResponse:
     """A query call without a signature: the service is told by its API ``Version``; the caller is management."""
     fields = dict(parse_qsl(request.body.decode(errors="replace")))
+    warm_models(background=False)
     service = _query_versions.get(fields.get("Version", ""))
     if service is None:
         return query_error(service_model("sts"), AwsFault(

@@ -99,7 +99,13 @@ def _pid_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    # An exited process nobody has reaped yet (a detached sandbox's parent is gone, and not every init reaps)
+    # still answers signal 0; on Linux its state letter says it is a zombie.
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state not in ("Z", "X")
 
 
 # --- talking to a running sandbox ------------------------------------------------------------------------------

@@ -1,0 +1,41 @@
+"""The real AWS CLI (awscli from PyPI) reads the sandbox's world through AWS_ENDPOINT_URL, as a user would."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+import requests
+
+from tests.contract.test_wire_world import _deploy, _spec_accounts
+
+
+def aws(sandbox: Any, *args: str) -> Any:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(sandbox.env())
+    env.update(AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull, AWS_PAGER="")
+    result = subprocess.run([sys.executable, "-m", "awscli", *args, "--output", "json"], env=env,
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_aws_organizations_list_accounts_gives_the_worlds_accounts(sandbox: Any) -> None:
+    from reconciler.sandbox.worldfile import default_world_path, load_world_spec
+
+    listed = aws(sandbox, "organizations", "list-accounts")["Accounts"]
+    assert {a["Id"]: a["Name"] for a in listed} == _spec_accounts(load_world_spec(default_world_path()))
+    suspended = {a["Id"] for a in listed if a["Status"] == "SUSPENDED"}
+    assert suspended == {a for a, acct in sandbox.world.org.accounts.items() if acct.state == "SUSPENDED"}
+
+
+def test_aws_cloudformation_list_stack_instances_gives_the_worlds_instances(sandbox: Any) -> None:
+    _deploy(sandbox, ["ou-d3m0-workload"], ["us-east-1", "eu-west-1"])
+    requests.post(f"{sandbox.aws_url}/_sandbox/clock/advance", json={"seconds": 6 * 3600}, timeout=5)
+    listed = aws(sandbox, "cloudformation", "list-stack-instances", "--stack-set-name", "clumio")["Summaries"]
+    truth = {(i.account, i.region): i.detailed for i in sandbox.world.stack_set("clumio").instances}
+    assert {(s["Account"], s["Region"]): s["StackInstanceStatus"]["DetailedStatus"] for s in listed} == truth
+    assert "SUCCEEDED" in truth.values() and "SKIPPED_SUSPENDED_ACCOUNT" in truth.values()
