@@ -24,11 +24,11 @@ from reconciler.core.live import Live
 from reconciler.core.ports import StackSetNotFound, StackSets
 from reconciler.drift.classify import DriftInputs, ResourceDrifts
 from reconciler.drift.detect import detect, last_detection, last_detection_operation, resource_drifts
-from reconciler.drift.expansion import expand_desired
 from reconciler.drift.ignore import default_ignore_path, load_ignore_file, write_baseline
 from reconciler.drift.model import Detection, DriftReport
 from reconciler.drift.report import build_report, parse_categories
 from reconciler.drift.versions import StateLike
+from reconciler.plan.expand import expand
 
 POLL_ENV = "CLUMIO_ORG_POLL_SECONDS"
 DEFAULT_POLL_SECONDS = 10.0
@@ -136,7 +136,7 @@ def run_drift(desired: Desired, *, config_path: Path, detect_drift: bool, timeou
     notes = [f"resource drift on {d.stack_set}: detection still running after {timeout:g} s (--timeout)"
              for d in detections if d.status == "TIMED_OUT"]
     inputs = DriftInputs(
-        desired=desired, live=live, expansion=expand_desired(desired, live.org), now=now,
+        desired=desired, live=live, expansion=expand(desired, live.org), now=now,
         state=_read_state(desired), resource_drifts=_resource_drifts(by_name, live, detections),
         connecting_seconds=float(desired.rollout.verify_connections_seconds),
     )

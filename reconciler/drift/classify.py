@@ -18,9 +18,9 @@ from reconciler.core.live import (
     StackInstanceDetailedStatus,
     StackInstanceStatus,
 )
-from reconciler.drift.expansion import ExpansionLike
 from reconciler.drift.model import Category, Finding, Severity, sort_findings
 from reconciler.drift.versions import StateLike, version_findings
+from reconciler.plan.expand import Expansion
 
 ResourceDrifts = Mapping[InstanceKey, Sequence[Mapping[str, str]]]
 
@@ -37,7 +37,7 @@ class DriftInputs:
 
     desired: Desired
     live: Live
-    expansion: ExpansionLike
+    expansion: Expansion
     now: datetime
     state: StateLike | None = None
     resource_drifts: ResourceDrifts = field(default_factory=dict)

@@ -7,6 +7,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
+import yaml
+
 from reconciler.core.desired import Desired
 from reconciler.core.live import Live, LiveStackSet, PermissionModel
 from reconciler.drift.model import Category, Finding, Severity
@@ -35,6 +37,34 @@ def template_version_of(body: str) -> str | None:
     """``Metadata.ClumioTemplateVersion`` of a template body (YAML or JSON), without parsing the whole template."""
     match = _VERSION.search(body)
     return match.group(1) if match else None
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """SafeLoader that reads CloudFormation short tags (``!Ref``, ``!Sub`` …) as plain values."""
+
+
+def _any_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> object:
+    if isinstance(node, yaml.ScalarNode):
+        return loader.construct_scalar(node)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node)
+    return loader.construct_mapping(node)  # type: ignore[arg-type]
+
+
+_CfnLoader.add_multi_constructor("!", _any_tag)
+
+
+def template_defaults(body: str) -> dict[str, str]:
+    """``Parameters.<name>.Default`` of a template, as strings: a parameter AWS reports as unset takes these."""
+    try:
+        doc = yaml.load(body, Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError:
+        return {}
+    params = doc.get("Parameters") if isinstance(doc, dict) else None
+    if not isinstance(params, dict):
+        return {}
+    return {name: str(spec["Default"]) for name, spec in params.items()
+            if isinstance(spec, dict) and "Default" in spec}
 
 
 def version_findings(desired: Desired, live: Live, names: Sequence[str], state: StateLike | None) -> list[Finding]:
@@ -80,10 +110,14 @@ def _template_findings(desired: Desired, live: Live, ss: LiveStackSet,
 
 def _parameter_findings(desired: Desired, ss: LiveStackSet, record: StackSetRecordLike | None) -> list[Finding]:
     findings: list[Finding] = []
+    defaults: dict[str, str] | None = None
     for key, want in sorted(desired.stack_set.template_parameters().items()):
         if key in SECRET_PARAMETERS:
             continue
         have = ss.parameters.get(key)
+        if have is None:
+            defaults = template_defaults(ss.template_body) if defaults is None else defaults
+            have = defaults.get(key)
         if have == want or (have is None and want == ""):
             continue
         details: list[tuple[str, str]] = [("parameter", key), ("live", _show(have)), ("desired", _show(want))]

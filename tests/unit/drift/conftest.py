@@ -12,7 +12,7 @@ from reconciler.core.desired import Desired
 from reconciler.core.keys import InstanceKey
 from reconciler.core.live import Live, LiveInstance
 from reconciler.drift.classify import DriftInputs
-from reconciler.drift.expansion import expand_desired
+from reconciler.plan.expand import expand
 from tests.fakes import connection, demo_org, instance, live_stack_set, make_desired, make_live, make_template
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -24,7 +24,7 @@ class World:
     live: Live
 
     def inputs(self, **kwargs: Any) -> DriftInputs:
-        return DriftInputs(self.desired, self.live, expand_desired(self.desired, self.live.org), NOW, **kwargs)
+        return DriftInputs(self.desired, self.live, expand(self.desired, self.live.org), NOW, **kwargs)
 
     def with_live(self, **changes: Any) -> World:
         return World(self.desired, replace(self.live, **changes))
@@ -40,7 +40,7 @@ def healthy_world(template_version: str = "latest", clumio_version: str = "24.4"
     org = demo_org()
     desired = make_desired(ous=["/Workloads"], template_version=template_version, **desired_kwargs)
     template = make_template("24.4")
-    expansion = expand_desired(desired, org)
+    expansion = expand(desired, org)
     instances = [instance(k.stack_set, k.account, k.region, ou="ou-fake-workload") for k in expansion.targets]
     connections = [connection(k.account, k.region) for k in expansion.targets]
     ss = live_stack_set(desired, template, organizational_unit_ids=("ou-fake-workload",))

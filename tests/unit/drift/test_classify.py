@@ -217,3 +217,9 @@ def test_account_left_the_organization_but_its_instance_remains(world: World) ->
     [f] = only(classify(world.with_instance(gone).inputs()), Category.MEMBERSHIP)
     assert "no longer in the organization" in f.reason
     assert isinstance(world.live.org.accounts[PROD], Account)
+
+
+def test_parameter_aws_reports_unset_is_compared_through_the_template_default(world: World) -> None:
+    ss = world.live.stack_sets[SS]
+    params = {k: v for k, v in ss.parameters.items() if k != "SendCFTDeploymentEventsToClumio"}
+    assert classify(world.with_live(stack_sets={SS: replace(ss, parameters=params)}).inputs()) == ()
