@@ -86,3 +86,10 @@ def test_baseline_round_trips_and_silences_exactly_the_current_findings(tmp_path
     reported, ignored = apply_ignores([F_STATUS, F_STATUS2, F_VERSION], load_ignore_file(path), TODAY)
     assert reported == [F_STATUS2] and len(ignored) == 2
     assert "Review every entry" in baseline_text([], TODAY)
+
+
+def test_the_shipped_example_ignore_file_loads() -> None:
+    example = Path(__file__).parents[3] / "examples" / "ci" / "clumio-org-ignore.example.yml"
+    entries = load_ignore_file(example)
+    assert [e.category for e in entries] == ["membership", "version", "clumio"]
+    assert all(e.owner and e.reason for e in entries)
