@@ -74,6 +74,13 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - signature fixed by the base class
         log.debug("%s " + format, self.address_string(), *args)
 
+    def handle_expect_100(self) -> bool:
+        # With a buffered wfile the "100 Continue" would wait in the buffer, and boto3 (which sends
+        # Expect: 100-continue on every S3 PUT) would stall ~1 s before sending the body.
+        accepted = super().handle_expect_100()
+        self.wfile.flush()
+        return bool(accepted)
+
     def do_GET(self) -> None:
         self._serve()
 
