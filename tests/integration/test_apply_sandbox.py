@@ -110,7 +110,18 @@ def test_a_foreign_operation_in_progress_is_waited_out(
 
 
 def test_twenty_percent_throttling_still_converges(
-        world: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        world: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import types
+
+    import botocore.endpoint
+    import botocore.retries.bucket
+
+    # botocore's own retry backoff and adaptive rate limiter (before apply's backoff) wait on the simulated clock
+    # too — real waits would make this test take a minute.
+    clock = world.world.clock
+    monkeypatch.setattr(botocore.endpoint, "time", types.SimpleNamespace(
+        sleep=lambda s: clock.advance(s), time=botocore.endpoint.time.time))
+    monkeypatch.setattr(botocore.retries.bucket.TokenBucket, "acquire", lambda self, amount=1, block=True: True)
     config = demo_config(tmp_path)
     world.world.apply_event("set-faults", {"throttle_rate": 0.2, "seed": 7})
 
