@@ -126,7 +126,7 @@ def test_union_on_delete_adds_accounts_outside_the_ous(world):
     """§A3: UNION (the default on delete) = the OUs plus extra listed accounts from anywhere."""
     sandbox, cf = world
     deploy(sandbox, cf, [ROOT], ["us-east-1"])
-    op_id = cf.delete_stack_instances(StackSetName="clumio", Regions=["us-east-1"], RetainStacks=False,
+    op_id = cf.delete_stack_instances(StackSetName="clumio", Regions=["us-east-1"], RetainStacks=True,
                                       DeploymentTargets={"OrganizationalUnitIds": [OU_NESTED],
                                                          "Accounts": [OTHER]})["OperationId"]
     wait_for_operation(sandbox, cf, op_id)
