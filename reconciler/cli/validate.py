@@ -2,32 +2,36 @@
 
 from __future__ import annotations
 
-import enum
 import json
 from pathlib import Path
 
 import typer
 
 from reconciler.config import validate_file
+from reconciler.core.errors import ReconcilerError
 
-
-class OutputFormat(enum.StrEnum):
-    text = "text"
-    json = "json"
+FORMATS = ("text", "json")
 
 
 def validate(
-    files: list[Path] = typer.Argument(..., help="Desired-state files to check.", show_default=False),
-    output: OutputFormat = typer.Option(
-        OutputFormat.text, "--format", "-f", help="text: FILE: ok / FILE:LINE:COL: message; json: one document."
+    files: list[Path] | None = typer.Argument(
+        None, metavar="FILE", help="Desired-state files to check.", show_default=False
+    ),
+    output: str = typer.Option(
+        "text", "--format", "-f", metavar="text|json", help="text: FILE: ok / FILE:LINE:COL: message; json: a document."
     ),
 ) -> int:
     """Check desired-state files against the schema and the cross-field rules; exit 0 when all are valid, else 1.
 
     No AWS or Clumio call is made; ${env:NAME} references are resolved from the environment.
     """
+    # Checked here rather than by typer so a usage mistake reads like every other error (error:/hint:, exit 1).
+    if not files:
+        raise ReconcilerError("validate needs at least one FILE", hint="e.g. clumio-org validate examples/minimal.yaml")
+    if output not in FORMATS:
+        raise ReconcilerError(f"unknown --format {output!r}", hint="use --format text or --format json")
     results = [(str(path), validate_file(path)) for path in files]
-    if output is OutputFormat.json:
+    if output == "json":
         document = {
             "format_version": 1,
             "valid": all(not diagnostics for _, diagnostics in results),

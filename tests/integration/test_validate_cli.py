@@ -90,3 +90,15 @@ def test_other_commands_see_the_same_diagnostics_through_load_config(tmp_path: P
     assert "2 problems" in raised.value.message
     assert f"{broken}:22:5:" in raised.value.message
     assert len(raised.value.diagnostics) == 2
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [(["validate"], "error: validate needs at least one FILE"), (["validate", "-f", "xml", "x.yaml"], "--format")],
+)
+def test_usage_mistakes_are_errors_not_tracebacks(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert message in err and "internal error" not in err
