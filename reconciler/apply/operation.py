@@ -7,6 +7,7 @@ import logging
 import re
 from collections.abc import Callable
 
+from reconciler.apply import redact
 from reconciler.apply.journal import Journal
 from reconciler.apply.model import Failure, OperationOutcome
 from reconciler.apply.options import ApplyOptions, ApplyPorts
@@ -75,6 +76,7 @@ class OperationRunner:
                          f"{self.template.sha256[:12]}…); run `clumio-org plan` again and review it",
                 )
         self.deployment = clumio.org_deployment_parameters(self.options.org_id)
+        redact.remember(self.deployment.token, self.deployment.external_id)
 
     def gate_versions(self) -> dict[str, str | None]:
         """The template version each StackSet's connections must report: the plan's definition, else what state
@@ -187,6 +189,7 @@ class OperationRunner:
     def _parameters(self, definition: StackSetDefinition, *, creating: bool) -> ParameterSet:
         if self.deployment is None:
             self.deployment = self.ports.clumio.org_deployment_parameters(self.options.org_id)
+            redact.remember(self.deployment.token, self.deployment.external_id)
         return stack_set_parameters(definition, self.deployment, creating=creating,
                                     rotate=self.options.rotate_credentials,
                                     record=self.journal.state.stack_sets.get(definition.name))

@@ -3,10 +3,12 @@ execute, summarise. The CLI supplies the terminal (echo, confirm, progress); tes
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from reconciler.apply import redact
 from reconciler.apply.executor import Executor
 from reconciler.apply.guards import check_destroy, check_fresh
 from reconciler.apply.journal import Journal
@@ -15,6 +17,7 @@ from reconciler.apply.operation import settle_unfinished
 from reconciler.apply.options import ApplyOptions
 from reconciler.apply.params import secrets_of
 from reconciler.apply.progress import Progress, summary_lines
+from reconciler.apply.redact import redacted_logs
 from reconciler.apply.timing import Timing
 from reconciler.apply.wait import OperationWaiter
 from reconciler.core.desired import Desired
@@ -74,7 +77,8 @@ def run_apply(request: ApplyRequest, ui: ApplyUI, *, ports: Any = None, backend:
     def port_for(stack_set: str) -> StackSets:
         return ports.management_stacksets if management and stack_set == management else ports.stacksets
 
-    with backend.lock("apply"):
+    with backend.lock("apply"), redacted_logs():
+        redact.remember(os.environ.get(desired.clumio.token_env))
         journal = Journal(backend, backend.read())
         resuming = saved is not None and journal.interrupted_plan() == saved.plan_id
         # Operations a killed apply left running are followed to their end *before* discovery, so the plan below
@@ -128,6 +132,7 @@ def _make_fresh_plan(desired: Desired, ports: Any, state: Any) -> Plan:
     preflight(desired, ports, live)
     template = ports.clumio.org_template(desired.clumio.asset_types)
     deployment = ports.clumio.org_deployment_parameters(desired.organization.id)
+    redact.remember(deployment.token, deployment.external_id)
     fingerprints = {name: value.fingerprint() for name, value in secrets_of(deployment).items()}
     return make_plan(desired, live, template=template, state=state, secret_fingerprints=fingerprints)
 
