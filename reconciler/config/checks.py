@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 from reconciler.config import regions as known
 from reconciler.config.checks_base import Document, obj, strings
-from reconciler.config.diagnostics import DocPath, show
+from reconciler.config.diagnostics import DocPath, format_path, show
 from reconciler.config.schema import TOKEN_HINT, TOKEN_KEYS
 from reconciler.config.targets import check_targets, check_waves
 
@@ -109,8 +109,9 @@ def _check_regions(doc: Document, data: dict[str, object]) -> None:
         if region not in known.known_regions():
             suggestion = known.suggest_region(region)
             hint = f"did you mean {suggestion}?" if suggestion else "see `aws ec2 describe-regions --all-regions`"
-            where = ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in at).replace(".[", "[")
-            doc.error(at, f"{where}: unknown AWS region {show(region)} (CloudFormation is not offered there)", hint)
+            doc.error(
+                at, f"{format_path(at)}: unknown AWS region {show(region)} (CloudFormation is not offered there)", hint
+            )
             continue
         partition = known.partition_of(region) or "aws"
         if seen_partitions and partition not in seen_partitions:
