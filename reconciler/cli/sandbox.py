@@ -88,7 +88,36 @@ def status(url: str = UrlOption, output_format: str = FormatOption) -> None:
     if record is not None:
         typer.echo(f"pid {record.pid}, world {record.world}, time x{record.time_scale:g}, "
                    f"started {record.started_at}")
-    typer.echo(json.dumps(world_status, indent=2, sort_keys=True))
+    try:
+        typer.echo("\n".join(_status_lines(world_status)))
+    except (KeyError, TypeError, AttributeError):  # a world status of another shape: show it as it is
+        typer.echo(json.dumps(world_status, indent=2, sort_keys=True))
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{name} {count}" for name, count in sorted(counts.items())) or "none"
+
+
+def _status_lines(world: dict[str, Any]) -> list[str]:
+    org = world["organization"]
+    lines = [
+        f"simulated time: {world['now']}",
+        f"organization {org['id']}: {org['accounts']} accounts ({_counts(org['accounts_by_state'])}) in "
+        f"{org['ous']} OUs; management account {org['management_account']}",
+        f"regions enabled: {len(world['regions'])}",
+    ]
+    stack_sets = world["stack_sets"]
+    lines.append(f"StackSets: {len(stack_sets)}")
+    for stack_set in stack_sets:
+        running = stack_set.get("running_operation")
+        queued = stack_set.get("queued_operations") or 0
+        lines.append(f"  {stack_set['name']} ({stack_set['region']}, {stack_set['permission_model']}): "
+                     f"{stack_set['instances']} instances — {_counts(stack_set['by_status'])}"
+                     + (f"; running {running}" if running else "") + (f", {queued} queued" if queued else ""))
+    lines.append(f"Clumio connections: {_counts(world['connections'])}")
+    templates = world["clumio_templates"]
+    lines.append(f"Clumio templates: {', '.join(templates['versions'])} (current {templates['current']})")
+    return lines
 
 
 @sandbox_app.command("stop")

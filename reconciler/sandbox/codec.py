@@ -55,10 +55,14 @@ def warm_models(background: bool = True) -> None:
     if not rest:
         return
     if background:
-        threading.Thread(target=lambda: [_register(n) for n in rest], name="sandbox-models", daemon=True).start()
+        threading.Thread(target=_register_all, args=(rest,), name="sandbox-models", daemon=True).start()
     else:
-        for name in rest:
-            _register(name)
+        _register_all(rest)
+
+
+def _register_all(names: list[str]) -> None:
+    for name in names:
+        _register(name)
 
 
 def _register(name: str) -> None:
@@ -173,7 +177,8 @@ def _iso(value: Any) -> str:
     if isinstance(value, datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
-        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+        stamp: str = value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.")
+        return f"{stamp}{value.microsecond // 1000:03d}Z"
     return str(value)
 
 

@@ -1,7 +1,8 @@
 """Enough of S3's REST-XML protocol for a state file, its lock object and CloudFormation TemplateURLs.
 
-Path-style only (``/bucket/key``; boto3 picks path style for an IP endpoint). Conditional writes follow S3:
-``If-None-Match: *`` on an existing key and an ``If-Match`` ETag that differs both answer 412 PreconditionFailed.
+Path-style (``/bucket/key``; boto3 picks it for an IP endpoint) and ``bucket.localhost`` virtual-hosted style.
+Conditional writes follow S3: ``If-None-Match: *`` on an existing key and an ``If-Match`` ETag that differs both
+answer 412 PreconditionFailed.
 Output headers and XML are written from botocore's S3 model, like every other protocol here.
 """
 
@@ -26,8 +27,12 @@ _XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/"
 _NO_BODY_ERRORS = ("HEAD",)
 
 
-def _split(path: str) -> tuple[str, str]:
-    bucket, _, key = path.lstrip("/").partition("/")
+def _locate(request: WireRequest) -> tuple[str, str]:
+    """(bucket, key): path-style, or virtual-hosted ``bucket.localhost`` (what boto3 picks for a localhost URL)."""
+    host = request.headers.get("host", "").rsplit(":", 1)[0]
+    if host.endswith(".localhost"):
+        return host[: -len(".localhost")], urllib.parse.unquote(request.path.lstrip("/"))
+    bucket, _, key = request.path.lstrip("/").partition("/")
     return urllib.parse.unquote(bucket), urllib.parse.unquote(key)
 
 
@@ -95,7 +100,7 @@ def _object_headers(operation_name: str, stored: StoredObject) -> dict[str, str]
 
 def handle(world: SandboxWorld, request: WireRequest, *, access_key: str, region: str) -> WireResponse:
     """One S3 call; anonymous callers (empty ``access_key``) may only read."""
-    bucket, key = _split(request.path)
+    bucket, key = _locate(request)
     try:
         if not access_key and request.method not in ("GET", "HEAD"):
             raise AwsFault("AccessDenied", "Access Denied", 403)

@@ -181,7 +181,7 @@ class RunningSandbox:
         self._serving = thread is not None
         self._stopped = False
         self.world = server.world
-        self.host, self.port = server.server_address[0], server.server_address[1]
+        self.host, self.port = str(server.server_address[0]), int(server.server_address[1])
         self.aws_url = f"http://{self.host}:{self.port}"
         self.clumio_url = f"{self.aws_url}/clumio"
         server.env = self.env()

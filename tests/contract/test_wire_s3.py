@@ -115,3 +115,14 @@ def test_streamed_uploads_arrive_intact(s3: Any) -> None:
     s3.upload_fileobj(io.BytesIO(b"uploaded body"), "tf-state", "upload.bin")
     assert s3.get_object(Bucket="tf-state", Key="stream.bin")["Body"].read() == b"streamed body"
     assert s3.get_object(Bucket="tf-state", Key="upload.bin")["Body"].read() == b"uploaded body"
+
+
+def test_a_localhost_endpoint_reaches_the_same_buckets(s3: Any) -> None:
+    import boto3
+
+    s3.put_object(Bucket="tf-state", Key="org/state.json", Body=b"{}")
+    local = boto3.client("s3", endpoint_url=f"http://localhost:{s3.sandbox.port}", region_name="us-east-1",
+                         aws_access_key_id="sandbox", aws_secret_access_key="sandbox")
+    assert local.get_object(Bucket="tf-state", Key="org/state.json")["Body"].read() == b"{}"
+    local.put_object(Bucket="tf-state", Key="from-localhost", Body=b"x")
+    assert s3.head_object(Bucket="tf-state", Key="from-localhost")["ContentLength"] == 1
