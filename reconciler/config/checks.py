@@ -11,28 +11,13 @@ import re
 from collections.abc import Iterator
 
 from reconciler.config import regions as known
-from reconciler.config.checks_base import Document, obj, strings
+from reconciler.config.checks_base import Document, looks_like_token, obj, strings
 from reconciler.config.diagnostics import DocPath, format_path, show
 from reconciler.config.schema import TOKEN_HINT, TOKEN_KEYS
 from reconciler.config.targets import check_targets, check_waves
 
 _REGION_FORM = re.compile(r"^[a-z]{2,4}(-[a-z]+)+-\d+$")
-_JWT = re.compile(r"^eyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]*$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-
-
-def looks_like_token(value: str) -> bool:
-    """A bearer token (JWT), a UUID, or a long random-looking string: what a pasted Clumio token looks like."""
-    if _JWT.match(value) or _UUID.match(value):
-        return True
-    return (
-        len(value) >= 32
-        and " " not in value
-        and "/" not in value
-        and any(c.isdigit() for c in value)
-        and any(c.isalpha() for c in value)
-    )
 
 
 def run_checks(doc: Document) -> None:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 from reconciler.config.source import Document
 
-__all__ = ["Document", "is_path", "is_within", "obj", "strings"]
+__all__ = ["Document", "is_path", "is_within", "looks_like_token", "obj", "strings"]
+
+_JWT = re.compile(r"^eyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]*$")
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
 def obj(value: object) -> dict[str, object]:
@@ -27,3 +32,16 @@ def is_path(ou: str) -> bool:
 def is_within(path: str, ancestor: str) -> bool:
     """True when OU path ``path`` is ``ancestor`` or one of its descendants."""
     return path == ancestor or path.startswith(ancestor.rstrip("/") + "/")
+
+
+def looks_like_token(value: str) -> bool:
+    """A bearer token (JWT), a UUID, or a long random-looking string: what a pasted Clumio token looks like."""
+    if _JWT.match(value) or _UUID.match(value):
+        return True
+    return (
+        len(value) >= 32
+        and " " not in value
+        and "/" not in value
+        and any(c.isdigit() for c in value)
+        and any(c.isalpha() for c in value)
+    )

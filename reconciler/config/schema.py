@@ -17,6 +17,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
+from reconciler.config.checks_base import looks_like_token
 from reconciler.config.diagnostics import DocPath, did_you_mean, format_path, show
 from reconciler.config.source import Document
 
@@ -188,4 +189,10 @@ def schema_diagnostics(doc: Document) -> None:
             doc.error(key_path, message, hint, key=True)
             continue
         message, hint = _message(error, format_path(at), doc.written.get(at))
+        if at[:1] == ("clumio",) and isinstance(error.instance, str) and looks_like_token(error.instance):
+            # A token pasted into the wrong field must not be echoed into a CI log.
+            message, hint = (
+                message.replace(show(error.instance), "this value (hidden: it looks like a token)"),
+                TOKEN_HINT,
+            )
         doc.error(at, message, hint, key=error.validator == "required")

@@ -471,7 +471,7 @@ def test_a_missing_environment_variable_is_not_reported_twice(tmp_path: Path) ->
 
 def test_a_literal_token_value_is_never_echoed(tmp_path: Path) -> None:
     token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4eXoifQ.c2lnbmF0dXJlc2VjcmV0"
-    for key in ("api_token", "token", "token_env", "description"):
+    for key in ("api_token", "token", "token_env", "description", "api_url", "portal", "template_version"):
         text = variant(("  portal: west\n", f"  portal: west\n  {key}: {token}\n"))
         diagnostics = validate_file(write(tmp_path, text), env={})
         assert diagnostics, key
