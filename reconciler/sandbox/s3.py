@@ -2,7 +2,7 @@
 
 Path-style (``/bucket/key``; boto3 picks it for an IP endpoint) and ``bucket.localhost`` virtual-hosted style.
 Conditional writes follow S3: ``If-None-Match: *`` on an existing key and an ``If-Match`` ETag that differs both
-answer 412 PreconditionFailed.
+answer 412 PreconditionFailed; DeleteObject and GetObject honour ``If-Match`` too (GetObject ``If-None-Match`` → 304).
 Output headers and XML are written from botocore's S3 model, like every other protocol here.
 """
 
@@ -62,6 +62,10 @@ def _decode_aws_chunked(body: bytes) -> bytes:
         out.append(body[start:start + size])
         pos = start + size + 2
     return b"".join(out)
+
+
+def _same_etag(given: str, etag: str) -> bool:
+    return given.strip().strip('"') == etag.strip('"')
 
 
 def _quoted(etag: str) -> str:
@@ -145,9 +149,25 @@ def _dispatch(world: SandboxWorld, request: WireRequest, bucket: str, key: str) 
         with world.lock:
             stored = objects.get(bucket, key)
         name = "GetObject" if method == "GET" else "HeadObject"
-        return WireResponse(200, stored.body if method == "GET" else b"", _object_headers(name, stored))
+        headers = _object_headers(name, stored)
+        if_match = request.headers.get("if-match")
+        if if_match is not None and not _same_etag(if_match, stored.etag):
+            raise AwsFault("PreconditionFailed", "At least one of the pre-conditions you specified did not hold", 412)
+        if_none_match = request.headers.get("if-none-match")
+        if if_none_match is not None and (if_none_match.strip() == "*" or _same_etag(if_none_match, stored.etag)):
+            return WireResponse(304, b"", {"ETag": headers.get("ETag", _quoted(stored.etag))})
+        return WireResponse(200, stored.body if method == "GET" else b"", headers)
     if method == "DELETE":
-        with world.lock:
+        with world.lock:  # a conditional delete (If-Match) releases a lock only if it is still ours
+            if_match = request.headers.get("if-match")
+            if if_match is not None:
+                try:
+                    current = objects.get(bucket, key).etag
+                except AwsFault:
+                    current = None
+                if current is None or not _same_etag(if_match, current):
+                    raise AwsFault("PreconditionFailed",
+                                   "At least one of the pre-conditions you specified did not hold", 412)
             objects.delete(bucket, key)
         return WireResponse(204, b"")
     raise AwsFault("MethodNotAllowed", "The specified method is not allowed against this resource.", 405)

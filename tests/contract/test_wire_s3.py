@@ -126,3 +126,25 @@ def test_a_localhost_endpoint_reaches_the_same_buckets(s3: Any) -> None:
     assert local.get_object(Bucket="tf-state", Key="org/state.json")["Body"].read() == b"{}"
     local.put_object(Bucket="tf-state", Key="from-localhost", Body=b"x")
     assert s3.head_object(Bucket="tf-state", Key="from-localhost")["ContentLength"] == 1
+
+
+def test_conditional_delete_releases_only_the_lock_it_names(s3: Any) -> None:
+    mine = s3.put_object(Bucket="tf-state", Key="state.lock", Body=b"run-1", IfNoneMatch="*")["ETag"]
+    with pytest.raises(ClientError) as caught:
+        s3.delete_object(Bucket="tf-state", Key="state.lock", IfMatch='"0123456789abcdef0123456789abcdef"')
+    assert _error(caught) == ("PreconditionFailed", 412)
+    s3.delete_object(Bucket="tf-state", Key="state.lock", IfMatch=mine)
+    with pytest.raises(ClientError) as caught:
+        s3.head_object(Bucket="tf-state", Key="state.lock")
+    assert _error(caught) == ("404", 404)
+
+
+def test_conditional_get_answers_412_or_304(s3: Any) -> None:
+    etag = s3.put_object(Bucket="tf-state", Key="state.json", Body=b"v1")["ETag"]
+    assert s3.get_object(Bucket="tf-state", Key="state.json", IfMatch=etag)["Body"].read() == b"v1"
+    with pytest.raises(ClientError) as caught:
+        s3.get_object(Bucket="tf-state", Key="state.json", IfMatch='"stale"')
+    assert _error(caught) == ("PreconditionFailed", 412)
+    with pytest.raises(ClientError) as caught:
+        s3.get_object(Bucket="tf-state", Key="state.json", IfNoneMatch=etag)
+    assert _error(caught)[1] == 304
