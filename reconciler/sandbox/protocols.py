@@ -13,7 +13,7 @@ import re
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 from xml.sax.saxutils import escape
 
 from botocore.model import OperationModel, ServiceModel
@@ -217,7 +217,7 @@ def handle_query(world: SandboxWorld, service: str, request: WireRequest, *, acc
     ec2 = model.protocol == "ec2"
     body = request.body
     if request.method == "GET" and not body:  # the query protocol allows GET with the form in the URL
-        body = "&".join(f"{k}={v}" for k, values in request.query.items() for v in values).encode()
+        body = urlencode([(k, v) for k, values in request.query.items() for v in values]).encode()
     try:
         operation, params = parse_query_request(model, body)
         output = _call_world(world, service, operation.name, params, access_key=access_key, region=region)

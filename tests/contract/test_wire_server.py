@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
@@ -143,3 +144,19 @@ def test_assumed_role_credentials_act_as_the_target_account(demo: Any) -> None:
                        aws_secret_access_key=credentials["SecretAccessKey"],
                        aws_session_token=credentials["SessionToken"])
     assert sts.get_caller_identity()["Account"] == "300000000001"
+
+
+def test_sandbox_env_points_default_clients_at_the_sandbox(sandbox_env: Any) -> None:
+    import boto3
+
+    assert boto3.client("sts").get_caller_identity()["Account"] == "100000000001"
+    reply = requests.get(f"{os.environ['CLUMIO_API_URL']}/connections/aws", timeout=5, headers={
+        "Authorization": f"Bearer {os.environ['CLUMIO_API_TOKEN']}", "Accept": "application/api.clumio.*=v1+json"})
+    assert reply.status_code == 200
+
+
+def test_query_call_sent_as_get_with_url_parameters_works(demo: Any) -> None:
+    auth = "AWS4-HMAC-SHA256 Credential=sandbox/20260105/us-east-1/sts/aws4_request, SignedHeaders=host, Signature=0"
+    reply = requests.get(f"{demo.aws_url}/?Action=GetCallerIdentity&Version=2011-06-15",
+                         headers={"Authorization": auth}, timeout=5)
+    assert reply.status_code == 200 and b"<Account>100000000001</Account>" in reply.content
