@@ -116,17 +116,19 @@ def _read_state(desired: Desired) -> StateLike | None:
     return state
 
 
-def run_drift(desired: Desired, *, config_path: Path, detect_drift: bool, timeout: float,
-              fail_on: list[str], ignore_file: Path | None, ports: object | None = None) -> DriftReport:
-    """Gather Live (after a detection when asked), classify, apply the ignore file: the whole drift run."""
+@dataclass(frozen=True)
+class Gathered:
+    """What one drift run read: the classification inputs, the detections behind resource drift, and notes."""
+
+    inputs: DriftInputs
+    detections: list[Detection]
+    notes: list[str]
+
+
+def gather(desired: Desired, ports: object, *, detect_drift: bool, timeout: float) -> Gathered:
+    """Detect (when asked), then discover Live, read state and the drifted resources: every API call drift makes."""
     from reconciler.plan.discover import discover, stack_set_ports
 
-    categories = parse_categories(fail_on)
-    entries = load_ignore_file(ignore_file or default_ignore_path(config_path))
-    if ports is None:
-        from reconciler.providers.factory import build_ports
-
-        ports = build_ports(desired)
     by_name = stack_set_ports(desired, ports)  # type: ignore[arg-type]
     detections = _detect_all(by_name, timeout) if detect_drift else []
     live = discover(desired, ports)  # type: ignore[arg-type]
@@ -140,8 +142,21 @@ def run_drift(desired: Desired, *, config_path: Path, detect_drift: bool, timeou
         state=_read_state(desired), resource_drifts=_resource_drifts(by_name, live, detections),
         connecting_seconds=float(desired.rollout.verify_connections_seconds),
     )
-    return build_report(inputs, config_path=str(config_path), ignore_entries=entries, fail_on=categories,
-                        detections=[d for d in detections if d.status != "TIMED_OUT"], notes=notes)
+    return Gathered(inputs, [d for d in detections if d.status != "TIMED_OUT"], notes)
+
+
+def run_drift(desired: Desired, *, config_path: Path, detect_drift: bool, timeout: float,
+              fail_on: list[str], ignore_file: Path | None, ports: object | None = None) -> DriftReport:
+    """The whole drift run: gather, classify, apply the ignore file. Input mistakes fail before any API call."""
+    categories = parse_categories(fail_on)
+    entries = load_ignore_file(ignore_file or default_ignore_path(config_path))
+    if ports is None:
+        from reconciler.providers.factory import build_ports
+
+        ports = build_ports(desired)
+    got = gather(desired, ports, detect_drift=detect_drift, timeout=timeout)
+    return build_report(got.inputs, config_path=str(config_path), ignore_entries=entries, fail_on=categories,
+                        detections=got.detections, notes=got.notes)
 
 
 def register(app: typer.Typer) -> None:
