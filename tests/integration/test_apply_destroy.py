@@ -1,0 +1,36 @@
+"""Removals happen only with --allow-destroy, capped by --max-destroy; without it nothing runs at all."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.apply_support import cli, demo_config, instances, operations, use_virtual_clock
+
+DEV_ACCOUNTS = {"320000000001", "320000000002", "320000000003", "320000000011", "320000000012"}
+
+
+def test_removals_need_allow_destroy_and_respect_max_destroy(
+        sandbox_env: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    use_virtual_clock(sandbox_env, monkeypatch)
+    config = demo_config(tmp_path)
+    assert cli(capsys, "apply", "-c", str(config), "--auto-approve").code == 0
+    before = len(operations(sandbox_env))
+    # Leave the Dev OU out from now on: its 5 active accounts × 3 regions are to be removed.
+    config.write_text(config.read_text().replace("      - /Sandbox\n", "      - /Sandbox\n      - /Workloads/Dev\n"))
+
+    refused = cli(capsys, "apply", "-c", str(config), "--auto-approve")
+    assert refused.code == 1
+    assert "refusing without --allow-destroy" in refused.err and "320000000001" in refused.err
+    assert len(operations(sandbox_env)) == before
+
+    capped = cli(capsys, "apply", "-c", str(config), "--auto-approve", "--allow-destroy", "--max-destroy", "3")
+    assert capped.code == 1 and "more than --max-destroy 3" in capped.err
+    assert len(operations(sandbox_env)) == before
+
+    done = cli(capsys, "apply", "-c", str(config), "--auto-approve", "--allow-destroy", "--max-destroy", "15")
+    assert done.code == 0, done.text
+    assert "DeleteStackInstances" in done.out
+    assert not DEV_ACCOUNTS & {r["Account"] for r in instances(sandbox_env)}
