@@ -110,12 +110,15 @@ class _Builder:
         self.doc.values[at] = _mark(node)
         # Aliases can make the tree cyclic or exponentially large ("billion laughs"); neither is a real config.
         self.budget -= 1
-        if id(node) in self.open_nodes or self.budget < 0:
+        if id(node) in self.open_nodes:
             line, column = _mark(node)
-            if self.budget == -1 or id(node) in self.open_nodes:
-                self.doc.diagnostics.append(
-                    Diagnostic(self.doc.path, line, column, "YAML aliases here expand without end or too far")
-                )
+            self.doc.diagnostics.append(Diagnostic(self.doc.path, line, column, "YAML alias refers to itself"))
+            return None
+        if self.budget < 0:
+            if self.budget == -1:  # report once, where the limit was crossed
+                line, column = _mark(node)
+                message = f"YAML aliases expand to more than {_MAX_NODES} values; write the values out"
+                self.doc.diagnostics.append(Diagnostic(self.doc.path, line, column, message))
             return None
         if isinstance(node, yaml.CollectionNode):
             self.open_nodes.add(id(node))

@@ -496,4 +496,4 @@ def test_a_list_at_the_top_is_not_a_desired_state(tmp_path: Path) -> None:
 
 def test_recursive_aliases_are_refused_not_followed(tmp_path: Path) -> None:
     diagnostics = validate_file(write(tmp_path, VALID + "rollout: &loop\n  waves: [*loop]\n"))
-    assert any("aliases" in d.message for d in diagnostics)
+    assert any("YAML alias refers to itself" in d.message for d in diagnostics)

@@ -58,3 +58,12 @@ def test_anchors_and_aliases_for_repeated_values_work(tmp_path: Path) -> None:
     text = variant(("regions: [us-east-1, us-west-2]", "regions: &r [us-east-1, us-west-2]"))
     text += "rollout:\n  region_order: *r\n"
     assert load_desired(write(tmp_path, text), env={}).rollout.region_order == ("us-east-1", "us-west-2")
+
+
+def test_alias_bombs_stop_at_a_limit(tmp_path: Path) -> None:
+    bomb = 'a: &a ["x", "x", "x", "x", "x", "x", "x", "x", "x", "x"]\n'
+    for level in "bcdefg":
+        previous = chr(ord(level) - 1)
+        bomb += f"{level}: &{level} [{', '.join(['*' + previous] * 10)}]\n"
+    diagnostics = validate_file(write(tmp_path, VALID + bomb), env={})
+    assert any("aliases expand to more than" in d.message for d in diagnostics)
