@@ -168,7 +168,7 @@ class StackSetEngine:
     def _decide(self, stack_set: StackSet, target: Target) -> Target:
         """The outcome of deploying to ``target``, fixed when the operation starts (faults, roles, tokens)."""
         account = self.org.accounts.get(target.account)
-        if account is None or account.state != "ACTIVE":
+        if account is not None and account.state != "ACTIVE":
             return Target(target.account, target.region, target.ou_id, "SKIPPED", SUSPENDED_REASON)
         if not stack_set.service_managed:
             admin_role = (stack_set.admin_role_arn or "").rsplit("/", 1)[-1] or \
@@ -179,7 +179,7 @@ class StackSetEngine:
                 return Target(target.account, target.region, target.ou_id, "FAILED",
                               f"Account {stack_set.owner} should have '{admin_role}' role with trust relationship "
                               f"to CloudFormation service.", 5.0)
-            if exec_role not in account.roles:
+            if account is None or exec_role not in account.roles:  # outside the org: no role we know of
                 return Target(target.account, target.region, target.ou_id, "FAILED",
                               f"Account {target.account} should have '{exec_role}' role with trust relationship "
                               f"to Role '{admin_role}'.", 5.0)

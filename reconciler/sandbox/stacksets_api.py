@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from reconciler.sandbox.api import AwsFault
 from reconciler.sandbox.instances import StackInstance
-from reconciler.sandbox.operations import Operation, Target, to_datetime
+from reconciler.sandbox.operations import STOPPED_REASON, Operation, Step, Target, to_datetime
 from reconciler.sandbox.organizations import STACKSETS_PRINCIPAL
 from reconciler.sandbox.stacksets import StackSet, new_stack_set_id
 from reconciler.sandbox.stacksets_reads import READS
@@ -398,9 +398,17 @@ def stop_operation(world: World, params: dict[str, Any], owner: str, region: str
     now = world.now_ts()
     status = op.status(now)
     if status == "QUEUED":
-        op.stopped_at = now
+        # Nothing started: every target is cancelled at once and the operation is STOPPED.
+        op.steps = [Step(t.account, t.region, t.ou_id, now, now, "CANCELLED", STOPPED_REASON, True, True)
+                    for t in op.pending_targets]
+        op.pending_targets = []
+        op.started_at = op.end_at = op.stopped_at = now
         op.finished = True
         stack_set.queue.remove(op)
+        for step in op.steps:
+            instance = stack_set.instances.get((step.account, step.region))
+            if instance is not None and instance.detailed == "PENDING":
+                instance.status, instance.detailed, instance.reason = "OUTDATED", "CANCELLED", STOPPED_REASON
         return {}
     if status != "RUNNING":
         raise AwsFault("InvalidOperationException", f"Operation {op.id} is {status} and cannot be stopped")

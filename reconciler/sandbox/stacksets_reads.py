@@ -139,6 +139,8 @@ def list_stack_sets(world: World, params: dict[str, Any], owner: str, region: st
             "PermissionModel": stack_set.permission_model,
             "ManagedExecution": {"Active": stack_set.managed_execution},
             "DriftStatus": (stack_set.drift_details or {}).get("DriftStatus", "NOT_CHECKED")}
+        if (stack_set.drift_details or {}).get("LastDriftCheckTimestamp"):
+            summary["LastDriftCheckTimestamp"] = stack_set.drift_details["LastDriftCheckTimestamp"]
         if stack_set.description is not None:
             summary["Description"] = stack_set.description
         if stack_set.service_managed:

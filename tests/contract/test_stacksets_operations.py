@@ -227,3 +227,16 @@ def test_list_operations_returns_newest_first_with_status(sandbox_factory):
     summaries = cf.list_stack_set_operations(StackSetName="clumio")["Summaries"]
     assert [s["OperationId"] for s in summaries] == [second, first]
     assert [s["Status"] for s in summaries] == ["RUNNING", "SUCCEEDED"]
+
+
+def test_stopping_a_queued_operation_cancels_it_before_it_starts(sandbox_factory):
+    """§A6/§A9: a QUEUED operation (managed execution) that is stopped never runs: STOPPED, targets CANCELLED."""
+    sandbox = sandbox_factory(world_spec())
+    cf = create_clumio_stack_set(sandbox, managed_execution=True)
+    first = _start(cf)
+    queued = _start(cf, regions=("us-west-2",))
+    cf.stop_stack_set_operation(StackSetName="clumio", OperationId=queued)
+    assert wait_for_operation(sandbox, cf, queued)["Status"] == "STOPPED"
+    assert wait_for_operation(sandbox, cf, first)["Status"] == "SUCCEEDED"
+    west = {k: v for k, v in detailed(instances(cf)).items() if k[1] == "us-west-2"}
+    assert set(west.values()) == {"CANCELLED"}
