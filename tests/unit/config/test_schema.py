@@ -116,3 +116,16 @@ def test_asset_types_are_the_request_values_of_the_clumio_reference_section_5() 
 def test_schema_file_is_the_one_shipped_in_the_package() -> None:
     on_disk = json.loads((Path(__file__).parents[3] / "schemas" / "desired-state.schema.json").read_text())
     assert on_disk == load_schema()
+
+
+def test_config_stays_pure_no_aws_or_cli_libraries_are_imported() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from reconciler.config import load_desired; load_desired('examples/enterprise.yaml'); "
+        "print(sorted(m for m in ('boto3', 'botocore', 'requests', 'typer', 'rich') if m in sys.modules))"
+    )
+    root = Path(__file__).parents[3]
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "[]", done.stderr
