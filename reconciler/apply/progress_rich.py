@@ -19,7 +19,7 @@ class RichProgress(PlainProgress):
 
     def __init__(self, console: Console | None = None) -> None:
         self.console = console or Console(highlight=False)
-        super().__init__(lambda line: self.console.print(line, markup=False))
+        super().__init__(lambda line: self.console.print(line, markup=False, highlight=False))
         self._bars = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                               TextColumn("{task.fields[extra]}"), TimeElapsedColumn(), console=self.console,
                               transient=True)
