@@ -198,7 +198,8 @@ def serve_foreground(world_file: str | None, host: str, port: int, time_scale: f
         world=str(world_file or "demo"), time_scale=time_scale,
         started_at=datetime.now(UTC).isoformat(timespec="seconds"),
     ))
-    previous = signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    on_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stopping.set()) if on_main_thread else None
     try:
         if announce is not None:
             announce(sandbox)
@@ -207,7 +208,8 @@ def serve_foreground(world_file: str | None, host: str, port: int, time_scale: f
     except KeyboardInterrupt:
         pass
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if on_main_thread:
+            signal.signal(signal.SIGTERM, previous)
         sandbox.stop()
         _remove_record(pid)
 

@@ -150,3 +150,33 @@ def test_commands_without_a_sandbox_say_how_to_start_one(local_cli: InProcessCli
         assert result.returncode == 1
         assert "no sandbox is running" in result.stderr
         assert "sandbox start" in result.stderr
+
+
+@pytest.mark.parametrize("how", ["stop", "ctrl-c"])
+def test_foreground_sandbox_serves_until_stopped_or_interrupted(cli: Cli, tmp_path: Path, how: str) -> None:
+    import signal
+    import time
+
+    runtime_file = tmp_path / "sandbox-runtime" / "sandbox.json"
+    server = subprocess.Popen([sys.executable, "-m", "reconciler", "sandbox", "start", "--port", "0"], env=cli.env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not runtime_file.is_file() and time.monotonic() < deadline and server.poll() is None:
+            time.sleep(0.05)
+        record = json.loads(runtime_file.read_text())
+        assert record["pid"] == server.pid
+        identity = boto3.client("sts", endpoint_url=record["aws_url"], region_name="us-east-1",
+                                aws_access_key_id="sandbox", aws_secret_access_key="sandbox").get_caller_identity()
+        assert identity["Account"] == "100000000001"
+        if how == "stop":
+            assert cli("stop").returncode == 0
+        else:
+            server.send_signal(signal.SIGINT)
+        out, err = server.communicate(timeout=30)
+    finally:
+        if server.poll() is None:
+            server.kill()
+    assert server.returncode == 0, err
+    assert "export AWS_ENDPOINT_URL=" in out and "Traceback" not in err
+    assert not runtime_file.exists()
