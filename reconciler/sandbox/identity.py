@@ -20,9 +20,9 @@ def handle_sts(world: World, operation: str, params: dict[str, Any], caller: str
     if operation == "GetCallerIdentity":
         issued = world.access_keys.get(access_key)
         if issued is not None:
-            account, role, session = issued
-            return {"UserId": f"AROA{_digest(account + role, 17)}:{session}", "Account": account,
-                    "Arn": f"arn:aws:sts::{account}:assumed-role/{role}/{session}"}
+            acting, role, session = issued
+            return {"UserId": f"AROA{_digest(acting + role, 17)}:{session}", "Account": acting,
+                    "Arn": f"arn:aws:sts::{acting}:assumed-role/{role}/{session}"}
         return {"UserId": f"AIDA{_digest(caller, 17)}", "Account": caller,
                 "Arn": f"arn:aws:iam::{caller}:user/sandbox-admin"}
     if operation == "AssumeRole":

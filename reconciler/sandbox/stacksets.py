@@ -147,10 +147,10 @@ class StackSetEngine:
                     if instance.status != "INOPERABLE":
                         instance.status = "OUTDATED"
             for step in op.steps:
-                instance = stack_set.instances.get((step.account, step.region))
-                if instance is not None:
-                    instance.status, instance.detailed, instance.reason = "OUTDATED", "PENDING", None
-                    instance.last_operation_id = op.id
+                target = stack_set.instances.get((step.account, step.region))
+                if target is not None:
+                    target.status, target.detailed, target.reason = "OUTDATED", "PENDING", None
+                    target.last_operation_id = op.id
         if op.action == "DETECT_DRIFT":
             stack_set.drift_details = {**(stack_set.drift_details or {}), "DriftDetectionStatus": "IN_PROGRESS"}
 

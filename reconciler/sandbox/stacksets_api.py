@@ -12,6 +12,7 @@ from reconciler.sandbox.operations import STOPPED_REASON, Operation, Step, Targe
 from reconciler.sandbox.organizations import STACKSETS_PRINCIPAL
 from reconciler.sandbox.stacksets import StackSet, new_stack_set_id
 from reconciler.sandbox.stacksets_reads import READS
+from reconciler.sandbox.stacksets_targets import resolve_accounts, resolve_regions
 from reconciler.sandbox.template import parse_template, resolve_parameters
 
 if TYPE_CHECKING:
@@ -19,8 +20,6 @@ if TYPE_CHECKING:
 
 NAME_RE = re.compile(r"^[a-zA-Z][-a-zA-Z0-9]{0,127}$")
 OPERATION_ID_RE = re.compile(r"^[a-zA-Z0-9][-a-zA-Z0-9]{0,127}$")
-OU_RE = re.compile(r"^(ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}|r-[a-z0-9]{4,32})$")
-MAX_OUS_PER_CALL = 50  # aws-stacksets.md §A3 / §A10
 
 
 def owner_for(world: World, caller: str, params: dict[str, Any]) -> str:
@@ -82,90 +81,6 @@ def _check_capabilities(stack_set_template: Any, capabilities: list[str]) -> Non
     iam = {"AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::User"}
     if types & iam and not set(capabilities) & {"CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"}:
         raise AwsFault("InsufficientCapabilitiesException", "Requires capabilities : [CAPABILITY_NAMED_IAM]")
-
-
-# --- deployment targets --------------------------------------------------------------------------------------
-
-def _regions(world: World, params: dict[str, Any], required: bool) -> list[str]:
-    regions = list(dict.fromkeys(params.get("Regions") or []))
-    if required and not regions:
-        raise AwsFault("ValidationError", "Regions should not be empty")
-    for region in regions:
-        if region not in world.enabled_regions:
-            raise AwsFault("ValidationError", f"Region {region} is not enabled for this account "
-                                              f"(enabled: {', '.join(world.enabled_regions)})")
-    return regions
-
-
-def _resolve_accounts(world: World, stack_set: StackSet, params: dict[str, Any], call: str
-                      ) -> list[tuple[str, str | None]]:
-    """(account, named OU) pairs a Create/Update/Delete call targets, with AWS's validation rules (§A3)."""
-    targets = params.get("DeploymentTargets")
-    accounts = params.get("Accounts")
-    if targets is not None and accounts is not None:
-        raise AwsFault("ValidationError", "Accounts and DeploymentTargets are mutually exclusive")
-    if not stack_set.service_managed:
-        if targets is not None and targets.get("OrganizationalUnitIds"):
-            raise AwsFault("ValidationError", "StackSets with SELF_MANAGED permission model can only have "
-                                              "accounts as target")
-        listed = accounts if accounts is not None else (targets or {}).get("Accounts") or []
-        if not listed:
-            raise AwsFault("ValidationError", "Accounts should not be empty")
-        for account in listed:
-            if not re.fullmatch(r"[0-9]{12}", account):
-                raise AwsFault("ValidationError", f"Account {account} is not a valid 12-digit account id")
-        return [(a, None) for a in dict.fromkeys(listed)]
-    ous = list(dict.fromkeys((targets or {}).get("OrganizationalUnitIds") or []))
-    if accounts is not None or not ous:
-        raise AwsFault("ValidationError", "StackSets with SERVICE_MANAGED permission model can only have "
-                                          "OrganizationalUnit as target")
-    if len(ous) > MAX_OUS_PER_CALL:
-        raise AwsFault("ValidationError", f"The number of OrganizationalUnitIds ({len(ous)}) exceeds the limit of "
-                                          f"{MAX_OUS_PER_CALL} per operation")
-    org = world.org
-    for ou in ous:
-        if not OU_RE.match(ou):
-            raise AwsFault("ValidationError", f"1 validation error detected: Value '{ou}' at "
-                                              f"'deploymentTargets.organizationalUnitIds' failed to satisfy "
-                                              f"constraint: Member must satisfy regular expression pattern: "
-                                              f"^(ou-[a-z0-9]{{4,32}}-[a-z0-9]{{8,32}}|r-[a-z0-9]{{4,32}})$")
-        if ou not in org.units:
-            raise AwsFault("ValidationError", f"Organizational unit {ou} does not exist in the organization")
-    listed = list(dict.fromkeys((targets or {}).get("Accounts") or []))
-    filter_type = (targets or {}).get("AccountFilterType")
-    if call == "create":
-        if filter_type == "UNION":
-            raise AwsFault("ValidationError", "AccountFilterType UNION is not supported for CreateStackInstances")
-        if listed and filter_type is None:
-            raise AwsFault("ValidationError", "AccountFilterType must be specified when both OrganizationalUnitIds "
-                                              "and Accounts are given")
-    filter_type = filter_type or ("NONE" if call == "create" else "UNION")
-    if listed and filter_type == "NONE":
-        raise AwsFault("ValidationError", "Accounts cannot be specified with AccountFilterType NONE")
-    chosen: dict[str, str | None] = {}
-    for ou in ous:
-        for account in org.accounts_under(ou):
-            if account == org.management_account:
-                continue  # StackSets never deploy to the management account (§A1)
-            if filter_type == "INTERSECTION" and account not in listed:
-                continue
-            if filter_type == "DIFFERENCE" and account in listed:
-                continue
-            chosen.setdefault(account, _nearest(world, account, ous))
-    if filter_type == "UNION":
-        for account in listed:
-            if account != org.management_account and account in org.accounts:
-                chosen.setdefault(account, _nearest(world, account, ous))
-    return sorted(chosen.items())
-
-
-def _nearest(world: World, account: str, named: list[str]) -> str | None:
-    """The OU named in the targets that holds the account, nearest first (§A7: possibly an ancestor)."""
-    parent = world.org.accounts[account].parent_id
-    for node in world.org.ancestors(parent):
-        if node in named:
-            return node
-    return None
 
 
 # --- writes --------------------------------------------------------------------------------------------------
@@ -245,8 +160,8 @@ def create_stack_instances(world: World, params: dict[str, Any], owner: str, reg
                            caller: str) -> dict[str, Any]:
     stack_set = world.engine.find(owner, region, params["StackSetName"])
     op_id = _check_can_operate(world, stack_set, params)
-    regions = _regions(world, params, required=True)
-    pairs = _resolve_accounts(world, stack_set, params, "create")
+    regions = resolve_regions(world, params, required=True)
+    pairs = resolve_accounts(world, stack_set, params, "create")
     overrides = _merge_parameters(params.get("ParameterOverrides"), {})
     resolve_parameters(stack_set.template, {**stack_set.parameters, **overrides})
     targets: list[Target] = []
@@ -277,7 +192,7 @@ def _apply_overrides(instance: StackInstance, given: list[dict[str, Any]] | None
 
 def _existing_targets(world: World, stack_set: StackSet, params: dict[str, Any], regions: list[str],
                       call: str) -> list[Target]:
-    pairs = _resolve_accounts(world, stack_set, params, call)
+    pairs = resolve_accounts(world, stack_set, params, call)
     regions = regions or stack_set.instances.regions()
     targets = []
     for account, ou_id in pairs:
@@ -296,7 +211,7 @@ def update_stack_instances(world: World, params: dict[str, Any], owner: str, reg
                            caller: str) -> dict[str, Any]:
     stack_set = world.engine.find(owner, region, params["StackSetName"])
     op_id = _check_can_operate(world, stack_set, params)
-    regions = _regions(world, params, required=True)
+    regions = resolve_regions(world, params, required=True)
     if stack_set.service_managed:
         for ou in (params.get("DeploymentTargets") or {}).get("OrganizationalUnitIds") or []:
             if ou not in stack_set.ou_ids:  # terraform-provider-aws #27877 (§A4)
@@ -319,7 +234,7 @@ def delete_stack_instances(world: World, params: dict[str, Any], owner: str, reg
     if params.get("RetainStacks") is None:
         raise AwsFault("ValidationError", "RetainStacks is required")
     op_id = _check_can_operate(world, stack_set, params)
-    regions = _regions(world, params, required=True)
+    regions = resolve_regions(world, params, required=True)
     targets = _existing_targets(world, stack_set, params, regions, "delete")
     deployment = params.get("DeploymentTargets") or {}
     if stack_set.service_managed and deployment.get("AccountFilterType", "UNION") in ("NONE", "UNION") \
@@ -355,7 +270,7 @@ def update_stack_set(world: World, params: dict[str, Any], owner: str, region: s
     if subset:
         if not params.get("Regions"):
             raise AwsFault("ValidationError", "Regions must be specified with Accounts or DeploymentTargets")
-        targets = _existing_targets(world, stack_set, params, _regions(world, params, True), "update")
+        targets = _existing_targets(world, stack_set, params, resolve_regions(world, params, True), "update")
     else:
         if params.get("Regions"):
             raise AwsFault("ValidationError", "Regions can only be specified with Accounts or DeploymentTargets")

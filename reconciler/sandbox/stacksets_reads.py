@@ -139,8 +139,9 @@ def list_stack_sets(world: World, params: dict[str, Any], owner: str, region: st
             "PermissionModel": stack_set.permission_model,
             "ManagedExecution": {"Active": stack_set.managed_execution},
             "DriftStatus": (stack_set.drift_details or {}).get("DriftStatus", "NOT_CHECKED")}
-        if (stack_set.drift_details or {}).get("LastDriftCheckTimestamp"):
-            summary["LastDriftCheckTimestamp"] = stack_set.drift_details["LastDriftCheckTimestamp"]
+        last_check = (stack_set.drift_details or {}).get("LastDriftCheckTimestamp")
+        if last_check is not None:
+            summary["LastDriftCheckTimestamp"] = last_check
         if stack_set.description is not None:
             summary["Description"] = stack_set.description
         if stack_set.service_managed:
@@ -172,7 +173,7 @@ def list_stack_instances(world: World, params: dict[str, Any], owner: str, regio
         return all(getattr(instance, attr) == value for attr, value in checks)
 
     after = tuple(_untoken(params["NextToken"])) if params.get("NextToken") else None
-    page, last = stack_set.instances.page(after, size, keep if (checks or region_filter) else None,  # type: ignore[arg-type]
+    page, last = stack_set.instances.page(after, size, keep if (checks or region_filter) else None,
                                           account=params.get("StackInstanceAccount"))
     out: dict[str, Any] = {"Summaries": [instance_summary(stack_set, i) for i in page]}
     if last is not None:

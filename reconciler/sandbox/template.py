@@ -93,7 +93,7 @@ def _parse_cached(body: str) -> ParsedTemplate:
         default = decl.get("Default")
         params[name] = TemplateParameter(name, no_echo, None if default is None else str(default),
                                          tuple(str(v) for v in decl.get("AllowedValues", ())))
-    meta = doc.get("Metadata") if isinstance(doc.get("Metadata"), dict) else {}
+    meta: dict[str, Any] = doc["Metadata"] if isinstance(doc.get("Metadata"), dict) else {}
     version = meta.get("ClumioTemplateVersion")
     types = {n: str(r.get("Type", "")) for n, r in resources_.items() if isinstance(r, dict)}
     return ParsedTemplate(params, types, None if version is None else str(version),
