@@ -75,7 +75,8 @@ def run_apply(request: ApplyRequest, ui: ApplyUI, *, ports: Any = None, backend:
     management = desired.management_account.stack_set_name if desired.management_account.onboard else None
 
     def port_for(stack_set: str) -> StackSets:
-        return ports.management_stacksets if management and stack_set == management else ports.stacksets
+        port: StackSets = ports.management_stacksets if management and stack_set == management else ports.stacksets
+        return port
 
     with backend.lock("apply"), redacted_logs():
         redact.remember(os.environ.get(desired.clumio.token_env))
@@ -85,7 +86,7 @@ def run_apply(request: ApplyRequest, ui: ApplyUI, *, ports: Any = None, backend:
         # is made against a world where our own operations have finished (and never collides with them).
         waiter = OperationWaiter(timing, ui.progress)
         settle_unfinished(journal, port_for, waiter, ui.progress, timing,
-                          except_plan=saved.plan_id if resuming else None)
+                          except_plan=saved.plan_id if saved is not None and resuming else None)
         stored = backend.read()  # None until the first write: a plan made with no state recorded serial None
         fresh = _make_fresh_plan(desired, ports, stored)
         if saved is not None:

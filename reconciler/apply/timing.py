@@ -82,7 +82,7 @@ class Timing:
     def backoff(self, attempt: int, base: float = 1.0, cap: float = 30.0) -> float:
         """Capped exponential backoff with "equal jitter": half fixed, half random, so retries spread out but
         never collapse to zero (StaleRequest and throttling clear only when the other caller moves on)."""
-        ceiling = min(cap, base * (2 ** attempt))
+        ceiling = min(cap, base * 2.0 ** attempt)
         return ceiling / 2 + self.rng.uniform(0, ceiling / 2)
 
 

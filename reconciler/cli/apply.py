@@ -6,6 +6,7 @@ import os
 import sys
 from pathlib import Path
 
+import click
 import typer
 
 from reconciler.cli.common import ConfigOption, load_config
@@ -17,10 +18,11 @@ class TerminalUI:
     """Rich live display on a terminal; one plain line per event otherwise (CI logs)."""
 
     def __init__(self, *, no_color: bool) -> None:
-        from reconciler.apply.progress import PlainProgress
+        from reconciler.apply.progress import PlainProgress, Progress
 
         self.interactive = sys.stdin.isatty() and sys.stdout.isatty() and not os.environ.get("CI")
         self.color = sys.stdout.isatty() and not no_color and not os.environ.get("NO_COLOR")
+        self.progress: Progress
         if self.interactive:
             from rich.console import Console
 
@@ -45,8 +47,11 @@ class TerminalUI:
         if stop is not None:
             stop()
         if self.interactive:
-            return bool(typer.confirm(f"\nStop the running StackSet operation {operation_id} in AWS "
-                                      "(StopStackSetOperation)?", default=True))
+            try:
+                return bool(typer.confirm(f"\nStop the running StackSet operation {operation_id} in AWS "
+                                          "(StopStackSetOperation)?", default=True))
+            except (click.exceptions.Abort, KeyboardInterrupt, EOFError):
+                return True  # a second Ctrl-C means "stop everything"
         typer.echo(f"interrupted without a terminal: stopping {operation_id} (StopStackSetOperation)")
         return True
 
