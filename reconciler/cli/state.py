@@ -11,7 +11,15 @@ import typer
 
 from reconciler.cli.common import ConfigOption, load_config
 from reconciler.core.errors import ReconcilerError, StateError
-from reconciler.state import StateBackend, format_age, open_backend, state_from_text, state_to_json, state_to_text
+from reconciler.state import (
+    FORMAT_VERSION,
+    StateBackend,
+    format_age,
+    open_backend,
+    state_from_text,
+    state_to_json,
+    state_to_text,
+)
 from reconciler.state.model import State
 
 
@@ -74,7 +82,10 @@ def _show_text(data: dict[str, Any]) -> str:
     if not data["exists"]:
         lines.append("            (none yet: nothing has been applied)")
     else:
-        lines += [f"Lineage:    {data['lineage']}", f"Serial:     {data['serial']} (format {data['format_version']})"]
+        stored_in = f"format {data['format_version']}"
+        if data["format_version"] != FORMAT_VERSION:
+            stored_in += f"; the next write upgrades it to format {FORMAT_VERSION}"
+        lines += [f"Lineage:    {data['lineage']}", f"Serial:     {data['serial']} ({stored_in})"]
         lines.append("StackSets:" + ("" if data["stack_sets"] else "  (none recorded)"))
         for name, r in data["stack_sets"].items():
             lines.append(f"  {name}: template {r['template_version']} (sha256 {r['template_sha256'][:12]}), "

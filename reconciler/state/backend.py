@@ -25,7 +25,7 @@ from typing import Any
 
 from reconciler import __version__
 from reconciler.core.errors import StateError, StateLockedError
-from reconciler.state.model import State, parse_time, utc_now
+from reconciler.state.model import FORMAT_VERSION, State, parse_time, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -201,23 +201,24 @@ class StateBackend(abc.ABC):
                         "`clumio-org state unlock %s`", info.id, self.describe(), exc, info.id)
 
 
-def check_write(current: State | None, state: State, where: str, *, force: bool) -> State:
-    """The state to store: lineage and serial rules applied, serial bumped past both the given and stored one."""
-    stored_serial = current.serial if current is not None else 0
+def check_write(current: tuple[str, int] | None, state: State, where: str, *, force: bool) -> State:
+    """The state to store, given the stored (lineage, serial): lineage and serial rules applied, serial bumped past
+    both the given and the stored one."""
+    stored_lineage, stored_serial = current if current is not None else (None, 0)
     if current is not None and not force:
-        if current.lineage != state.lineage:
+        if stored_lineage != state.lineage:
             raise StateError(
-                f"the state at {where} has lineage {current.lineage}, not {state.lineage}: "
+                f"the state at {where} has lineage {stored_lineage}, not {state.lineage}: "
                 "it belongs to another deployment",
                 hint="point the config's state at the right place, or overwrite with `state push --force`",
             )
-        if state.serial < current.serial:
+        if state.serial < stored_serial:
             raise StateError(
-                f"the state at {where} changed since it was read (stored serial {current.serial}, "
+                f"the state at {where} changed since it was read (stored serial {stored_serial}, "
                 f"this one {state.serial}); another run wrote it",
                 hint="re-run the command so it starts from the latest state",
             )
-    return replace(state, serial=max(state.serial, stored_serial) + 1)
+    return replace(state, serial=max(state.serial, stored_serial) + 1, format_version=FORMAT_VERSION)
 
 
 @contextlib.contextmanager

@@ -53,24 +53,64 @@ def state_to_json(state: State) -> dict[str, Any]:
         "lineage": state.lineage,
         "serial": state.serial,
         "stack_sets": {name: _stack_set_to_json(state.stack_sets[name]) for name in sorted(state.stack_sets)},
-        "instances": [_instance_to_json(key, state.instances[key]) for key in sorted(state.instances)],
+        "instances": [_instance_to_json(key, state.instances[key]) for key in sorted(state.instances, key=_order)],
         "journal": [_journal_to_json(entry) for entry in state.journal],
         "last_apply": dict(state.last_apply) if state.last_apply is not None else None,
     }
-    _refuse_secrets(data, "state")
+    # Instance rows come from typed records (checked below); walking their tens of thousands of values here would
+    # cost more than writing them.
+    for name in ("stack_sets", "journal", "last_apply"):
+        _refuse_secrets(data[name], name)
+    for row in data["instances"]:
+        for value in row.values():
+            if isinstance(value, Secret):
+                _refuse_secrets(value, f"instances.{row['stack_set']}/{row['account']}/{row['region']}")
     return data
 
 
 def state_to_text(state: State) -> str:
-    """The state file's bytes as text: sorted keys, two-space indent, trailing newline (diffs cleanly)."""
-    return json.dumps(state_to_json(state), indent=2, sort_keys=True, default=_not_serialisable) + "\n"
+    """The state file's text: sorted keys, one line per instance and per journal entry (so a review diff shows
+    exactly the rows that changed, and a 10,000-instance state is written in milliseconds), trailing newline."""
+    data = state_to_json(state)
+    lines = ["{"]
+    keys = sorted(data)
+    for position, key in enumerate(keys):
+        value = data[key]
+        comma = "," if position < len(keys) - 1 else ""
+        if isinstance(value, list) and value:
+            lines.append(f"  {json.dumps(key)}: [")
+            rows = [f"    {_compact(item)}" for item in value]
+            lines.append(",\n".join(rows))
+            lines.append(f"  ]{comma}")
+        else:
+            pretty = json.dumps(value, indent=2, sort_keys=True, default=_not_serialisable).replace("\n", "\n  ")
+            lines.append(f"  {json.dumps(key)}: {pretty}{comma}")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def state_identity(text: str | bytes, *, source: str = "state") -> tuple[str, int]:
+    """(lineage, serial) of a stored state, without building the whole State: what a write checks against."""
+    try:
+        data = json.loads(text)
+    except (ValueError, UnicodeDecodeError):
+        data = None
+    if not isinstance(data, dict):
+        return state_from_text(text, source=source).lineage, 0  # raises the full, explained error
+    if data.get("format_version", data.get("version")) == 0:
+        data = migrate_v0(data)
+    lineage, serial = data.get("lineage"), data.get("serial")
+    if not isinstance(lineage, str) or not isinstance(serial, int) or isinstance(serial, bool):
+        state = state_from_text(text, source=source)
+        return state.lineage, state.serial
+    return lineage, serial
 
 
 def state_from_json(data: Any, *, source: str = "state") -> State:
     """A State from a parsed state file of any known format (older formats are migrated, not rewritten)."""
     if not isinstance(data, dict):
         raise StateError(f"{source} is not a JSON object", hint="restore it from a backup or `state pull` output")
-    version = data.get("format_version", data.get("version"))
+    version = read_version = data.get("format_version", data.get("version"))
     if version == 0:
         data = migrate_v0(data)
         version = FORMAT_VERSION
@@ -83,7 +123,7 @@ def state_from_json(data: Any, *, source: str = "state") -> State:
         )
     _validate(data, source)
     return State(
-        format_version=FORMAT_VERSION,
+        format_version=read_version if isinstance(read_version, int) else FORMAT_VERSION,
         lineage=data["lineage"],
         serial=data["serial"],
         stack_sets={name: StackSetRecord(**record) for name, record in data.get("stack_sets", {}).items()},
@@ -152,13 +192,56 @@ def _validator() -> Any:
 
 
 def _validate(data: dict[str, Any], source: str) -> None:
-    errors = sorted(_validator().iter_errors(data), key=lambda e: list(e.absolute_path))
+    """Schema-validate everything but the instance rows, which are checked by hand: jsonschema takes seconds on
+    the tens of thousands of rows a large organization has, and every command reads the state."""
+    instances = data.get("instances")
+    head = {**data, "instances": []} if isinstance(instances, list) else data
+    errors = sorted(_validator().iter_errors(head), key=lambda e: list(e.absolute_path))
     if errors:
         first = errors[0]
         where = "/".join(str(p) for p in first.absolute_path) or "(top level)"
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise StateError(f"{source} is not a valid state file at {where}: {first.message}{more}",
-                         hint="restore it from a backup (S3 object versions) or `state push` a good copy")
+        _invalid(source, where, f"{first.message}{more}")
+    if isinstance(instances, list):
+        for index, row in enumerate(instances):
+            _check_instance_row(row, index, source)
+
+
+_ROW_TYPES: dict[str, tuple[type, ...]] = {
+    "stack_set": (str,), "account": (str,), "region": (str,), "status": (str,),
+    "last_operation_id": (str, type(None)), "template_version": (str, type(None)),
+    "connected": (bool, type(None)), "updated_at": (str, type(None)),
+}
+_ROW_REQUIRED = ("stack_set", "account", "region", "status")
+
+
+def _check_instance_row(row: Any, index: int, source: str) -> None:
+    """The schema's ``instance`` definition, applied by hand (kept in step with schemas/state.schema.json)."""
+    if not isinstance(row, dict):
+        _invalid(source, f"instances/{index}", "not an object")
+    for name in _ROW_REQUIRED:
+        if not row.get(name):
+            _invalid(source, f"instances/{index}", f"{name!r} is a required non-empty string")
+    for name, value in row.items():
+        allowed = _ROW_TYPES.get(name)
+        if allowed is None:
+            _invalid(source, f"instances/{index}", f"unexpected property {name!r}")
+        elif not isinstance(value, allowed):
+            _invalid(source, f"instances/{index}/{name}", f"{value!r} is not of type "
+                     + " or ".join("null" if t is type(None) else t.__name__ for t in allowed))
+
+
+def _invalid(source: str, where: str, message: str) -> None:
+    raise StateError(f"{source} is not a valid state file at {where}: {message}",
+                     hint="restore it from a backup (S3 object versions) or `state push` a good copy")
+
+
+def _order(key: InstanceKey) -> tuple[str, str, str]:
+    return key.stack_set, key.account, key.region
+
+
+def _compact(item: Any) -> str:
+    return _ROW_ENCODER.encode(item)
 
 
 def _stack_set_to_json(record: StackSetRecord) -> dict[str, Any]:
@@ -229,5 +312,10 @@ def _refuse_secrets(value: Any, path: str) -> None:
 
 
 def _not_serialisable(value: Any) -> Any:
+    _refuse_secrets(value, "state")
     raise StateError(f"refusing to store a {type(value).__name__} in the state",
                      hint="this is a bug in clumio-org: state holds JSON values only")
+
+
+# One encoder for every row (no indent, so the C encoder does the work).
+_ROW_ENCODER = json.JSONEncoder(sort_keys=True, separators=(", ", ": "), default=_not_serialisable)

@@ -38,7 +38,7 @@ _FINGERPRINT = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 def utc_now() -> str:
     """Now as the ISO 8601 UTC string state uses."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _iso(datetime.now(UTC))
 
 
 def format_time(value: datetime | str | None) -> str | None:
@@ -47,7 +47,12 @@ def format_time(value: datetime | str | None) -> str | None:
         return value
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _iso(value.astimezone(UTC))
+
+
+def _iso(value: datetime) -> str:
+    # isoformat, not strftime: %Y does not zero-pad years before 1000 on every platform.
+    return value.replace(microsecond=0, tzinfo=None).isoformat() + "Z"
 
 
 def parse_time(value: str | None) -> datetime | None:
@@ -173,6 +178,8 @@ class JournalEntry:
 class State:
     """Everything clumio-org remembers between runs (see the module docstring for lineage and serial).
 
+    ``format_version`` is the format the state was read in (a format-0 file reads as 0 until a command writes it);
+    it is always written as the current FORMAT_VERSION.
     Values are treated as immutable: the ``with_*`` helpers return a new State; a backend's ``write`` returns the
     state as stored (serial bumped), which is the one to keep writing from.
     ``last_apply`` is ``{"plan_id", "started_at", "finished_at", "outcome"}`` of the latest apply (outcome:

@@ -137,3 +137,19 @@ def test_a_file_that_breaks_the_schema_names_the_bad_field() -> None:
     data["instances"][0]["connected"] = "yes"
     with pytest.raises(StateError, match="instances/0/connected"):
         state_from_json(data)
+
+
+def test_the_serialiser_refuses_a_secret_in_an_instance_row() -> None:
+    key = InstanceKey("clumio-org", "111111111111", "us-east-1")
+    state = State.new().with_instance(key, InstanceRecord(status=TOKEN))  # type: ignore[arg-type]
+    with pytest.raises(StateError, match="refusing to store a secret"):
+        state_to_text(state)
+
+
+def test_a_change_to_one_instance_changes_one_line_of_the_file() -> None:
+    before = full_state()
+    key = InstanceKey("clumio-org", "222222222222", "us-east-1")
+    after = before.with_instance(key, InstanceRecord("OUTDATED", updated_at="2026-02-01T00:00:00Z"))
+    old_lines, new_lines = state_to_text(before).splitlines(), state_to_text(after).splitlines()
+    changed = [(a, b) for a, b in zip(old_lines, new_lines, strict=True) if a != b]
+    assert len(changed) == 1 and '"account": "222222222222"' in changed[0][1] and "OUTDATED" in changed[0][1]

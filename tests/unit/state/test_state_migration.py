@@ -30,7 +30,7 @@ def write_v0(tmp_path: Path) -> Path:
 def test_a_format_0_file_reads_as_a_current_state(tmp_path: Path) -> None:
     state = LocalBackend(write_v0(tmp_path)).read()
     assert state is not None
-    assert state.format_version == FORMAT_VERSION
+    assert state.format_version == 0  # says where it came from; written as FORMAT_VERSION
     assert state.serial == 4
     assert state.instances[InstanceKey("clumio-org", "222222222222", "us-east-1")].status == "OUTDATED"
     assert state.instances[InstanceKey("clumio-org", "111111111111", "eu-west-1")].status == "UNKNOWN"
@@ -64,6 +64,7 @@ def test_the_first_write_stores_format_1_with_the_same_lineage_and_next_serial(t
     assert state is not None
     stored = backend.write(state)
     data = json.loads(path.read_text())
-    assert data["format_version"] == 1 and "version" not in data
+    assert data["format_version"] == FORMAT_VERSION and "version" not in data
+    assert backend.read() == stored and stored.format_version == FORMAT_VERSION
     assert data["lineage"] == state.lineage and data["serial"] == 5 == stored.serial
     assert len(data["instances"]) == 3
