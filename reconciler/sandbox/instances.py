@@ -43,6 +43,8 @@ class InstanceTable:
         self._by_key: dict[InstanceKey, StackInstance] = {}
         self._sorted: list[InstanceKey] | None = []
         self.region_counts: Counter[str] = Counter()
+        # Keys matching a ListStackInstances filter, valid for one engine generation (statuses change in place).
+        self._filtered: dict[object, tuple[int, list[InstanceKey]]] = {}
 
     def __len__(self) -> int:
         return len(self._by_key)
@@ -60,6 +62,7 @@ class InstanceTable:
         self._by_key[instance.key] = instance
         self.region_counts[instance.region] += 1
         self._sorted = None
+        self._filtered.clear()
         return instance
 
     def remove(self, key: InstanceKey) -> StackInstance | None:
@@ -69,6 +72,7 @@ class InstanceTable:
             if not self.region_counts[instance.region]:
                 del self.region_counts[instance.region]
             self._sorted = None
+            self._filtered.clear()
         return instance
 
     def regions(self) -> list[str]:
@@ -123,3 +127,23 @@ class InstanceTable:
                 if len(out) == limit:
                     return out, (key if i < n else None)
         return out, None
+
+    def filtered_page(self, signature: object, keep: Callable[[StackInstance], bool], generation: int,
+                      after: InstanceKey | None, limit: int) -> tuple[list[StackInstance], InstanceKey | None]:
+        """Like :meth:`page` with a filter, but the matching keys are indexed once per ``generation``.
+
+        Paging through a sparse filter (e.g. the few SKIPPED_SUSPENDED_ACCOUNT instances among 100,000) would
+        otherwise scan most of the table for every page.
+        """
+        cached = self._filtered.get(signature)
+        if cached is None or cached[0] != generation:
+            if len(self._filtered) > 32:
+                self._filtered.clear()
+            by_key = self._by_key
+            cached = (generation, [k for k in self.keys() if keep(by_key[k])])
+            self._filtered[signature] = cached
+        keys = cached[1]
+        start = bisect_right(keys, after) if after is not None else 0
+        chunk = keys[start:start + limit]
+        last = chunk[-1] if chunk and start + limit < len(keys) else None
+        return [self._by_key[k] for k in chunk], last

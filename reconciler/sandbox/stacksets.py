@@ -81,6 +81,9 @@ class StackSetEngine:
         self.failing_accounts = failing_accounts
         self.stack_sets: dict[tuple[str, str, str], StackSet] = {}  # (owner, region, name)
         self._busy: set[str] = set()  # ids of StackSets with running or queued operations
+        # Bumped whenever instances may have changed in place (a write call, an event, time passing over a
+        # running operation): read-side indexes built for one generation are rebuilt for the next.
+        self.generation = 0
 
     # --- lookup -------------------------------------------------------------------------------------------
     def find(self, owner: str, region: str, name_or_id: str, *, deleted_ok: bool = False) -> StackSet:
@@ -111,6 +114,7 @@ class StackSetEngine:
         """Apply every step whose start or end the clock has passed, finishing and starting operations in turn."""
         if not self._busy:
             return
+        self.generation += 1
         by_id = {s.id: s for s in self.stack_sets.values() if s.id in self._busy}
         for stack_set in by_id.values():
             self._settle_one(stack_set, now)

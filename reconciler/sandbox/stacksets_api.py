@@ -40,6 +40,7 @@ def handle_cloudformation(world: World, operation: str, params: dict[str, Any], 
     handler = WRITES.get(operation)
     if handler is None:
         raise AwsFault("InvalidAction", f"The sandbox does not implement cloudformation:{operation}.")
+    world.engine.generation += 1
     return handler(world, params, owner, region, caller)
 
 

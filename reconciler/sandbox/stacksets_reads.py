@@ -173,8 +173,13 @@ def list_stack_instances(world: World, params: dict[str, Any], owner: str, regio
         return all(getattr(instance, attr) == value for attr, value in checks)
 
     after = tuple(_untoken(params["NextToken"])) if params.get("NextToken") else None
-    page, last = stack_set.instances.page(after, size, keep if (checks or region_filter) else None,
-                                          account=params.get("StackInstanceAccount"))
+    account = params.get("StackInstanceAccount")
+    if (checks or region_filter) and not account:
+        signature = (tuple(checks), region_filter)
+        page, last = stack_set.instances.filtered_page(signature, keep, world.engine.generation, after, size)
+    else:
+        page, last = stack_set.instances.page(after, size, keep if (checks or region_filter) else None,
+                                              account=account)
     out: dict[str, Any] = {"Summaries": [instance_summary(stack_set, i) for i in page]}
     if last is not None:
         out["NextToken"] = _token(list(last))

@@ -153,6 +153,7 @@ class World:
 
         with self.lock:
             self.engine.settle(self.now_ts())
+            self.engine.generation += 1
             result = apply_event(self, name, dict(args or {}))
             self.engine.settle(self.now_ts())
             return result
