@@ -34,3 +34,21 @@ def test_removals_need_allow_destroy_and_respect_max_destroy(
     assert done.code == 0, done.text
     assert "DeleteStackInstances" in done.out
     assert not DEV_ACCOUNTS & {r["Account"] for r in instances(sandbox_env)}
+
+
+def test_suspended_account_is_removed_with_retain_stacks(
+        sandbox_env: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    use_virtual_clock(sandbox_env, monkeypatch)
+    config = demo_config(tmp_path)
+    assert cli(capsys, "apply", "-c", str(config), "--auto-approve").code == 0
+    sandbox_env.world.apply_event("suspend-account", {"account": "310000000001"})
+
+    run = cli(capsys, "apply", "-c", str(config), "--auto-approve", "--allow-destroy")
+
+    assert run.code == 0, run.text
+    cfn = sandbox_env.client("cloudformation")
+    deletes = [o for o in operations(sandbox_env) if o["Action"] == "DELETE"]
+    assert len(deletes) == 1
+    described = cfn.describe_stack_set_operation(StackSetName="clumio-org", OperationId=deletes[0]["OperationId"])
+    assert described["StackSetOperation"]["RetainStacks"] is True
+    assert "310000000001" not in {r["Account"] for r in instances(sandbox_env)}
