@@ -143,3 +143,32 @@ def test_a_page_of_list_stack_instances_is_fast_at_100000_instances():
         token = page["NextToken"]
         assert len(page["Summaries"]) == 100
     assert sorted(timings)[len(timings) // 2] < 0.020
+    sparse = {"StackSetName": "clumio-org", "Filters": [{"Name": "DETAILED_STATUS",
+                                                          "Values": "SKIPPED_SUSPENDED_ACCOUNT"}]}
+    page = _aws(world, "ListStackInstances", **sparse)  # builds the filter's index once
+    started = time.perf_counter()
+    page = _aws(world, "ListStackInstances", **sparse, NextToken=page["NextToken"])
+    assert time.perf_counter() - started < 0.020
+    assert {s["StackInstanceStatus"]["DetailedStatus"] for s in page["Summaries"]} == {"SKIPPED_SUSPENDED_ACCOUNT"}
+
+
+def test_filtered_instance_pages_follow_the_simulation():
+    clock = VirtualClock()
+    world = World.from_spec(generate_world_spec(30, regions=["us-east-1"], suspended=0), clock)
+    _clumio_stack_set(world)
+    _aws(world, "CreateStackInstances", StackSetName="clumio", Regions=["us-east-1"],
+         DeploymentTargets={"OrganizationalUnitIds": [world.org.root_id]},
+         OperationPreferences={"MaxConcurrentCount": 5, "FailureToleranceCount": 4})
+
+    def running():
+        page = _aws(world, "ListStackInstances", StackSetName="clumio",
+                    Filters=[{"Name": "DETAILED_STATUS", "Values": "RUNNING"}])
+        return [s["Account"] for s in page["Summaries"]]
+
+    first = running()
+    assert len(first) == 5
+    clock.advance(150)
+    second = running()
+    assert len(second) == 5 and not set(first) & set(second)
+    clock.advance(3600)
+    assert running() == []
