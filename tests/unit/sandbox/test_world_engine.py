@@ -172,3 +172,13 @@ def test_filtered_instance_pages_follow_the_simulation():
     assert len(second) == 5 and not set(first) & set(second)
     clock.advance(3600)
     assert running() == []
+
+
+def test_brownfield_world_starts_with_a_deployed_connected_stack_set():
+    world = World.from_file(default_world_path().with_name("upgrade.yaml"), VirtualClock())
+    stack_set = world.stack_set("clumio-org")
+    assert stack_set.template.clumio_version == "24.3"
+    assert len(stack_set.instances) == 6 * 2  # 5 active + 1 suspended account, 2 regions
+    assert world.connection_status("220000000009", "us-west-2") == "connected"
+    assert world.instance("clumio-org", "230000000019", "us-east-1").detailed == "SKIPPED_SUSPENDED_ACCOUNT"
+    assert world.instance("clumio-org", "240000000009", "us-east-1") is None  # Data OU not covered yet
