@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
 NAME_RE = re.compile(r"^[a-zA-Z][-a-zA-Z0-9]{0,127}$")
 OPERATION_ID_RE = re.compile(r"^[a-zA-Z0-9][-a-zA-Z0-9]{0,127}$")
+MAX_INSTANCES = 100_000  # stack instances per StackSet (§A10)
+MAX_TAGS = 50  # §A2
 
 
 def owner_for(world: World, caller: str, params: dict[str, Any]) -> str:
@@ -144,6 +146,8 @@ def create_stack_set(world: World, params: dict[str, Any], owner: str, region: s
     resolve_parameters(template, values)
     capabilities = list(params.get("Capabilities") or [])
     _check_capabilities(template, capabilities)
+    if len(params.get("Tags") or []) > MAX_TAGS:
+        raise AwsFault("ValidationError", f"A stack set can have at most {MAX_TAGS} tags")
     now = world.clock.now()
     stack_set = StackSet(
         name, new_stack_set_id(name, owner, region, now), owner, region, params.get("Description"), body, template,
@@ -165,6 +169,9 @@ def create_stack_instances(world: World, params: dict[str, Any], owner: str, reg
     pairs = resolve_accounts(world, stack_set, params, "create")
     overrides = _merge_parameters(params.get("ParameterOverrides"), {})
     resolve_parameters(stack_set.template, {**stack_set.parameters, **overrides})
+    new = sum(1 for a, _ in pairs for r in regions if (a, r) not in stack_set.instances)
+    if len(stack_set.instances) + new > MAX_INSTANCES:  # quota: stack instances per StackSet (§A10)
+        raise AwsFault("LimitExceededException", f"The StackSet would exceed {MAX_INSTANCES} stack instances")
     targets: list[Target] = []
     for account, ou_id in pairs:
         for r in regions:
@@ -266,6 +273,8 @@ def update_stack_set(world: World, params: dict[str, Any], owner: str, region: s
     resolve_parameters(template, values)
     capabilities = list(params.get("Capabilities") or [])
     _check_capabilities(template, capabilities)
+    if len(params.get("Tags") or []) > MAX_TAGS:
+        raise AwsFault("ValidationError", f"A stack set can have at most {MAX_TAGS} tags")
     changed = body != stack_set.template_body or values != stack_set.parameters
     subset = params.get("Accounts") is not None or params.get("DeploymentTargets") is not None
     if subset:

@@ -31,6 +31,8 @@ def resolve_accounts(world: World, stack_set: StackSet, params: dict[str, Any], 
     """(account, named OU) pairs a Create/Update/Delete call targets, with AWS's validation rules (§A3)."""
     targets = params.get("DeploymentTargets")
     accounts = params.get("Accounts")
+    if targets is not None and targets.get("AccountsUrl"):
+        raise AwsFault("ValidationError", "The sandbox does not read AccountsUrl; list the Accounts in the call")
     if targets is not None and accounts is not None:
         raise AwsFault("ValidationError", "Accounts and DeploymentTargets are mutually exclusive")
     if not stack_set.service_managed:

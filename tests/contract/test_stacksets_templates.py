@@ -112,3 +112,11 @@ def test_throttling_fault_answers_rate_exceeded(sandbox_factory):
     sandbox = sandbox_factory(world_spec(faults={"throttle_rate": 1.0}))
     error = _error(sandbox.client("cloudformation").list_stack_sets)
     assert (error["Code"], error["Message"]) == ("Throttling", "Rate exceeded")
+
+
+def test_more_than_fifty_tags_are_rejected(cf):
+    """§A2/§A10: at most 50 tags."""
+    tags = [{"Key": f"k{i}", "Value": "v"} for i in range(51)]
+    error = _error(cf.create_stack_set, StackSetName="tagged", TemplateBody=TEMPLATE, Tags=tags,
+                   Parameters=[{"ParameterKey": "Colour", "ParameterValue": "red"}])
+    assert error["Code"] == "ValidationError"
