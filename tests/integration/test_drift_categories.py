@@ -102,7 +102,7 @@ def test_hand_edited_stack_is_found_by_detect_with_its_resources(world: DriftWor
     assert code == 0, report  # no detection yet: the last result says nothing about it
     assert report["detections"][0]["status"] == "NOT_CHECKED"
 
-    code, report = world.drift_json("--detect", "--timeout", "7200")
+    code, report = world.drift_json("--detect", "--timeout", "600")
     assert code == 2
     [f] = report["findings"]
     assert (f["category"], f["account"], f["region"]) == ("resources", "300000000001", "us-west-2")
