@@ -210,7 +210,7 @@ def schedule(targets: list[Target], prefs: dict[str, Any], t0: float, seconds: f
             if first_fail is not None and at is None:
                 # Another region exceeded its tolerance: nothing new starts anywhere after that moment.
                 for step in region_steps:
-                    if step.start > first_fail:
+                    if step.start >= first_fail and step.outcome != "SKIPPED":
                         step.start = step.end = first_fail
                         step.outcome, step.reason = "CANCELLED", CANCELLED_REASON
             steps.extend(region_steps)

@@ -182,3 +182,21 @@ def test_brownfield_world_starts_with_a_deployed_connected_stack_set():
     assert world.connection_status("220000000009", "us-west-2") == "connected"
     assert world.instance("clumio-org", "230000000019", "us-east-1").detailed == "SKIPPED_SUSPENDED_ACCOUNT"
     assert world.instance("clumio-org", "240000000009", "us-east-1") is None  # Data OU not covered yet
+
+
+def test_parallel_regions_stop_starting_work_once_any_region_exceeds_its_tolerance():
+    east = [Target(f"{i:012d}", "us-east-1", None, "FAILED" if i == 0 else "SUCCEEDED", "x") for i in range(3)]
+    west = [Target(f"{i:012d}", "us-west-2", None) for i in range(3)]
+    steps, failed = schedule(east + west, {"RegionConcurrencyType": "PARALLEL"}, 0.0, 100.0)
+    assert failed
+    west_outcomes = [s.outcome for s in steps if s.region == "us-west-2"]
+    assert west_outcomes == ["SUCCEEDED", "CANCELLED", "CANCELLED"]  # the first ran alongside the failure
+
+
+def test_failure_tolerance_percentage_rounds_down():
+    targets = [Target(f"{i:012d}", "us-east-1", None, "FAILED" if i < 2 else "SUCCEEDED", "x") for i in range(9)]
+    # 9 × 25 % = 2.25 → 2 failures tolerated: the operation does not fail.
+    _, failed = schedule(targets, {"FailureTolerancePercentage": 25, "MaxConcurrentCount": 9}, 0.0, 1.0)
+    assert not failed
+    _, failed = schedule(targets, {"FailureTolerancePercentage": 20, "MaxConcurrentCount": 9}, 0.0, 1.0)
+    assert failed  # 9 × 20 % = 1.8 → 1
