@@ -162,8 +162,9 @@ class StateBackend(abc.ABC):
         """Create the lock record if none exists, atomically; else raise :func:`locked_error`."""
 
     @abc.abstractmethod
-    def _delete_lock(self) -> None:
-        """Remove the lock record (the caller checked it is the one to remove)."""
+    def _delete_lock(self, lock_id: str) -> bool:
+        """Remove the lock record if it is still ``lock_id``, atomically (so a lock taken meanwhile by another run
+        survives); False when the record is gone or belongs to another run."""
 
     @contextlib.contextmanager
     def lock(self, operation: str) -> Iterator[LockInfo]:
@@ -186,16 +187,16 @@ class StateBackend(abc.ABC):
             raise StateError(f"lock id {lock_id} does not match the lock held at {self.describe()}: "
                              f"{holder.describe()}",
                              hint=f"the lock id to release is {holder.id} — make sure that run is really gone")
-        self._delete_lock()
+        if not self._delete_lock(holder.id):
+            raise StateError(f"the lock at {self.describe()} changed while releasing it", hint="look again with "
+                             "`clumio-org state show`")
         return holder
 
     def _release(self, info: LockInfo) -> None:
         try:
-            holder = self.current_lock()
-            if holder is not None and holder.id == info.id:
-                self._delete_lock()
-            elif holder is not None:
-                log.warning("state lock %s was replaced by %s; leaving it", info.id, holder.id)
+            if not self._delete_lock(info.id):
+                log.warning("state lock %s was released by someone else (state unlock); leaving the lock record "
+                            "as it is", info.id)
         except Exception as exc:  # never hide the error that ended the run behind a failed release
             log.warning("could not release the state lock %s at %s: %s; release it with "
                         "`clumio-org state unlock %s`", info.id, self.describe(), exc, info.id)

@@ -84,9 +84,14 @@ class LocalBackend(StateBackend):
                 handle.flush()
                 os.fsync(handle.fileno())
 
-    def _delete_lock(self) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            self.lock_path.unlink()
+    def _delete_lock(self, lock_id: str) -> bool:
+        with self._guard():  # lock-taking also runs under the guard, so the record cannot change in between
+            holder = self.current_lock()
+            if holder is None or holder.id != lock_id:
+                return False
+            with contextlib.suppress(FileNotFoundError):
+                self.lock_path.unlink()
+            return True
 
     @contextlib.contextmanager
     def _guard(self) -> Iterator[None]:

@@ -24,6 +24,7 @@ from reconciler.state.model import State
 
 _PRECONDITION_CODES = ("PreconditionFailed", "ConditionalRequestConflict", "412", "409")
 _MISSING_CODES = ("NoSuchKey", "404", "NotFound")
+_UNSUPPORTED_CODES = ("NotImplemented", "InvalidArgument", "InvalidRequest", "501")
 
 
 class S3Backend(StateBackend):
@@ -88,13 +89,30 @@ class S3Backend(StateBackend):
                                  "try again") from None
             raise locked_error(holder, self.describe()) from None
 
-    def _delete_lock(self) -> None:
+    def _delete_lock(self, lock_id: str) -> bool:
+        found = self._get(self.lock_key)
+        if found is None or LockInfo.from_text(found[0], self.lock_key).id != lock_id:
+            return False
+        try:
+            # If-Match on the ETag just read: a lock another run took in between is left alone.
+            self.client.delete_object(Bucket=self.bucket, Key=self.lock_key, IfMatch=found[1])
+        except ClientError as exc:
+            code = _code(exc)
+            if code in _PRECONDITION_CODES:
+                return False
+            if code not in _UNSUPPORTED_CODES:
+                raise self._error("unlock", self.lock_key, exc) from None
+            # An S3-compatible store without conditional deletes: the id was checked just above.
+            self._delete_unconditionally()
+        except BotoCoreError as exc:
+            raise _unreachable(self.describe(), exc) from None
+        return True
+
+    def _delete_unconditionally(self) -> None:
         try:
             self.client.delete_object(Bucket=self.bucket, Key=self.lock_key)
         except ClientError as exc:
             raise self._error("unlock", self.lock_key, exc) from None
-        except BotoCoreError as exc:
-            raise _unreachable(self.describe(), exc) from None
 
     def _get(self, key: str) -> tuple[bytes, str] | None:
         try:

@@ -49,6 +49,7 @@ class RecordingS3:
     def __init__(self) -> None:
         self.objects: dict[str, tuple[bytes, str]] = {}
         self.puts: list[dict[str, Any]] = []
+        self.deletes: list[str | None] = []
         self.fail_with: str | None = None
 
     def _fail(self, operation: str) -> None:
@@ -74,7 +75,10 @@ class RecordingS3:
         self.objects[key] = (kwargs["Body"], etag)
         return {"ETag": etag}
 
-    def delete_object(self, Bucket: str, Key: str) -> None:  # noqa: N803
+    def delete_object(self, Bucket: str, Key: str, IfMatch: str | None = None) -> None:  # noqa: N803
+        self.deletes.append(IfMatch)
+        if IfMatch is not None and self.objects.get(Key, (b"", None))[1] != IfMatch:
+            raise ClientError({"Error": {"Code": "PreconditionFailed", "Message": "changed"}}, "DeleteObject")
         self.objects.pop(Key, None)
 
 
@@ -100,6 +104,20 @@ def test_the_lock_is_a_create_only_put_and_writes_are_conditional_on_the_etag_re
     assert create["IfNoneMatch"] == "*" and "IfMatch" not in create
     assert update["IfMatch"] == '"etag-2"'
     assert "org/state.json.lock" not in client.objects
+    assert client.deletes == ['"etag-1"']  # the release is conditional on the lock object it created
+
+
+def test_a_store_without_conditional_deletes_still_releases_the_lock() -> None:
+    class NoConditionalDeletes(RecordingS3):
+        def delete_object(self, Bucket: str, Key: str, IfMatch: str | None = None) -> None:  # noqa: N803
+            if IfMatch is not None:
+                raise ClientError({"Error": {"Code": "NotImplemented", "Message": "no"}}, "DeleteObject")
+            super().delete_object(Bucket, Key)
+
+    client = NoConditionalDeletes()
+    with S3Backend("team-state", "k", client=client).lock("apply"):
+        pass
+    assert client.objects == {}
 
 
 def test_a_second_lock_reports_the_holder_read_from_the_lock_object() -> None:
