@@ -7,6 +7,7 @@ which keeps this file fast on a busy machine.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -55,16 +56,25 @@ class InProcessCli:
 def cli(tmp_path: Path) -> Iterator[Cli]:
     runner = Cli(tmp_path / "sandbox-runtime")
     yield runner
-    runner("stop")  # never leave a background sandbox behind a failed test
+    _stop_quietly(tmp_path / "sandbox-runtime")  # never leave a background sandbox behind a failed test
+
+
+def _stop_quietly(directory: Path) -> None:
+    from reconciler.core.errors import ReconcilerError
+    from reconciler.sandbox import runtime
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(runtime.DIR_ENV, str(directory))
+        with contextlib.suppress(ReconcilerError):
+            runtime.stop()
 
 
 @pytest.fixture
 def local_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str],
               monkeypatch: pytest.MonkeyPatch) -> Iterator[InProcessCli]:
     monkeypatch.setenv("CLUMIO_ORG_SANDBOX_DIR", str(tmp_path / "sandbox-runtime"))
-    runner = InProcessCli(capsys)
-    yield runner
-    runner("stop")
+    yield InProcessCli(capsys)
+    _stop_quietly(tmp_path / "sandbox-runtime")
 
 
 def test_detached_sandbox_is_started_used_and_stopped(cli: Cli, local_cli: InProcessCli, tmp_path: Path) -> None:
@@ -74,7 +84,7 @@ def test_detached_sandbox_is_started_used_and_stopped(cli: Cli, local_cli: InPro
     assert f"http://127.0.0.1:{port}" in started.stdout
     assert (tmp_path / "sandbox-runtime" / "sandbox.json").is_file()
 
-    exports = cli("env")
+    exports = local_cli("env")
     assert exports.returncode == 0
     env = dict(line.removeprefix("export ").split("=", 1) for line in exports.stdout.splitlines())
     assert env["AWS_ENDPOINT_URL"] == f"http://127.0.0.1:{port}"
@@ -153,7 +163,8 @@ def test_commands_without_a_sandbox_say_how_to_start_one(local_cli: InProcessCli
 
 
 @pytest.mark.parametrize("how", ["stop", "ctrl-c"])
-def test_foreground_sandbox_serves_until_stopped_or_interrupted(cli: Cli, tmp_path: Path, how: str) -> None:
+def test_foreground_sandbox_serves_until_stopped_or_interrupted(cli: Cli, local_cli: InProcessCli, tmp_path: Path,
+                                                                how: str) -> None:
     import signal
     import time
 
@@ -170,7 +181,7 @@ def test_foreground_sandbox_serves_until_stopped_or_interrupted(cli: Cli, tmp_pa
                                 aws_access_key_id="sandbox", aws_secret_access_key="sandbox").get_caller_identity()
         assert identity["Account"] == "100000000001"
         if how == "stop":
-            assert cli("stop").returncode == 0
+            assert local_cli("stop").returncode == 0
         else:
             server.send_signal(signal.SIGINT)
         out, err = server.communicate(timeout=30)
