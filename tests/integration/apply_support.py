@@ -4,6 +4,7 @@ with apply's sleeper advancing that clock instead of sleeping."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from dataclasses import dataclass
 from importlib.resources import files
@@ -45,11 +46,50 @@ def demo_config(tmp_path: Path) -> Path:
     return config
 
 
+# Every output of `cli` in the current test, for the secret scan of `no_secret_leaks`.
+OUTPUTS: list[str] = []
+
+
 def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> Run:
     capsys.readouterr()
     code = main(list(argv))
     captured = capsys.readouterr()
+    OUTPUTS.append(captured.out + captured.err)
     return Run(code, captured.out, captured.err)
+
+
+def secret_values(sandbox: Any, org_id: str = "o-demo7k2p9xq4") -> dict[str, str]:
+    """The sandbox's ClumioToken, RoleExternalId and Clumio API token, as a leak would show them."""
+    from reconciler.core.secrets import Secret
+    from reconciler.providers.clumio.client import ClumioClient
+
+    env = sandbox.env()
+    old = os.environ.get("CLUMIO_API_TOKEN")
+    os.environ["CLUMIO_API_TOKEN"] = env["CLUMIO_API_TOKEN"]
+    try:
+        params = ClumioClient(env["CLUMIO_API_URL"], "CLUMIO_API_TOKEN").org_deployment_parameters(org_id)
+    finally:
+        if old is None:
+            os.environ.pop("CLUMIO_API_TOKEN", None)
+        else:
+            os.environ["CLUMIO_API_TOKEN"] = old
+    values = {"ClumioToken": params.token, "RoleExternalId": params.external_id}
+    found = {name: value.reveal() for name, value in values.items() if isinstance(value, Secret)}
+    found["API token"] = env["CLUMIO_API_TOKEN"]
+    return found
+
+
+@pytest.fixture
+def no_secret_leaks(sandbox: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> Any:
+    """After the test: no output, file under tmp_path (plan, state, logs) or log record holds a secret value."""
+    OUTPUTS.clear()
+    yield
+    secrets = secret_values(sandbox)
+    texts = {f"output #{i}": text for i, text in enumerate(OUTPUTS)}
+    texts["log"] = caplog.text
+    texts.update({str(p): p.read_text(errors="replace") for p in tmp_path.rglob("*") if p.is_file()})
+    leaks = [(name, where) for where, text in texts.items() for name, value in secrets.items() if value in text]
+    assert leaks == [], f"secret values leaked: {leaks}"
 
 
 def instances(sandbox: Any, stack_set: str = STACK_SET) -> list[dict[str, Any]]:

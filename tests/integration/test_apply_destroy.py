@@ -7,9 +7,18 @@ from typing import Any
 
 import pytest
 
-from tests.integration.apply_support import cli, demo_config, instances, operations, use_virtual_clock
+from tests.integration.apply_support import (
+    cli,
+    demo_config,
+    instances,
+    no_secret_leaks,  # noqa: F401 - fixture
+    operations,
+    use_virtual_clock,
+)
 
 DEV_ACCOUNTS = {"320000000001", "320000000002", "320000000003", "320000000011", "320000000012"}
+
+pytestmark = pytest.mark.usefixtures("no_secret_leaks")
 
 
 def test_removals_need_allow_destroy_and_respect_max_destroy(

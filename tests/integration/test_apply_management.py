@@ -7,10 +7,20 @@ from typing import Any
 
 import pytest
 
-from tests.integration.apply_support import cli, connections, demo_config, instances, operations, use_virtual_clock
+from tests.integration.apply_support import (
+    cli,
+    connections,
+    demo_config,
+    instances,
+    no_secret_leaks,  # noqa: F401 - fixture
+    operations,
+    use_virtual_clock,
+)
 
 MANAGEMENT = "100000000001"
 ADMIN_ROLE = "AWSCloudFormationStackSetAdministrationRole"
+
+pytestmark = pytest.mark.usefixtures("no_secret_leaks")
 
 
 @pytest.fixture

@@ -14,12 +14,15 @@ from tests.integration.apply_support import (
     connections,
     demo_config,
     instances,
+    no_secret_leaks,  # noqa: F401 - fixture
     operations,
     state_of,
     use_virtual_clock,
 )
 
 CANARY = "400000000001"
+
+pytestmark = pytest.mark.usefixtures("no_secret_leaks")
 
 
 @pytest.fixture
