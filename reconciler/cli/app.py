@@ -7,11 +7,13 @@ import logging
 import sys
 import traceback
 from collections.abc import Sequence
+from typing import Any
 
-import click
 import typer
+import typer.main
 
 from reconciler import __version__
+from reconciler.cli._click import Abort, ClickException, Exit
 from reconciler.core.errors import ReconcilerError
 
 app = typer.Typer(
@@ -61,6 +63,17 @@ def _register_commands() -> None:
 _register_commands()
 
 
+_COMMAND: Any = None
+
+
+def _command() -> Any:
+    """The click command tree, built once per process (tests call ``main`` many times)."""
+    global _COMMAND
+    if _COMMAND is None:
+        _COMMAND = typer.main.get_command(app)
+    return _COMMAND
+
+
 def print_error(err: ReconcilerError) -> None:
     """Print ``error:`` and ``hint:`` lines on stderr, the format every command shares."""
     typer.echo(f"error: {err.message}", err=True)
@@ -72,13 +85,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return its exit code; user errors exit 1 with a message, never a traceback."""
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        result = app(args=args, prog_name="clumio-org", standalone_mode=False)
-    except click.exceptions.Exit as exc:
+        result = _command().main(args=args, prog_name="clumio-org", standalone_mode=False)
+    except Exit as exc:
         return int(exc.exit_code)
-    except click.exceptions.Abort:
+    except Abort:
         typer.echo("aborted", err=True)
         return 1
-    except click.ClickException as exc:
+    except ClickException as exc:  # usage errors: a user mistake, so exit 1 like every other
         exc.show()
         return 1
     except ReconcilerError as exc:

@@ -6,9 +6,9 @@ import os
 import sys
 from pathlib import Path
 
-import click
 import typer
 
+from reconciler.cli._click import Abort
 from reconciler.cli.common import ConfigOption, load_config
 
 EXIT_HELP = "Exit codes: 0 done or nothing to do, 1 error or refused, 3 finished with failed accounts, 130 Ctrl-C."
@@ -50,7 +50,7 @@ class TerminalUI:
             try:
                 return bool(typer.confirm(f"\nStop the running StackSet operation {operation_id} in AWS "
                                           "(StopStackSetOperation)?", default=True))
-            except (click.exceptions.Abort, KeyboardInterrupt, EOFError):
+            except (Abort, KeyboardInterrupt, EOFError):
                 return True  # a second Ctrl-C means "stop everything"
         typer.echo(f"interrupted without a terminal: stopping {operation_id} (StopStackSetOperation)")
         return True
