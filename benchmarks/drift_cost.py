@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -29,11 +30,40 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from plan_scale import minimum_calls, ratio_line, start_sandbox, write_config  # noqa: E402
 
 
+def edit_one_stack(env: dict[str, str], spec: dict[str, Any]) -> None:
+    """The sandbox's drift-stack event on the first account's first region, so detection finds one instance."""
+    import requests
+
+    leaf = spec["ous"][0]
+    while "ous" in leaf:
+        leaf = leaf["ous"][0]
+    account = next(a["id"] for a in leaf["accounts"] if a.get("state", "ACTIVE") == "ACTIVE")
+    base = env["AWS_ENDPOINT_URL"].rstrip("/")
+    response = requests.post(f"{base}/_sandbox/events/drift-stack", json={"account": account,
+                             "region": spec["regions"]["enabled"][0]}, timeout=60)
+    response.raise_for_status()
+
+
+def sandbox_clock(env: dict[str, str]) -> Any:
+    """The sandbox's own "now" (its clock runs from a fixed start), so ages in the report are the world's."""
+    from datetime import datetime
+
+    import requests
+
+    def now() -> datetime:
+        status = requests.get(env["AWS_ENDPOINT_URL"].rstrip("/") + "/_sandbox/status", timeout=60).json()
+        return datetime.fromisoformat(status["now"])
+
+    return now
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=2000)
     parser.add_argument("--regions", type=int, default=17)
     parser.add_argument("--latency-ms", type=float, default=50.0)
+    parser.add_argument("--detect", action="store_true",
+                        help="run `drift --detect` (one stack edited by hand first) and count its extra calls")
     parser.add_argument("--compare-plan", action="store_true",
                         help="also run plan's reads on fresh ports and print its calls next to drift's")
     args = parser.parse_args()
@@ -70,12 +100,18 @@ def main() -> None:
             os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
             os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
             desired = load_desired(config)
+            drift_cli.clock.now = sandbox_clock(env)
             build_ports(desired)  # warm-up: botocore loads its service models once per process, not an API cost
 
-            print("running drift (what `clumio-org drift -c clumio-org.yaml --format json` runs) …", flush=True)
+            if args.detect:
+                edit_one_stack(env, spec)
+                os.environ.setdefault("CLUMIO_ORG_POLL_SECONDS", "5")
+            flag = " --detect" if args.detect else ""
+            print(f"running drift (what `clumio-org drift -c clumio-org.yaml --format json{flag}` runs) …",
+                  flush=True)
             drift_ports = build_ports(desired)
             wall0 = time.perf_counter()
-            got = drift_cli.gather(desired, drift_ports, detect_drift=False, timeout=0)
+            got = drift_cli.gather(desired, drift_ports, detect_drift=args.detect, timeout=3600)
             report = build_report(got.inputs, config_path=str(config), detections=got.detections, notes=got.notes)
             render_drift_json(report)
             drift_wall = time.perf_counter() - wall0
@@ -111,6 +147,12 @@ def main() -> None:
     print(ratio_line("drift API calls vs minimum the APIs allow", total, least, 1.05))
     if plan_calls:
         print(ratio_line("drift API calls vs plan's API calls", total, sum(plan_calls.values()), 1.0))
+    if args.detect:
+        polls = drift_calls.get("cloudformation.DescribeStackSetOperation", 0)
+        print(f"  --detect: {polls} DescribeStackSetOperation polls while the detection ran (time-dependent, "
+              f"every {os.environ.get('CLUMIO_ORG_POLL_SECONDS')} s), "
+              f"{drift_calls.get('cloudformation.ListStackInstanceResourceDrifts', 0)} ListStackInstanceResourceDrifts "
+              f"for {sum(1 for f in report.findings if f.category.value == 'resources')} drifted instance(s)")
     print(f"  drift wall time {drift_wall:.2f}s at {args.latency_ms:g} ms per call; classification CPU "
           f"{classify_cpu:.2f}s for {len(live.instances)} instances")
 
