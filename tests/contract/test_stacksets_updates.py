@@ -225,3 +225,61 @@ def test_suspended_account_instance_needs_retain_stacks_to_be_removed(deployed):
     wait_for_operation(sandbox, cf, cf.delete_stack_instances(
         StackSetName="clumio", Regions=["us-east-1"], RetainStacks=True, DeploymentTargets=targets)["OperationId"])
     assert (suspended, "us-east-1") not in instances(cf)
+
+
+def test_stack_set_definition_changes_even_when_the_update_operation_fails(sandbox_factory):
+    """§A4: the StackSet definition is updated even if the operation fails."""
+    sandbox = sandbox_factory(world_spec())
+    cf = create_clumio_stack_set(sandbox)
+    deploy(sandbox, cf, [OU_OTHER], ["us-east-1"])
+    sandbox.world.apply_event("fail-account", {"account": OTHER, "reason": "access denied"})
+    op_id = cf.update_stack_set(
+        StackSetName="clumio", UsePreviousTemplate=True, Capabilities=["CAPABILITY_NAMED_IAM"],
+        Parameters=[{"ParameterKey": "ClumioToken", "UsePreviousValue": True},
+                    {"ParameterKey": "RoleExternalId", "UsePreviousValue": True},
+                    {"ParameterKey": "SendCFTDeploymentEventsToClumio", "ParameterValue": "False"}])["OperationId"]
+    op = wait_for_operation(sandbox, cf, op_id)
+    assert op["Status"] == "FAILED"
+    params = {p["ParameterKey"]: p["ParameterValue"]
+              for p in cf.describe_stack_set(StackSetName="clumio")["StackSet"]["Parameters"]}
+    assert params["SendCFTDeploymentEventsToClumio"] == "False"
+    assert instances(cf)[(OTHER, "us-east-1")]["Status"] == "OUTDATED"
+
+
+def test_retrying_with_a_new_operation_id_updates_the_outdated_instances(sandbox_factory):
+    """§A4: re-running UpdateStackSet with a new OperationId retries every OUTDATED instance."""
+    sandbox = sandbox_factory(world_spec())
+    cf = create_clumio_stack_set(sandbox)
+    deploy(sandbox, cf, [OU_OTHER], ["us-east-1"])
+    sandbox.world.apply_event("fail-account", {"account": OTHER})
+    wait_for_operation(sandbox, cf, _update_parameter(cf, "False"))
+    sandbox.world.apply_event("heal-account", {"account": OTHER})
+    retry = cf.update_stack_set(StackSetName="clumio", UsePreviousTemplate=True,
+                                Capabilities=["CAPABILITY_NAMED_IAM"], OperationId="retry-2",
+                                Parameters=[{"ParameterKey": k, "UsePreviousValue": True} for k in (
+                                    "ClumioToken", "RoleExternalId", "SendCFTDeploymentEventsToClumio")])
+    assert wait_for_operation(sandbox, cf, retry["OperationId"])["Status"] == "SUCCEEDED"
+    assert instances(cf)[(OTHER, "us-east-1")]["Status"] == "CURRENT"
+
+
+def test_managed_execution_cannot_change_while_an_operation_runs(deployed):
+    """§A2: ManagedExecution can't be changed while operations are running or queued."""
+    _, cf = deployed
+    _update_parameter(cf, "False")
+    with pytest.raises(ClientError) as error:
+        cf.update_stack_set(StackSetName="clumio", UsePreviousTemplate=True, ManagedExecution={"Active": True},
+                            Capabilities=["CAPABILITY_NAMED_IAM"],
+                            Parameters=[{"ParameterKey": k, "UsePreviousValue": True} for k in (
+                                "ClumioToken", "RoleExternalId")])
+    assert error.value.response["Error"]["Code"] in ("ValidationError", "OperationInProgressException")
+
+
+def test_permission_model_cannot_change_while_instances_exist(deployed):
+    """§A2: PermissionModel can't be changed while the StackSet has instances."""
+    _, cf = deployed
+    with pytest.raises(ClientError) as error:
+        cf.update_stack_set(StackSetName="clumio", UsePreviousTemplate=True, PermissionModel="SELF_MANAGED",
+                            Capabilities=["CAPABILITY_NAMED_IAM"],
+                            Parameters=[{"ParameterKey": k, "UsePreviousValue": True} for k in (
+                                "ClumioToken", "RoleExternalId")])
+    assert "PermissionModel" in error.value.response["Error"]["Message"]
