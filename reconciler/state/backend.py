@@ -194,7 +194,9 @@ class StateBackend(abc.ABC):
 
     def _release(self, info: LockInfo) -> None:
         try:
-            if not self._delete_lock(info.id):
+            with _interrupts_deferred():
+                released = self._delete_lock(info.id)
+            if not released:
                 log.warning("state lock %s was released by someone else (state unlock); leaving the lock record "
                             "as it is", info.id)
         except Exception as exc:  # never hide the error that ended the run behind a failed release
@@ -220,6 +222,25 @@ def check_write(current: tuple[str, int] | None, state: State, where: str, *, fo
                 hint="re-run the command so it starts from the latest state",
             )
     return replace(state, serial=max(state.serial, stored_serial) + 1, format_version=FORMAT_VERSION)
+
+
+@contextlib.contextmanager
+def _interrupts_deferred() -> Iterator[None]:
+    """Let the lock release finish even if Ctrl-C is pressed again meanwhile (it takes one S3 call at most); the
+    interrupt is delivered right after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = {sig: signal.signal(sig, lambda signum, frame: caught.append(signum))
+                for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+        for signum in caught[:1]:
+            signal.raise_signal(signum)
 
 
 @contextlib.contextmanager

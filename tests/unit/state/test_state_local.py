@@ -241,3 +241,18 @@ def test_of_concurrent_processes_exactly_one_gets_the_lock(tmp_path: Path) -> No
 @pytest.mark.parametrize(("seconds", "text"), [(5, "5s"), (725, "12m05s"), (11220, "3h07m"), (187200, "2d04h")])
 def test_lock_ages_read_like_durations(seconds: int, text: str) -> None:
     assert format_age(seconds) == text
+
+
+def test_a_second_ctrl_c_during_the_release_still_releases_then_interrupts(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    backend = backend_at(tmp_path)
+    real_delete = backend._delete_lock
+
+    def impatient_delete(lock_id: str) -> bool:
+        os.kill(os.getpid(), signal.SIGINT)  # the user presses Ctrl-C again while the lock is being released
+        return real_delete(lock_id)
+
+    monkeypatch.setattr(backend, "_delete_lock", impatient_delete)
+    with pytest.raises(KeyboardInterrupt), backend.lock("apply"):
+        raise KeyboardInterrupt
+    assert backend.current_lock() is None
