@@ -163,11 +163,20 @@ class OperationRunner:
             params = self._parameters(definition, creating=True)
             assert self.template is not None
             body = self.template.body
-            self._retrying(lambda: port.create_stack_set(definition, body, params.parameters))
+            try:
+                self._retrying(lambda: port.create_stack_set(definition, body, params.parameters))
+            except ProviderError as exc:
+                if "namealreadyexists" not in exc.message.lower().replace(" ", ""):
+                    raise
+                raise ReconcilerError(
+                    f"StackSet {op.stack_set} was created by someone else since the plan was made",
+                    hint="re-run plan: it will compare the existing StackSet with the desired state") from exc
             self.journal.record_stack_set(definition, params.secrets_sent)
             self.submitted += 1
             self.progress.operation_submitted(op, "created")
         else:
+            # Killed between CreateStackSet and the journal write: it was created with the values fetched then.
+            self.journal.record_stack_set(definition, self._parameters(definition, creating=True).secrets_sent)
             self.progress.operation_submitted(op, "resumed: already created")
         outcome = OperationOutcome(op.operation_id, OperationStatus.SUCCEEDED, (), None, self.timing.now() - started)
         self.journal.finished(op.operation_id, JournalStatus.SUCCEEDED)

@@ -141,3 +141,32 @@ def test_ctrl_c_declined_leaves_the_operation_running_for_the_next_apply(tmp_pat
     assert world.stacksets.stopped == []
     assert world.state().journal_entry(OP1).status is JournalStatus.RUNNING  # type: ignore[union-attr]
     assert "left running" in (result.stop_reason or "")
+
+
+def test_apply_killed_right_after_create_stack_set_does_not_create_it_twice(tmp_path: Path) -> None:
+    world = World(tmp_path)
+    plan = onboarding_plan()
+    journal = Journal(world.backend, None)
+    journal.begin(plan)
+    journal.submitted(plan.plan_id, plan.operations[0])
+    world.stacksets.create_stack_set(plan.stack_set_changes[0].definition, "body", ())
+    world.stacksets.calls.clear()
+
+    result = world.run(plan)
+
+    assert result.outcome is Outcome.SUCCEEDED
+    assert world.stacksets.mutating_calls("create_stack_set") == []
+    assert set(world.state().stack_sets["clumio-org"].secret_fingerprints) == {"ClumioToken", "RoleExternalId"}
+
+
+def test_stack_set_created_by_someone_else_since_the_plan_is_refused(tmp_path: Path) -> None:
+    from reconciler.core.errors import ProviderError, ReconcilerError
+
+    world = World(tmp_path)
+
+    def taken(*args: object) -> None:
+        raise ProviderError("cloudformation:CreateStackSet on clumio-org failed: NameAlreadyExistsException: x")
+
+    world.stacksets.create_stack_set = taken  # type: ignore[method-assign,assignment]
+    with pytest.raises(ReconcilerError, match="created by someone else"):
+        world.run(onboarding_plan())
