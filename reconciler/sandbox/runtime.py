@@ -193,14 +193,14 @@ def serve_foreground(world_file: str | None, host: str, port: int, time_scale: f
     stopping = threading.Event()
     sandbox.on_shutdown(stopping.set)
     pid = os.getpid()
-    _write_record(RuntimeRecord(
-        pid=pid, host=sandbox.host, port=sandbox.port, aws_url=sandbox.aws_url, clumio_url=sandbox.clumio_url,
-        world=str(world_file or "demo"), time_scale=time_scale,
-        started_at=datetime.now(UTC).isoformat(timespec="seconds"),
-    ))
     on_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, lambda *_: stopping.set()) if on_main_thread else None
-    try:
+    try:  # the record is written inside: whoever sees it can rely on Ctrl-C / SIGTERM cleaning it up
+        _write_record(RuntimeRecord(
+            pid=pid, host=sandbox.host, port=sandbox.port, aws_url=sandbox.aws_url, clumio_url=sandbox.clumio_url,
+            world=str(world_file or "demo"), time_scale=time_scale,
+            started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        ))
         if announce is not None:
             announce(sandbox)
         while not stopping.wait(0.5):
