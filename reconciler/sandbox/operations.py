@@ -81,6 +81,7 @@ class Operation:
     _cursor_start: int = 0
     _cursor_end: int = 0
     drift_summary: dict[str, Any] | None = None
+    result_order: list[int] = field(default_factory=list)  # step indices by (account, region), for result pages
 
     def status(self, now: float) -> str:
         if self.started_at is None:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from reconciler.sandbox.api import AwsFault
 from reconciler.sandbox.instances import StackInstance
-from reconciler.sandbox.operations import Operation, to_datetime
+from reconciler.sandbox.operations import Operation, Step, to_datetime
 from reconciler.sandbox.stacksets import StackSet
 
 if TYPE_CHECKING:
@@ -217,28 +217,42 @@ def list_operations(world: World, params: dict[str, Any], owner: str, region: st
     return _slice([operation_shape(world, stack_set, o, summary=True) for o in ops], params, "Summaries")
 
 
+def _result_row(step: Step, status: str) -> dict[str, Any]:
+    row: dict[str, Any] = {"Account": step.account, "Region": step.region, "Status": status}
+    if status in ("FAILED", "CANCELLED") or (step.outcome == "SKIPPED" and status == "SUCCEEDED"):
+        row["StatusReason"] = step.reason
+    # No account gate function is configured, so AWS reports the gate as skipped.
+    row["AccountGateResult"] = {
+        "Status": "SKIPPED",
+        "StatusReason": f"Function not found: arn:aws:lambda:{step.region}:{step.account}:function:"
+                        f"AWSCloudFormationStackSetAccountGate"}
+    if step.ou_id is not None:
+        row["OrganizationalUnitId"] = step.ou_id
+    return row
+
+
 def list_operation_results(world: World, params: dict[str, Any], owner: str, region: str) -> dict[str, Any]:
     stack_set = world.engine.find(owner, region, params["StackSetName"], deleted_ok=True)
     op = _operation(stack_set, params["OperationId"])
     now = world.now_ts()
+    size = _max_results(params)
     wanted = {str(f.get("Values")) for f in params.get("Filters") or [] if f.get("Name") == "OPERATION_RESULT_STATUS"}
-    rows = []
-    steps = op.steps or []
-    for step in sorted(steps, key=lambda s: (s.account, s.region)):
+    steps = op.steps
+    if len(op.result_order) != len(steps):  # sorted once per operation: pages stay cheap at 100,000 steps
+        op.result_order = sorted(range(len(steps)), key=lambda i: (steps[i].account, steps[i].region))
+    position = int(_untoken(params["NextToken"])) if params.get("NextToken") else 0
+    rows: list[dict[str, Any]] = []
+    order = op.result_order
+    while position < len(order) and len(rows) < size:
+        step = steps[order[position]]
+        position += 1
         status = step.result_status(now)
-        if wanted and status not in wanted:
-            continue
-        row: dict[str, Any] = {"Account": step.account, "Region": step.region, "Status": status}
-        if status in ("FAILED", "CANCELLED") or step.outcome == "SKIPPED" and status == "SUCCEEDED":
-            row["StatusReason"] = step.reason
-        row["AccountGateResult"] = {
-            "Status": "SKIPPED",
-            "StatusReason": f"Function not found: arn:aws:lambda:{step.region}:{step.account}:function:"
-                            f"AWSCloudFormationStackSetAccountGate"}
-        if step.ou_id is not None:
-            row["OrganizationalUnitId"] = step.ou_id
-        rows.append(row)
-    return _slice(rows, params, "Summaries")
+        if not wanted or status in wanted:
+            rows.append(_result_row(step, status))
+    out: dict[str, Any] = {"Summaries": rows}
+    if position < len(order):
+        out["NextToken"] = _token(position)
+    return out
 
 
 def list_resource_drifts(world: World, params: dict[str, Any], owner: str, region: str) -> dict[str, Any]:
