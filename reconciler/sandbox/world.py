@@ -33,7 +33,15 @@ _ACCOUNT_IN_KEY = re.compile(r"([0-9]{12})")
 
 class World:
     """Implements reconciler.sandbox.api.SandboxWorld. Every public method takes ``lock`` and first applies
-    whatever simulated time has passed (operations progress lazily, on reads)."""
+    whatever simulated time has passed (operations progress lazily, on reads).
+
+    Build one with ``World.from_file(path, clock)`` or ``World.from_spec(spec, clock)`` (both validate). Besides the
+    seam (``handle_aws``, ``handle_clumio``, ``apply_event``, ``status``, ``call_latency_seconds``), tests may read:
+    ``org`` (Organization: ``accounts``, ``units``, ``resolve_ou``, ``accounts_under``, ``delegated_admins``),
+    ``engine`` (StackSetEngine), ``clumio`` (ClumioService: ``token``, ``external_id``, ``connections``,
+    ``current``), ``stack_set(name)``, ``instance(stack_set, account, region)``, ``connection_status(account,
+    region)``, ``failing_accounts``; and advance time with ``clock.advance(seconds)`` on a VirtualClock.
+    """
 
     def __init__(self, spec: dict[str, Any], clock: Clock) -> None:
         self.spec = spec
