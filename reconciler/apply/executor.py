@@ -41,6 +41,14 @@ def group_waves(operations: Sequence[Operation]) -> list[tuple[str, list[Operati
     return groups
 
 
+def lanes_by_stack_set(ops: Sequence[Operation]) -> list[list[Operation]]:
+    """One lane per StackSet, in plan order inside each lane."""
+    lanes: dict[str, list[Operation]] = {}
+    for op in ops:
+        lanes.setdefault(op.stack_set, []).append(op)
+    return list(lanes.values())
+
+
 def failure_budget(wave: WavePlan | None) -> int:
     """How many accounts of a wave may fail before the run stops: the wave's failure tolerance, resolved like AWS
     resolves it (percentages of the wave's accounts, rounded down, §A5)."""
@@ -88,7 +96,8 @@ class Executor:
                 wave = self._run_wave(name, ops, number, len(groups))
                 result.waves.append(wave)
                 if wave.over_budget:
-                    later = [op for _, rest in groups[number:] for op in rest]
+                    later = [op for _, rest in groups[number - 1:] for op in rest
+                             if self.journal.entry(op.operation_id) is None]
                     result.stopped_before = groups[number][0] if number < len(groups) else None
                     result.stop_reason = self._stop_reason(wave)
                     self.journal.skipped(self.plan.plan_id, later)
@@ -111,16 +120,15 @@ class Executor:
         self.progress.wave_started(name, number, total, len(ops), sum(len(op.instances) for op in ops))
         gated: list[InstanceKey] = []
         broken: OperationOutcome | None = None
-        for op in ops:
-            outcome = self.runner.run(op)
+        for op, outcome in self.runner.run_lanes(lanes_by_stack_set(ops)):
             wave.operations += 1
             wave.instances += len(op.instances)
             wave.failures.extend(outcome.failures)
             if not outcome.ok:
-                broken = outcome
+                broken = broken or outcome
                 if not outcome.failures:
                     wave.failures.extend(_whole_operation_failed(op, outcome))
-                break
+                continue
             if op.kind in GATED_KINDS:
                 failed = {(f.account, f.region) for f in outcome.failures}
                 gated.extend(k for k in op.instances if (k.account, k.region) not in failed)
@@ -148,26 +156,24 @@ class Executor:
     def _interrupted(self, result: ApplyResult) -> None:
         """Stop submitting; offer to stop the running operation; record where the run stopped."""
         result.outcome = Outcome.INTERRUPTED
-        running = self.runner.current
-        detail = "interrupted before the next submit"
-        if running is not None:
-            port, op = running
+        details: list[str] = []
+        for running in list(self.runner.running.values()):
+            op = running.op
             try:
                 stop = self.confirm_stop(op.operation_id)
             except (KeyboardInterrupt, EOFError):
                 stop = True
             if stop:
                 try:
-                    port.stop_operation(op.stack_set, op.operation_id)
+                    running.port.stop_operation(op.stack_set, op.operation_id)
                     self.journal.finished(op.operation_id, JournalStatus.STOPPED)
-                    detail = f"interrupted; StopStackSetOperation sent for {op.operation_id}"
+                    details.append(f"StopStackSetOperation sent for {op.operation_id}")
                 except ReconcilerError as exc:
-                    detail = f"interrupted; stopping {op.operation_id} failed: {exc.message}"
+                    details.append(f"stopping {op.operation_id} failed: {exc.message}")
             else:
-                detail = f"interrupted; {op.operation_id} left running in AWS (the next apply follows it)"
-            result.stop_reason = detail
-        else:
-            result.stop_reason = detail
+                details.append(f"{op.operation_id} left running in AWS (the next apply follows it)")
+        detail = "interrupted; " + "; ".join(details) if details else "interrupted before the next submit"
+        result.stop_reason = detail
         remaining = [op for op in self.plan.operations if self.journal.entry(op.operation_id) is None]
         self.journal.skipped(self.plan.plan_id, remaining)
         self.journal.end(Outcome.INTERRUPTED.value, detail)

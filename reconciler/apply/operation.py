@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from reconciler.apply import redact
 from reconciler.apply.journal import Journal
@@ -15,7 +17,7 @@ from reconciler.apply.params import SECRET_KEYS, ParameterSet, stack_set_paramet
 from reconciler.apply.progress import Progress
 from reconciler.apply.submit import Submitter
 from reconciler.apply.timing import Timing
-from reconciler.apply.wait import OperationWaiter, is_throttling
+from reconciler.apply.wait import OperationTimeout, OperationWaiter, is_throttling
 from reconciler.core.errors import ProviderError, ReconcilerError
 from reconciler.core.live import LiveStackSet, OperationStatus, OperationView
 from reconciler.core.plan import Operation, OperationKind, Plan, StackSetDefinition
@@ -32,10 +34,19 @@ class TemplateChanged(ReconcilerError):
     """Clumio now serves a template whose content differs from the one the plan was reviewed with."""
 
 
+@dataclass(frozen=True)
+class Running:
+    """An operation AWS is running for us: which port to ask about it, and when we started following it."""
+
+    op: Operation
+    port: StackSets
+    started: float
+
+
 class OperationRunner:
     """Journal SUBMITTED → submit (or find it again) → journal RUNNING → wait → results → journal the end.
 
-    ``current`` is the operation being waited for, so Ctrl-C can offer to stop it.
+    ``running`` holds the operations being waited for, so Ctrl-C can offer to stop them.
     """
 
     def __init__(self, plan: Plan, ports: ApplyPorts, journal: Journal, options: ApplyOptions, *, timing: Timing,
@@ -51,7 +62,8 @@ class OperationRunner:
         self.definitions: dict[str, StackSetDefinition] = {c.stack_set: c.definition for c in plan.stack_set_changes}
         self.template: ClumioTemplate | None = None
         self.deployment: DeploymentParameters | None = None
-        self.current: tuple[StackSets, Operation] | None = None
+        # Operations submitted and not yet finished, so Ctrl-C can offer to stop them.
+        self.running: dict[str, Running] = {}
         self._live: dict[str, tuple[StackSetDefinition, str]] = {}
         self.submitted = 0
         self.followed = 0
@@ -103,6 +115,61 @@ class OperationRunner:
 
     # -- one operation -------------------------------------------------------------------------------------
     def run(self, op: Operation) -> OperationOutcome:
+        """Start one operation and follow it to its end."""
+        started = self.start(op)
+        if isinstance(started, OperationOutcome):
+            return started
+        view = self.waiter.wait(started.port, op.stack_set, op.operation_id, bound=self.timing.own_wait_seconds,
+                                op=op)
+        return self.complete(started, view)
+
+    def run_lanes(self, lanes: Sequence[Sequence[Operation]]) -> list[tuple[Operation, OperationOutcome]]:
+        """Operations of one wave, one lane per StackSet: inside a lane one after another (one operation at a time
+        per StackSet, §A9), lanes side by side (different StackSets do not wait for each other). After a failed
+        operation no new one starts; running ones are followed to their end. Results in completion order."""
+        if len(lanes) == 1:
+            results: list[tuple[Operation, OperationOutcome]] = []
+            for op in lanes[0]:
+                outcome = self.run(op)
+                results.append((op, outcome))
+                if not outcome.ok:
+                    break
+            return results
+        queues = [deque(lane) for lane in lanes]
+        active: dict[int, Running] = {}
+        results = []
+        broken = False
+        intervals = self.timing.poll_intervals()
+        while True:
+            for lane, queue in enumerate(queues):
+                while not broken and lane not in active and queue:
+                    op = queue.popleft()
+                    started = self.start(op)
+                    if isinstance(started, OperationOutcome):
+                        results.append((op, started))
+                        broken = not started.ok
+                    else:
+                        active[lane] = started
+                        intervals.reset(self.timing.poll_seconds)
+            if not active:
+                return results
+            self.timing.sleep(intervals.next())
+            for lane, running in list(active.items()):
+                view = self.waiter.describe(running.port, running.op.stack_set, running.op.operation_id)
+                if view.status.finished:
+                    del active[lane]
+                    outcome = self.complete(running, view)
+                    results.append((running.op, outcome))
+                    broken = broken or not outcome.ok
+                elif self.timing.now() - running.started >= self.timing.own_wait_seconds:
+                    raise OperationTimeout(
+                        f"operation {running.op.operation_id} on StackSet {running.op.stack_set} is still "
+                        f"{view.status.value} after {int(self.timing.now() - running.started)}s",
+                        hint="it keeps running in AWS; re-run apply later (it will find and follow the operation)")
+
+    def start(self, op: Operation) -> OperationOutcome | Running:
+        """Journal, then submit (or find again after a crash): the operation is RUNNING in AWS when this returns a
+        Running; operations with nothing to wait for (CreateStackSet, already done) return their outcome."""
         entry = self.journal.entry(op.operation_id)
         if _done(entry):
             assert entry is not None
@@ -128,12 +195,17 @@ class OperationRunner:
                 self.submitted += 1
                 self.progress.operation_submitted(op, "submitted")
         self.journal.running(op.operation_id)
-        self.current = (port, op)
-        view = self.waiter.wait(port, op.stack_set, op.operation_id, bound=self.timing.own_wait_seconds, op=op)
-        self.current = None
-        failures = self.waiter.failures(port, op.stack_set, op.operation_id, view)
+        running = Running(op, port, started)
+        self.running[op.operation_id] = running
+        return running
+
+    def complete(self, running: Running, view: OperationView) -> OperationOutcome:
+        """The operation finished: read its failed (account, region) rows, record everything, report."""
+        op = running.op
+        self.running.pop(op.operation_id, None)
+        failures = self.waiter.failures(running.port, op.stack_set, op.operation_id, view)
         outcome = OperationOutcome(op.operation_id, view.status, failures, view.status_reason,
-                                   self.timing.now() - started, len(op.instances))
+                                   self.timing.now() - running.started, len(op.instances))
         self._record(op, outcome)
         self.progress.operation_finished(op, outcome)
         return outcome

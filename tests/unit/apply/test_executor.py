@@ -197,3 +197,27 @@ def _update_change():  # type: ignore[no-untyped-def]
     from tests.unit.apply.helpers import definition
 
     return [StackSetChange(STACK_SET, Action.CHANGE, definition())]
+
+
+def test_operations_on_different_stack_sets_in_one_wave_run_side_by_side(tmp_path: Path) -> None:
+    from reconciler.core.live import PermissionModel
+    from reconciler.core.plan import Action, StackSetChange
+    from tests.unit.apply.helpers import definition
+
+    world = World(tmp_path)
+    mgmt = "clumio-org-management"
+    ops = [
+        op(0, OperationKind.CREATE_STACK_SET, None),
+        op(1, OperationKind.CREATE_STACK_SET, None, stack_set=mgmt),
+        op(2, OperationKind.CREATE_STACK_INSTANCES, "rest", REST),
+        op(3, OperationKind.CREATE_STACK_INSTANCES, "rest", ("111111111111",), stack_set=mgmt),
+    ]
+    changes = [StackSetChange(STACK_SET, Action.ADD, definition()),
+               StackSetChange(mgmt, Action.ADD, definition(mgmt, permission_model=PermissionModel.SELF_MANAGED))]
+    result = world.run(plan_of(ops, waves=[("rest", REST, "0")], changes=changes))
+
+    assert result.outcome is Outcome.SUCCEEDED
+    assert world.management.mutating_calls("create_instances") == [("create_instances", ops[3].operation_id)]
+    assert world.stacksets.mutating_calls("create_instances") == [("create_instances", ops[2].operation_id)]
+    rest = result.waves[-1]
+    assert rest.operations == 2 and rest.seconds < 2 * 300  # not one after the other
