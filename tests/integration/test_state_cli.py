@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -14,42 +13,23 @@ from reconciler.core.keys import InstanceKey
 from reconciler.core.secrets import Secret
 from reconciler.state import InstanceRecord, JournalEntry, StackSetRecord, State, state_to_text
 from reconciler.state.s3 import S3Backend
+from tests.integration import state_support
+from tests.integration.state_support import BUCKET, KEY, s3_backend_for_test, s3_config
 
-BUCKET = "team-state"
-KEY = "clumio-org/prod/state.json"
+# One sandbox per module (its S3 is all these tests need); each test starts from an empty bucket.
+module_sandbox = state_support.module_sandbox
+s3_env = state_support.s3_env
+
 TOKEN = Secret("sandbox-clumio-token-value")
 
 
-def s3_config(tmp_path: Path) -> Path:
-    """A desired-state file whose state lives in the sandbox's S3 (the same as a team's shared config)."""
-    path = tmp_path / "clumio-org.yaml"
-    path.write_text(textwrap.dedent(f"""\
-        version: 1
-        organization:
-          id: o-demo7k2p9xq4
-          management_account: "100000000001"
-          home_region: us-east-1
-        clumio:
-          api_url: https://clumio.invalid
-        targets:
-          organization: true
-        regions: [us-east-1]
-        state:
-          backend: s3
-          bucket: {BUCKET}
-          key: {KEY}
-    """))
-    return path
-
-
 @pytest.fixture
-def config(sandbox_env: Any, tmp_path: Path) -> Path:
-    sandbox_env.client("s3").create_bucket(Bucket=BUCKET)
+def config(s3_env: Any, tmp_path: Path) -> Path:
     return s3_config(tmp_path)
 
 
 def backend() -> S3Backend:
-    return S3Backend(BUCKET, KEY, "us-east-1")
+    return s3_backend_for_test()
 
 
 def applied_state() -> State:
@@ -171,6 +151,6 @@ def test_unlock_of_an_unlocked_state_says_so(config: Path, capsys: pytest.Captur
     assert code == 1 and "is not locked" in err
 
 
-def test_a_missing_bucket_is_explained(sandbox_env: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run(capsys, "state", "show", "-c", str(s3_config(tmp_path)))
-    assert code == 1 and "NoSuchBucket" in err and f"create the bucket {BUCKET}" in err
+def test_a_missing_bucket_is_explained(s3_env: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "state", "show", "-c", str(s3_config(tmp_path, bucket="no-such-state-bucket")))
+    assert code == 1 and "NoSuchBucket" in err and "create the bucket no-such-state-bucket" in err

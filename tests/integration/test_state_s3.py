@@ -17,20 +17,22 @@ from reconciler.core.errors import StateError, StateLockedError
 from reconciler.core.keys import InstanceKey
 from reconciler.state import InstanceRecord, State
 from reconciler.state.s3 import S3Backend
+from tests.integration import state_support
+from tests.integration.state_support import BUCKET, KEY, s3_backend_for_test, s3_config
 
-BUCKET = "team-state"
-KEY = "clumio-org/prod/state.json"
+# One sandbox per module (its S3 is all these tests need); each test starts from an empty bucket.
+module_sandbox = state_support.module_sandbox
+s3_env = state_support.s3_env
 
 
 @pytest.fixture
-def s3_backend(sandbox_env: Any) -> S3Backend:
-    sandbox_env.client("s3").create_bucket(Bucket=BUCKET)
-    return S3Backend(BUCKET, KEY, "us-east-1")
+def s3_backend(s3_env: Any) -> S3Backend:
+    return s3_backend_for_test()
 
 
 def another_backend() -> S3Backend:
     """A second run: its own boto3 client, as a second CI job would have."""
-    return S3Backend(BUCKET, KEY, "us-east-1")
+    return s3_backend_for_test()
 
 
 def test_the_state_round_trips_through_s3_with_serial_bumps(s3_backend: S3Backend) -> None:
@@ -98,6 +100,7 @@ def test_a_lock_left_by_a_killed_process_is_reported_with_its_age_and_released_b
     """)], stdout=subprocess.PIPE, text=True, env=dict(os.environ))
     assert holder.stdout is not None
     lock_id = holder.stdout.readline().strip()
+    assert lock_id, "the holder process never took the lock"
     holder.kill()  # SIGKILL: no finally, no release
     holder.wait()
 
@@ -117,23 +120,3 @@ def test_a_lock_left_by_a_killed_process_is_reported_with_its_age_and_released_b
     with s3_backend.lock("clumio-org apply"):
         pass
 
-
-def s3_config(tmp_path: Path) -> Path:
-    path = tmp_path / "clumio-org.yaml"
-    path.write_text(textwrap.dedent(f"""\
-        version: 1
-        organization:
-          id: o-demo7k2p9xq4
-          management_account: "100000000001"
-          home_region: us-east-1
-        clumio:
-          api_url: https://clumio.invalid
-        targets:
-          organization: true
-        regions: [us-east-1]
-        state:
-          backend: s3
-          bucket: {BUCKET}
-          key: {KEY}
-    """))
-    return path
