@@ -35,6 +35,7 @@ class Connection:
     installed_version: str | None
     stack_arn: str | None
     unlinked_at: datetime | None = None
+    asset_types: tuple[str, ...] = ()
 
     @property
     def id(self) -> str:
@@ -103,16 +104,16 @@ class ClumioService:
 
     # --- connections (driven by stack events) -------------------------------------------------------------
     def stack_deployed(self, account: str, region: str, version: str | None, stack_arn: str | None,
-                       at: datetime) -> None:
+                       at: datetime, asset_types: tuple[str, ...] = ()) -> None:
         existing = self.connections.get(f"{account}_{region}")
-        if existing is not None and existing.unlinked_at is None and existing.installed_version == version:
-            return
         if existing is not None and existing.unlinked_at is None:
-            existing.installed_version = version  # a template update keeps the connection connected
-            existing.stack_arn = stack_arn
+            # A template update keeps the connection connected and records what is installed now.
+            existing.installed_version, existing.stack_arn = version, stack_arn
+            existing.asset_types = asset_types or existing.asset_types
             return
         self.connections[f"{account}_{region}"] = Connection(
-            account, region, at, at + timedelta(seconds=self.connect_seconds), version, stack_arn)
+            account, region, at, at + timedelta(seconds=self.connect_seconds), version, stack_arn,
+            asset_types=asset_types)
 
     def stack_deleted(self, account: str, region: str, at: datetime) -> None:
         connection = self.connections.get(f"{account}_{region}")
@@ -207,9 +208,17 @@ class ClumioService:
             "stack_name": (connection.stack_arn or "/").split("/")[1] or None,
             "created_timestamp": connection.created.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "template_permission_set": "all", "services_enabled": ["discover", "protect"],
-            "config": {"installed_template_version": connection.installed_version,
-                       "asset_types_enabled": ["ebs", "rds", "s3"]},
+            "config": self._installed_config(connection),
         }
+
+    def _installed_config(self, connection: Connection) -> dict[str, Any]:
+        """config.installed_template_version plus per-asset versions for the asset blocks the stack runs (§3.3)."""
+        enabled = [a.lower() for a in connection.asset_types or ("EBS", "RDS", "S3")]
+        config: dict[str, Any] = {"installed_template_version": connection.installed_version,
+                                  "asset_types_enabled": enabled}
+        for key, version in ASSET_VERSIONS.items():
+            config[key] = {"installed_template_version": version} if key in enabled else None
+        return config
 
     def _list(self, request: ClumioRequest, now: datetime) -> ClumioResponse:
         try:

@@ -26,6 +26,7 @@ class StackInstance:
     last_drift_check: datetime | None = None
     last_operation_id: str | None = None
     template_version: str | None = None  # Clumio version of the template the stack runs (None: not Clumio)
+    asset_types: tuple[str, ...] = ()  # the Clumio template's asset blocks (EBS, RDS, S3, DynamoDB)
     deployed_params: dict[str, str] = field(default_factory=dict)
     drifted: dict[str, tuple[str, str]] = field(default_factory=dict)  # logical id -> (property, actual value)
     drift_results: tuple[tuple[str, str, str | None], ...] = ()  # last check: (logical id, status, property)

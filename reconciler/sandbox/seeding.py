@@ -50,9 +50,10 @@ def seed_existing_stack_sets(world: World, entries: list[dict[str, Any]]) -> Non
                         instance.status, instance.detailed = "CURRENT", "SUCCEEDED"
                         instance.stack_id = stack_set.stack_id(account_id, r)
                         instance.template_version = version
+                        instance.asset_types = template.asset_types
                         instance.deployed_params = deployed
                         world.clumio.stack_deployed(account_id, r, version, instance.stack_id,
-                                                    connected_since)
+                                                    connected_since, template.asset_types)
                     else:
                         instance.status, instance.detailed = "OUTDATED", "SKIPPED_SUSPENDED_ACCOUNT"
                         instance.reason = SUSPENDED_REASON

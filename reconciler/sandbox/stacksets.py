@@ -229,6 +229,7 @@ class StackSetEngine:
             if instance.stack_id is None:
                 instance.stack_id = stack_set.stack_id(step.account, step.region)
             instance.template_version = stack_set.template.clumio_version
+            instance.asset_types = stack_set.template.asset_types
             instance.deployed_params = stack_set.effective_parameters(instance.overrides)
             self.hooks.stack_deployed(instance, step.end)
         elif step.outcome == "SKIPPED":

@@ -200,7 +200,7 @@ class World:
     def stack_deployed(self, instance: StackInstance, at: float) -> None:
         if instance.template_version is not None:
             self.clumio.stack_deployed(instance.account, instance.region, instance.template_version,
-                                       instance.stack_id, datetime.fromtimestamp(at, UTC))
+                                       instance.stack_id, datetime.fromtimestamp(at, UTC), instance.asset_types)
 
     def stack_deleted(self, account: str, region: str, retained: bool, at: float) -> None:
         if not retained:  # a retained stack keeps running, so Clumio keeps its connection

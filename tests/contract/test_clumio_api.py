@@ -123,6 +123,8 @@ def test_connection_goes_connecting_then_connected_with_the_installed_version(sa
     assert connection["connection_status"] == "connecting"
     assert connection["id"] == f"{APP_ONE}_us-east-1"
     assert connection["config"]["installed_template_version"] == "24.4"
+    assert connection["config"]["ebs"]["installed_template_version"]  # the helper's template enables EBS and S3
+    assert connection["config"]["rds"] is None
     sandbox.world.clock.advance(30)
     assert _get(sandbox, f"/connections/aws/{APP_ONE}_us-east-1").json()["connection_status"] == "connected"
     assert cf.describe_stack_set_operation(StackSetName="clumio", OperationId=op_id)["StackSetOperation"]
