@@ -83,13 +83,18 @@ def _pages(call: Any, count: int, **kwargs: Any) -> tuple[list[float], int]:
     return timings, rows
 
 
-def _line(label: str, timings: list[float], rows: int) -> str:
+def _line(label: str, timings: list[float], rows: int, bound: bool) -> str:
+    ordered = sorted(timings)
     mean = statistics.fmean(timings)
-    p95 = sorted(timings)[max(0, math.ceil(len(timings) * 0.95) - 1)]
+    p50 = statistics.median(ordered)
+    p95 = ordered[max(0, math.ceil(len(ordered) * 0.95) - 1)]
+    text = (f"  {label:<40} {len(timings):>4} pages {rows:>6} rows  mean {mean:6.2f} ms  p50 {p50:6.2f} ms  "
+            f"p95 {p95:6.2f} ms")
+    if not bound:
+        return text
     ratio = mean / PAGE_BOUND_MS
     verdict = "ok" if ratio <= 1.0 else "OVER TARGET"
-    return (f"  {label:<40} {len(timings):>4} pages {rows:>6} rows  mean {mean:6.2f} ms  p95 {p95:6.2f} ms  "
-            f"ratio {ratio:5.3f} (target ≤ 1.0 of {PAGE_BOUND_MS:.0f} ms) {verdict}")
+    return f"{text}  ratio {ratio:5.3f} (target ≤ 1.0 of {PAGE_BOUND_MS:.0f} ms) {verdict}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -108,19 +113,19 @@ def main(argv: list[str] | None = None) -> int:
     world = World.from_spec(spec, VirtualClock())
     built = time.perf_counter()
     sandbox = start_in_thread(world)
-    cloudformation = sandbox.client("cloudformation")
-    cloudformation.list_stack_sets()  # the first answer: the sandbox is up
+    raw = RawCloudFormation(sandbox.host, sandbox.port)
+    raw.list_stack_instances(StackSetName=STACK_SET, MaxResults=1)  # the first answer: the sandbox is up
     answered = time.perf_counter()
+    cloudformation = sandbox.client("cloudformation")
     instances = len(world.stack_set(STACK_SET).instances)
     print(f"instances: {instances}")
     print("start-up:")
-    print(f"  generate spec {1000 * (generated - started):8.0f} ms")
-    print(f"  build world   {1000 * (built - generated):8.0f} ms")
-    print(f"  serve + first answer {1000 * (answered - built):8.0f} ms")
-    print(f"  total         {1000 * (answered - started):8.0f} ms")
+    print(f"  generate world spec     {1000 * (generated - started):8.0f} ms")
+    print(f"  build world             {1000 * (built - generated):8.0f} ms  (World.from_spec)")
+    print(f"  serve, first answer     {1000 * (answered - built):8.0f} ms  (start_in_thread → first HTTP reply)")
+    print(f"  total                   {1000 * (answered - started):8.0f} ms")
 
     try:
-        raw = RawCloudFormation(sandbox.host, sandbox.port)
         some_account = spec["ous"][-1]["ous"][-1]["ous"][-1]["accounts"][-1]["id"]
         suspended = [{"Name": "DETAILED_STATUS", "Values": "SKIPPED_SUSPENDED_ACCOUNT"}]
         listings: list[tuple[str, dict[str, Any]]] = [
@@ -129,13 +134,15 @@ def main(argv: list[str] | None = None) -> int:
             ("StackInstanceAccount (one account)", {"StackInstanceAccount": some_account}),
             (f"StackInstanceRegion={regions[-1]}", {"StackInstanceRegion": regions[-1]}),
         ]
-        for title, call in (("the sandbox's answer over HTTP (the bound)", raw.list_stack_instances),
-                            ("boto3 end to end, botocore XML parsing included", cloudformation.list_stack_instances)):
+        for title, call, bound in (
+                ("the sandbox's answer over HTTP (the bound)", raw.list_stack_instances, True),
+                ("boto3 end to end, for information: botocore's XML parsing is client CPU",
+                 cloudformation.list_stack_instances, False)):
             call(StackSetName=STACK_SET, MaxResults=100)  # warm-up: connection, code paths
             print(f"ListStackInstances, MaxResults=100 — {title}:")
             for label, extra in listings:
                 timings, rows = _pages(call, args.pages, StackSetName=STACK_SET, **extra)
-                print(_line(label, timings, rows))
+                print(_line(label, timings, rows, bound))
     finally:
         sandbox.stop()
     return 0
