@@ -183,9 +183,11 @@ def _set_faults(world: World, args: dict[str, Any]) -> dict[str, Any]:
         world.latency_ms = float(args["latency_ms"])
     if "failing_accounts" in args:
         world.failing_accounts = {str(k): str(v) for k, v in (args["failing_accounts"] or {}).items()}
+    if "empty_first_pages" in args:
+        world.empty_first_pages = bool(args["empty_first_pages"])
     if "seed" in args:
         world.rng.seed(int(args["seed"]))
         world.clumio.rng.seed(int(args["seed"]) + 1)
     return {"event": "set-faults", "throttle_rate": world.throttle_rate,
             "clumio_error_rate": world.clumio.error_rate, "latency_ms": world.latency_ms,
-            "failing_accounts": sorted(world.failing_accounts)}
+            "failing_accounts": sorted(world.failing_accounts), "empty_first_pages": world.empty_first_pages}

@@ -165,7 +165,10 @@ class Organization:
 
 # --- the Organizations API --------------------------------------------------------------------------------
 
-def _page(items: list[Any], params: dict[str, Any], key: str) -> dict[str, Any]:
+def _paged(items: list[Any], params: dict[str, Any], key: str, empty_first: bool = False) -> dict[str, Any]:
+    if empty_first and not params.get("NextToken") and items:
+        # AWS documents that list calls can return an empty page with a NextToken (aws-stacksets.md §B).
+        return {key: [], "NextToken": "orgpage-0"}
     max_results = params.get("MaxResults") or PAGE_MAX
     if not 1 <= max_results <= PAGE_MAX:
         raise AwsFault("InvalidInputException", f"MaxResults must be between 1 and {PAGE_MAX}.")
@@ -200,8 +203,11 @@ def _parent(org: Organization, parent_id: str) -> OrganizationalUnit:
 
 
 def handle_organizations(org: Organization, operation: str, params: dict[str, Any], caller: str,
-                         now: datetime) -> dict[str, Any]:
+                         now: datetime, empty_first_pages: bool = False) -> dict[str, Any]:
     """Answer one Organizations call made by account ``caller``."""
+    def _page(items: list[Any], params: dict[str, Any], key: str) -> dict[str, Any]:
+        return _paged(items, params, key, empty_first_pages)
+
     if operation == "DescribeOrganization":  # any member may call it (§B)
         master = org.accounts[org.management_account]
         return {"Organization": {

@@ -56,6 +56,7 @@ class World:
         self.failing_accounts: dict[str, str] = dict(faults.get("failing_accounts") or {})
         self.throttle_rate = float(faults.get("throttle_rate", 0.0))
         self.latency_ms = float(faults.get("latency_ms", 0))
+        self.empty_first_pages = bool(faults.get("empty_first_pages", False))
         self.rng = random.Random(int(faults.get("seed", 0)))
         self.enabled_regions: list[str] = sorted((spec.get("regions") or {}).get("enabled") or ALL_REGIONS)
         self.access_keys: dict[str, tuple[str, str, str]] = {}  # issued key -> (account, role, session)
@@ -142,7 +143,8 @@ class World:
             if service == "cloudformation":
                 return handle_cloudformation(self, operation, params, caller, region)
             if service == "organizations":
-                return handle_organizations(self.org, operation, params, caller, self.clock.now())
+                return handle_organizations(self.org, operation, params, caller, self.clock.now(),
+                                            self.empty_first_pages)
             if service == "sts":
                 return handle_sts(self, operation, params, caller, access_key)
             if service == "iam":

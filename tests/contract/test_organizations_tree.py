@@ -121,3 +121,14 @@ def test_sts_and_ec2_answer_as_the_caller(sandbox):
     assert regions == ["eu-west-1", "us-east-1", "us-west-2"]
     role = sandbox.client("iam").get_role(RoleName="AWSCloudFormationStackSetAdministrationRole")["Role"]
     assert role["Arn"].endswith(":role/AWSCloudFormationStackSetAdministrationRole")
+
+
+def test_an_empty_page_with_a_next_token_is_not_the_end(sandbox_factory):
+    """§B: list calls can return an empty page with a NextToken; keep looping until NextToken is null."""
+    sandbox = sandbox_factory(world_spec(faults={"empty_first_pages": True}))
+    org = sandbox.client("organizations")
+    first = org.list_accounts_for_parent(ParentId=OU_APPS)
+    assert first["Accounts"] == [] and first["NextToken"]
+    every = [a["Id"] for page in org.get_paginator("list_accounts_for_parent").paginate(ParentId=OU_APPS)
+             for a in page["Accounts"]]
+    assert sorted(every) == [APP_ONE, APP_TWO]
