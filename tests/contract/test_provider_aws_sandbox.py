@@ -3,6 +3,7 @@ writes, CallAs for a delegated admin, and AWS errors turned into our typed error
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from typing import Any
 
@@ -225,3 +226,38 @@ def test_delegated_admin_sees_the_management_stack_set_only_with_call_as(sandbox
     assert admin_ports.org.caller_account() == DELEGATED_ADMIN
     # The same caller without CallAs looks in its own account and finds nothing (§A1).
     assert admin_ports.management_stacksets.describe_stack_set("clumio-org") is None
+
+
+def test_every_stackset_call_of_a_delegated_admin_carries_call_as(sandbox_env: Any, ports: Ports,
+                                                                  admin_ports: Ports) -> None:
+    create_stack_set(ports)
+    seen: list[tuple[str, dict[str, Any]]] = []
+    cfn = admin_ports.stacksets._cfn  # type: ignore[attr-defined]
+    cfn.meta.events.register("before-call.cloudformation",
+                             lambda model, params, **_: seen.append((model.name, dict(params["body"]))))
+    port = admin_ports.stacksets
+    op_id = "clumio-org-00000000000000aa-007"
+    port.describe_stack_set("clumio-org")
+    port.create_instances(create_op(op_id))
+    port.list_instances("clumio-org", REGIONS)
+    port.list_operations("clumio-org")
+    port.describe_operation("clumio-org", op_id)
+    port.list_operation_results("clumio-org", op_id)
+    port.stop_operation("clumio-org", op_id)
+    finish(sandbox_env, admin_ports, op_id)
+    port.detect_drift("clumio-org", "clumio-org-00000000000000aa-008")
+    names = {name for name, _ in seen}
+    assert {"DescribeStackSet", "CreateStackInstances", "ListStackInstances", "ListStackSetOperations",
+            "DescribeStackSetOperation", "ListStackSetOperationResults", "StopStackSetOperation",
+            "DetectStackSetDrift"} <= names
+    assert all(body.get("CallAs") == "DELEGATED_ADMIN" for _, body in seen), seen
+
+
+def test_debug_logging_never_shows_the_clumio_secrets(sandbox_env: Any, ports: Ports,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    secrets = ports.clumio.org_deployment_parameters(ORG_ID)
+    with caplog.at_level(logging.DEBUG):
+        create_stack_set(ports)
+        ports.stacksets.describe_stack_set("clumio-org")
+    assert "CreateStackSet" in caplog.text  # botocore did log at DEBUG
+    assert secrets.token.reveal() not in caplog.text and secrets.external_id.reveal() not in caplog.text

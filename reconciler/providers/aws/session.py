@@ -29,6 +29,18 @@ CLIENT_CONFIG = Config(
 SESSION_NAME = "clumio-org"
 
 
+class _NoRequestBodies(logging.Filter):
+    """botocore logs every request's parameters at DEBUG, which would put ClumioToken and RoleExternalId in a
+    ``--debug`` log; those records are dropped (responses carry NoEcho values masked, so they may stay)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.levelno <= logging.DEBUG and "request" in str(record.msg).lower())
+
+
+for _name in ("botocore.endpoint", "botocore.client", "botocore.httpsession"):
+    logging.getLogger(_name).addFilter(_NoRequestBodies())
+
+
 class ApiCallCounter(Counter[str]):
     """Counts API calls as ``service.Operation`` (``cloudformation.ListStackInstances``, ``clumio.ListConnections``).
 
