@@ -7,7 +7,14 @@ from pathlib import Path
 from reconciler.core.desired import Desired
 from reconciler.core.errors import ConfigError, StateError, StateLockedError
 from reconciler.state.backend import LockInfo, StateBackend, ci_run_url, format_age
-from reconciler.state.codec import migrate_v0, state_from_json, state_from_text, state_to_json, state_to_text
+from reconciler.state.codec import (
+    migrate_v0,
+    state_from_json,
+    state_from_text,
+    state_identity,
+    state_to_json,
+    state_to_text,
+)
 from reconciler.state.local import LocalBackend
 from reconciler.state.model import (
     FORMAT_VERSION,
@@ -42,6 +49,7 @@ __all__ = [
     "open_backend",
     "state_from_json",
     "state_from_text",
+    "state_identity",
     "state_to_json",
     "state_to_text",
     "utc_now",

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import uuid
 from functools import cache
 from importlib import resources
@@ -48,19 +49,8 @@ _V0_LINEAGE_NAMESPACE = uuid.UUID("6f1d3c1e-8a43-4f5e-9b0e-3f6c2a9d7e10")
 
 def state_to_json(state: State) -> dict[str, Any]:
     """The JSON-ready dict of ``state`` in the current format; raises StateError if a Secret slipped in anywhere."""
-    data: dict[str, Any] = {
-        "format_version": FORMAT_VERSION,
-        "lineage": state.lineage,
-        "serial": state.serial,
-        "stack_sets": {name: _stack_set_to_json(state.stack_sets[name]) for name in sorted(state.stack_sets)},
-        "instances": [_instance_to_json(key, state.instances[key]) for key in sorted(state.instances, key=_order)],
-        "journal": [_journal_to_json(entry) for entry in state.journal],
-        "last_apply": dict(state.last_apply) if state.last_apply is not None else None,
-    }
-    # Instance rows come from typed records (checked below); walking their tens of thousands of values here would
-    # cost more than writing them.
-    for name in ("stack_sets", "journal", "last_apply"):
-        _refuse_secrets(data[name], name)
+    data = _head_to_json(state)
+    data["instances"] = [_instance_to_json(key, state.instances[key]) for key in _sorted_keys(state)]
     for row in data["instances"]:
         for value in row.values():
             if isinstance(value, Secret):
@@ -70,27 +60,85 @@ def state_to_json(state: State) -> dict[str, Any]:
 
 def state_to_text(state: State) -> str:
     """The state file's text: sorted keys, one line per instance and per journal entry (so a review diff shows
-    exactly the rows that changed, and a 10,000-instance state is written in milliseconds), trailing newline."""
-    data = state_to_json(state)
+    exactly the rows that changed), trailing newline. Apply writes the state after every step, so instance lines
+    are cached per (key, record): a write re-encodes only the instances that changed."""
+    data: dict[str, Any] = _head_to_json(state)
+    data["instances"] = None  # placeholder: written from the line cache below
     lines = ["{"]
     keys = sorted(data)
     for position, key in enumerate(keys):
         value = data[key]
         comma = "," if position < len(keys) - 1 else ""
-        if isinstance(value, list) and value:
-            lines.append(f"  {json.dumps(key)}: [")
-            rows = [f"    {_compact(item)}" for item in value]
-            lines.append(",\n".join(rows))
-            lines.append(f"  ]{comma}")
+        if key == "instances":
+            rows = [_instance_line(k, state.instances[k]) for k in _sorted_keys(state)]
+        elif isinstance(value, list):
+            rows = [_compact(item) for item in value]
         else:
             pretty = json.dumps(value, indent=2, sort_keys=True, default=_not_serialisable).replace("\n", "\n  ")
             lines.append(f"  {json.dumps(key)}: {pretty}{comma}")
+            continue
+        if rows:
+            lines.append(f"  {json.dumps(key)}: [")
+            lines.append(",\n".join(f"    {row}" for row in rows))
+            lines.append(f"  ]{comma}")
+        else:
+            lines.append(f"  {json.dumps(key)}: []{comma}")
     lines.append("}")
     return "\n".join(lines) + "\n"
 
 
+def _head_to_json(state: State) -> dict[str, Any]:
+    """Everything but the instance rows, checked for secrets (it is small)."""
+    data: dict[str, Any] = {
+        "format_version": FORMAT_VERSION,
+        "lineage": state.lineage,
+        "serial": state.serial,
+        "stack_sets": {name: _stack_set_to_json(state.stack_sets[name]) for name in sorted(state.stack_sets)},
+        "journal": [_journal_to_json(entry) for entry in state.journal],
+        "last_apply": dict(state.last_apply) if state.last_apply is not None else None,
+    }
+    for name in ("stack_sets", "journal", "last_apply"):
+        _refuse_secrets(data[name], name)
+    return data
+
+
+def _sorted_keys(state: State) -> list[InstanceKey]:
+    return sorted(state.instances, key=_order)
+
+
+_LINE_CACHE: dict[tuple[InstanceKey, InstanceRecord], str] = {}
+_LINE_CACHE_LIMIT = 200_000
+
+
+def _instance_line(key: InstanceKey, record: InstanceRecord) -> str:
+    cache_key = (key, record)
+    line = _LINE_CACHE.get(cache_key)
+    if line is None:
+        row = _instance_to_json(key, record)
+        for value in row.values():
+            if isinstance(value, Secret):
+                _refuse_secrets(value, f"instances.{key}")
+        line = _compact(row)
+        if len(_LINE_CACHE) >= _LINE_CACHE_LIMIT:
+            _LINE_CACHE.clear()
+        _LINE_CACHE[cache_key] = line
+    return line
+
+
+_WRITTEN_HEAD = re.compile(rb'\A\{\n  "format_version": 1,\n')
+_WRITTEN_IDENTITY = re.compile(rb'\n  "lineage": ("(?:[^"\\\n]|\\.)*"),\n  "serial": (\d+),\n')
+
+
 def state_identity(text: str | bytes, *, source: str = "state") -> tuple[str, int]:
-    """(lineage, serial) of a stored state, without building the whole State: what a write checks against."""
+    """(lineage, serial) of a stored state, without building the whole State: what a write checks against.
+
+    A file this module wrote is recognised by its layout (top-level keys at two spaces, instances one per deeper
+    line) and its two fields are read directly; anything else is parsed in full."""
+    raw = text.encode() if isinstance(text, str) else text
+    if _WRITTEN_HEAD.match(raw):
+        found = _WRITTEN_IDENTITY.search(raw)
+        if found:
+            return json.loads(found.group(1)), int(found.group(2))
     try:
         data = json.loads(text)
     except (ValueError, UnicodeDecodeError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import jsonschema
 import pytest
@@ -19,6 +20,7 @@ from reconciler.state import (
     State,
     state_from_json,
     state_from_text,
+    state_identity,
     state_to_json,
     state_to_text,
 )
@@ -153,3 +155,12 @@ def test_a_change_to_one_instance_changes_one_line_of_the_file() -> None:
     old_lines, new_lines = state_to_text(before).splitlines(), state_to_text(after).splitlines()
     changed = [(a, b) for a, b in zip(old_lines, new_lines, strict=True) if a != b]
     assert len(changed) == 1 and '"account": "222222222222"' in changed[0][1] and "OUTDATED" in changed[0][1]
+
+
+def test_the_identity_a_write_checks_is_the_same_however_the_file_is_laid_out() -> None:
+    state = replace(full_state(), lineage='odd "lineage" \\ value', serial=41)
+    written = state_to_text(state)
+    reformatted = json.dumps(json.loads(written), indent=4)
+    compact = json.dumps(json.loads(written))
+    for text in (written, reformatted, compact, written.encode()):
+        assert state_identity(text) == ('odd "lineage" \\ value', 41)
