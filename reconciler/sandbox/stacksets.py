@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import random
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -79,6 +80,9 @@ class StackSetEngine:
         self.instance_seconds = instance_seconds
         self.drift_seconds = drift_seconds
         self.failing_accounts = failing_accounts
+        # Seed: "2 to 3 minutes per instance". Jitter spreads durations (seeded, so runs repeat exactly).
+        self.instance_jitter_seconds = 0.0
+        self.rng = random.Random(0)
         self.stack_sets: dict[tuple[str, str, str], StackSet] = {}  # (owner, region, name)
         self._busy: set[str] = set()  # ids of StackSets with running or queued operations
         # Bumped whenever instances may have changed in place (a write call, an event, time passing over a
@@ -144,6 +148,10 @@ class StackSetEngine:
             # Retaining a stack never touches it, which is why RetainStacks=true clears INOPERABLE instances and
             # suspended accounts (§A4); a real delete fails where the account cannot be reached.
             op.pending_targets = [self._decide_delete(t) for t in op.pending_targets]
+        if self.instance_jitter_seconds and op.action != "DETECT_DRIFT":
+            op.pending_targets = [
+                replace(t, seconds=seconds + self.rng.random() * self.instance_jitter_seconds)
+                if t.seconds is None and t.outcome != "SKIPPED" else t for t in op.pending_targets]
         op.begin(at, seconds)
         if op.action == "UPDATE":
             if op.outdate_all:

@@ -72,6 +72,8 @@ class World:
         self.clumio.error_rate = float(faults.get("clumio_error_rate", 0.0))
         self.engine = StackSetEngine(self.org, self, self.instance_seconds, self.drift_seconds,
                                      lambda: self.failing_accounts)
+        self.engine.instance_jitter_seconds = float(timing.get("instance_jitter_seconds", 0))
+        self.engine.rng.seed(int(faults.get("seed", 0)) + 2)
         from reconciler.sandbox.seeding import seed_existing_stack_sets
 
         seed_existing_stack_sets(self, (spec.get("stacksets") or {}).get("existing") or [])

@@ -17,7 +17,7 @@ def generate_world_spec(accounts: int, regions: list[str] | None = None, ou_dept
 
     ``suspended`` accounts (default 1 %) are chosen with ``seed``; ``deployed=True`` adds an existing Clumio StackSet
     ("clumio-org", every account under the root, every region) so reads can be measured at scale; ``timing`` sets
-    instance_seconds / connect_seconds / drift_seconds.
+    instance_seconds / instance_jitter_seconds / connect_seconds / drift_seconds.
     """
     if accounts < 1 or ou_depth < 1 or fanout < 1:
         raise ValueError("accounts, ou_depth and fanout must be positive")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -200,3 +200,21 @@ def test_failure_tolerance_percentage_rounds_down():
     assert not failed
     _, failed = schedule(targets, {"FailureTolerancePercentage": 20, "MaxConcurrentCount": 9}, 0.0, 1.0)
     assert failed  # 9 × 20 % = 1.8 → 1
+
+
+def test_instance_jitter_spreads_durations_between_two_and_three_minutes_repeatably():
+    def rollout_end() -> timedelta:
+        clock = VirtualClock()
+        world = World.from_spec(generate_world_spec(12, regions=["us-east-1"], suspended=0, seed=7,
+                                                    instance_seconds=120, instance_jitter_seconds=60), clock)
+        _clumio_stack_set(world)
+        op = _aws(world, "CreateStackInstances", StackSetName="clumio", Regions=["us-east-1"],
+                  DeploymentTargets={"OrganizationalUnitIds": [world.org.root_id]},
+                  OperationPreferences={"MaxConcurrentCount": 1, "FailureToleranceCount": 0})["OperationId"]
+        clock.advance(12 * 180)
+        end = _aws(world, "DescribeStackSetOperation", StackSetName="clumio", OperationId=op)["StackSetOperation"]
+        return end["EndTimestamp"] - end["CreationTimestamp"]
+
+    first, second = rollout_end(), rollout_end()
+    assert first == second
+    assert 12 * 120 < first.total_seconds() < 12 * 180
