@@ -49,8 +49,8 @@ class AwsOrgReader:
         return tree
 
     def _walk(self) -> OrgTree:
-        """Breadth-first from the root; each parent's OUs and accounts are two paginated calls, and parents are read
-        concurrently as soon as they are found."""
+        """Breadth-first from the root. Each parent costs two paginated listings (its OUs, its accounts), both sent as
+        soon as the parent is known, so the walk takes about one round trip per level of OUs."""
         with ThreadPoolExecutor(max_workers=TREE_WORKERS, thread_name_prefix="org-walk") as pool:
             info_future = pool.submit(self.describe_organization)
             roots = paginate(self._org, "ListRoots", "Roots", PaginationConfig={"PageSize": PAGE_SIZE})
@@ -60,31 +60,33 @@ class AwsOrgReader:
             pending: set[Future[Any]] = set()
 
             def visit(parent_id: str) -> None:
-                pending.add(pool.submit(self._children, parent_id))
+                pending.add(pool.submit(self._child_ous, parent_id))
+                pending.add(pool.submit(self._child_accounts, parent_id))
 
             visit(root_id)
             while pending:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
                     pending.discard(future)
-                    child_ous, child_accounts = future.result()
-                    for ou in child_ous:
-                        ous[ou.id] = ou
-                        visit(ou.id)
-                    for acct in child_accounts:
-                        accounts[acct.id] = acct
+                    for child in future.result():
+                        if isinstance(child, OrganizationalUnit):
+                            ous[child.id] = child
+                            visit(child.id)
+                        else:
+                            accounts[child.id] = child
             info = info_future.result()
         return OrgTree(org_id=info.id, management_account=info.management_account, root_id=root_id,
                        ous=dict(sorted(ous.items())), accounts=dict(sorted(accounts.items())))
 
-    def _children(self, parent_id: str) -> tuple[list[OrganizationalUnit], list[Account]]:
-        page = {"PageSize": PAGE_SIZE}
-        raw_ous = paginate(self._org, "ListOrganizationalUnitsForParent", "OrganizationalUnits", parent_id,
-                           ParentId=parent_id, PaginationConfig=page)
-        raw_accounts = paginate(self._org, "ListAccountsForParent", "Accounts", parent_id,
-                                ParentId=parent_id, PaginationConfig=page)
-        return ([convert.organizational_unit(o, parent_id) for o in raw_ous],
-                [convert.account(a, parent_id) for a in raw_accounts])
+    def _child_ous(self, parent_id: str) -> list[OrganizationalUnit]:
+        raw = paginate(self._org, "ListOrganizationalUnitsForParent", "OrganizationalUnits", parent_id,
+                       ParentId=parent_id, PaginationConfig={"PageSize": PAGE_SIZE})
+        return [convert.organizational_unit(o, parent_id) for o in raw]
+
+    def _child_accounts(self, parent_id: str) -> list[Account]:
+        raw = paginate(self._org, "ListAccountsForParent", "Accounts", parent_id,
+                       ParentId=parent_id, PaginationConfig={"PageSize": PAGE_SIZE})
+        return [convert.account(a, parent_id) for a in raw]
 
     def service_access_enabled(self, principal: str = STACKSETS_SERVICE_PRINCIPAL) -> bool:
         enabled: frozenset[str] = self._cached("access", lambda: frozenset(

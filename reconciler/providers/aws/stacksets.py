@@ -16,7 +16,7 @@ from reconciler.providers.aws import stackset_requests as build
 from reconciler.providers.aws.errors import call, paginate
 
 INSTANCE_PAGE_SIZE = 100  # the largest MaxResults ListStackInstances accepts: fewest pages
-REGION_WORKERS = 8
+REGION_WORKERS = 32  # one reader per region: each region's pages are a sequential NextToken chain
 
 
 class AwsStackSets:
