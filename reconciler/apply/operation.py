@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import re
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -13,20 +11,20 @@ from reconciler.apply import redact
 from reconciler.apply.journal import Journal
 from reconciler.apply.model import Failure, OperationOutcome
 from reconciler.apply.options import ApplyOptions, ApplyPorts
-from reconciler.apply.params import SECRET_KEYS, ParameterSet, stack_set_parameters
+from reconciler.apply.params import ParameterSet, definition_from_live, stack_set_parameters
 from reconciler.apply.progress import Progress
+from reconciler.apply.resume import find_operation, settle_unfinished
 from reconciler.apply.submit import Submitter
 from reconciler.apply.timing import Timing
 from reconciler.apply.wait import OperationTimeout, OperationWaiter, is_throttling
 from reconciler.core.errors import ProviderError, ReconcilerError
-from reconciler.core.live import LiveStackSet, OperationStatus, OperationView
+from reconciler.core.live import OperationStatus, OperationView
 from reconciler.core.plan import Operation, OperationKind, Plan, StackSetDefinition
 from reconciler.core.ports import ClumioTemplate, DeploymentParameters, StackSets
-from reconciler.state import JournalEntry, JournalStatus, StackSetRecord
+from reconciler.state import JournalEntry, JournalStatus
 
 log = logging.getLogger(__name__)
 
-_TEMPLATE_VERSION = re.compile(r"ClumioTemplateVersion:\s*[\"']?([0-9A-Za-z.\-]+)")
 STACK_SET_KINDS = (OperationKind.CREATE_STACK_SET, OperationKind.UPDATE_STACK_SET)
 
 
@@ -310,69 +308,6 @@ class OperationRunner:
             self.journal.record_stack_set(definition, params.secrets_sent)
         status = {OperationStatus.SUCCEEDED: JournalStatus.SUCCEEDED, OperationStatus.STOPPED: JournalStatus.STOPPED}
         self.journal.finished(op.operation_id, status.get(outcome.status, JournalStatus.FAILED), outcome.failures)
-
-
-def find_operation(waiter: OperationWaiter, port: StackSets, stack_set: str,
-                   operation_id: str) -> OperationView | None:
-    """The operation if AWS has it; None if AWS never got it (DescribeStackSetOperation says not found and
-    ListStackSetOperations does not list it either)."""
-    try:
-        return waiter.describe(port, stack_set, operation_id)
-    except ProviderError as exc:
-        if not _not_found(exc):
-            raise
-    try:
-        listed = {v.operation_id: v for v in port.list_operations(stack_set)}
-    except ProviderError as exc:
-        if _not_found(exc):
-            return None  # the StackSet itself does not exist: nothing of ours ever ran on it
-        raise
-    return listed.get(operation_id)
-
-
-def settle_unfinished(journal: Journal, port_for: Callable[[str], StackSets], waiter: OperationWaiter,
-                      progress: Progress, timing: Timing, *, except_plan: str | None = None) -> int:
-    """Follow every journal entry left SUBMITTED/RUNNING by a killed apply (of another plan than
-    ``except_plan``) to its end and journal how it ended; returns how many were found. Run before discovery, so a
-    new plan is made against a world where our own operations have finished."""
-    count = 0
-    for entry in journal.unfinished():
-        if entry.plan_id == except_plan:
-            continue
-        count += 1
-        port = port_for(entry.stack_set)
-        view = find_operation(waiter, port, entry.stack_set, entry.operation_id)
-        if view is None:
-            progress.note(f"journal: {entry.operation_id} (plan {entry.plan_id}) never reached AWS")
-            journal.finished(entry.operation_id, JournalStatus.SKIPPED)
-            continue
-        progress.note(f"journal: following {entry.operation_id} left {entry.status.value} by an earlier apply "
-                      f"(plan {entry.plan_id})")
-        view = waiter.wait(port, entry.stack_set, entry.operation_id, bound=timing.own_wait_seconds)
-        failures = waiter.failures(port, entry.stack_set, entry.operation_id, view)
-        journal.finished(entry.operation_id, JournalStatus(view.status.value), failures)
-    return count
-
-
-def _not_found(exc: ReconcilerError) -> bool:
-    text = f"{type(exc).__name__} {exc.message}".lower()
-    return "notfound" in text.replace(" ", "") or "not found" in text
-
-
-def definition_from_live(live: LiveStackSet, record: StackSetRecord | None) -> StackSetDefinition:
-    """The StackSet as it is, to send back unchanged (secrets excluded: they travel as UsePreviousValue)."""
-    version = record.template_version if record else None
-    if version is None:
-        found = _TEMPLATE_VERSION.search(live.template_body)
-        version = found.group(1) if found else "unknown"
-    return StackSetDefinition(
-        name=live.name, permission_model=live.permission_model, description=live.description,
-        template_version=version, template_sha256=hashlib.sha256(live.template_body.encode()).hexdigest(),
-        parameters=tuple(sorted((k, v) for k, v in live.parameters.items() if k not in SECRET_KEYS)),
-        capabilities=live.capabilities, tags=live.tags, auto_deployment=live.auto_deployment,
-        retain_stacks_on_account_removal=live.retain_stacks_on_account_removal,
-        managed_execution=live.managed_execution, administration_role_arn=live.administration_role_arn,
-        execution_role_name=live.execution_role_name)
 
 
 def _done(entry: JournalEntry | None) -> bool:

@@ -13,11 +13,11 @@ from reconciler.apply.executor import Executor
 from reconciler.apply.guards import check_destroy, check_fresh
 from reconciler.apply.journal import Journal
 from reconciler.apply.model import ApplyResult, Outcome
-from reconciler.apply.operation import settle_unfinished
 from reconciler.apply.options import ApplyOptions
 from reconciler.apply.params import secrets_of
 from reconciler.apply.progress import Progress, summary_lines
 from reconciler.apply.redact import redacted_logs
+from reconciler.apply.resume import settle_unfinished
 from reconciler.apply.timing import Timing
 from reconciler.apply.wait import OperationWaiter
 from reconciler.core.desired import Desired
