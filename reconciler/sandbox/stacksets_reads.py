@@ -280,6 +280,15 @@ def list_resource_drifts(world: World, params: dict[str, Any], owner: str, regio
     return _slice(rows, params, "Summaries")
 
 
+def list_auto_deployment_targets(world: World, params: dict[str, Any], owner: str,
+                                 region: str) -> dict[str, Any]:
+    """The OUs auto-deployment watches, with the regions new accounts there get."""
+    stack_set = world.engine.find(owner, region, params["StackSetName"])
+    regions = stack_set.instances.regions()
+    items = [{"OrganizationalUnitId": ou, "Regions": regions} for ou in stack_set.ou_ids]
+    return _slice(items if (stack_set.auto_deployment or {}).get("Enabled") else [], params, "Summaries")
+
+
 READS = {
     "DescribeStackSet": describe_stack_set,
     "ListStackSets": list_stack_sets,
@@ -289,4 +298,5 @@ READS = {
     "ListStackSetOperations": list_operations,
     "ListStackSetOperationResults": list_operation_results,
     "ListStackInstanceResourceDrifts": list_resource_drifts,
+    "ListStackSetAutoDeploymentTargets": list_auto_deployment_targets,
 }

@@ -138,3 +138,10 @@ def test_automatic_operation_is_queued_behind_a_running_one(deployed):
                                          OperationId=result["operations"][0])["StackSetOperation"]
     assert op["Status"] == "QUEUED"
     assert wait_for_operation(sandbox, cf, op["OperationId"])["Status"] == "SUCCEEDED"
+
+
+def test_auto_deployment_targets_list_the_watched_ous_and_regions(deployed):
+    """§A2/§C: ListStackSetAutoDeploymentTargets shows the OUs auto-deployment watches (moto: NotImplemented)."""
+    _, cf = deployed
+    summaries = cf.list_stack_set_auto_deployment_targets(StackSetName="clumio")["Summaries"]
+    assert summaries == [{"OrganizationalUnitId": OU_APPS, "Regions": REGIONS}]
