@@ -127,9 +127,9 @@ def create_stack_set(world: World, params: dict[str, Any], owner: str, region: s
     auto = params.get("AutoDeployment")
     if model == "SERVICE_MANAGED":
         if owner != world.org.management_account:
-            raise AwsFault("ValidationError", "You must be the management account of the organization, or a "
-                                              "delegated administrator calling with CallAs=DELEGATED_ADMIN, to "
-                                              "create a stack set with SERVICE_MANAGED permission model")
+            # AWS's words (seen from a delegated admin that forgot CallAs=DELEGATED_ADMIN).
+            raise AwsFault("ValidationError", "You must be the management account or delegated admin account of an "
+                                              "organization before operating a SERVICE_MANAGED stack set")
         if STACKSETS_PRINCIPAL not in world.org.trusted_services:
             raise AwsFault("ValidationError", "You must enable organizations access to operate a service managed "
                                               "stack set")

@@ -143,3 +143,21 @@ def test_service_managed_stack_set_requires_auto_deployment(sandbox_factory):
         sandbox.client("cloudformation").create_stack_set(StackSetName="s", TemplateBody=SIMPLE_TEMPLATE,
                                                           PermissionModel="SERVICE_MANAGED")
     assert "AutoDeployment" in error.value.response["Error"]["Message"]
+
+
+def test_management_account_may_not_call_as_delegated_admin(sandbox_factory):
+    """§A1 (quota-monitor-for-aws #102, cdk-stacksets #265): the management account is not a delegated admin, so
+    CallAs=DELEGATED_ADMIN from it is refused with AWS's message."""
+    sandbox = sandbox_factory(world_spec())
+    create_clumio_stack_set(sandbox)
+    with pytest.raises(ClientError) as error:
+        sandbox.client("cloudformation").list_stack_sets(CallAs="DELEGATED_ADMIN")
+    assert error.value.response["Error"]["Message"] == "Account used is not a delegated administrator"
+
+
+def test_member_creating_a_service_managed_stack_set_without_call_as_is_refused(sandbox_factory):
+    """§A1: a delegated admin must say CallAs=DELEGATED_ADMIN to operate a SERVICE_MANAGED stack set."""
+    sandbox = sandbox_factory(world_spec())
+    with pytest.raises(ClientError) as error:
+        create_clumio_stack_set(sandbox, client=sandbox.client("cloudformation", account=OTHER))
+    assert "management account or delegated admin" in error.value.response["Error"]["Message"]
