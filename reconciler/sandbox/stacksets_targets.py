@@ -68,8 +68,8 @@ def resolve_accounts(world: World, stack_set: StackSet, params: dict[str, Any], 
         if filter_type == "UNION":
             raise AwsFault("ValidationError", "AccountFilterType UNION is not supported for CreateStackInstances")
         if listed and filter_type is None:
-            raise AwsFault("ValidationError", "AccountFilterType must be specified when both OrganizationalUnitIds "
-                                              "and Accounts are given")
+            raise AwsFault("ValidationError", "AccountFilterType should be specified when both "
+                                              "OrganizationalUnitIds and Accounts are provided")
     filter_type = filter_type or ("NONE" if call == "create" else "UNION")
     if listed and filter_type == "NONE":
         raise AwsFault("ValidationError", "Accounts cannot be specified with AccountFilterType NONE")
