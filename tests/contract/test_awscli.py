@@ -13,12 +13,17 @@ import requests
 from tests.contract.test_wire_world import _deploy, _spec_accounts
 
 
-def aws(sandbox: Any, *args: str) -> Any:
+def run_aws(sandbox: Any, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(sandbox.env())
-    env.update(AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull, AWS_PAGER="")
-    result = subprocess.run([sys.executable, "-m", "awscli", *args, "--output", "json"], env=env,
-                            capture_output=True, text=True, timeout=60, check=False)
+    env.update(AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull, AWS_PAGER="",
+               AWS_MAX_ATTEMPTS="1")
+    return subprocess.run([sys.executable, "-m", "awscli", *args, "--output", "json"], env=env,
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
+def aws(sandbox: Any, *args: str) -> Any:
+    result = run_aws(sandbox, *args)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -39,3 +44,9 @@ def test_aws_cloudformation_list_stack_instances_gives_the_worlds_instances(sand
     truth = {(i.account, i.region): i.detailed for i in sandbox.world.stack_set("clumio").instances}
     assert {(s["Account"], s["Region"]): s["StackInstanceStatus"]["DetailedStatus"] for s in listed} == truth
     assert "SUCCEEDED" in truth.values() and "SKIPPED_SUSPENDED_ACCOUNT" in truth.values()
+
+
+def test_aws_cli_reports_sandbox_errors_as_aws_errors(sandbox: Any) -> None:
+    result = run_aws(sandbox, "cloudformation", "describe-stack-set", "--stack-set-name", "no-such-stack-set")
+    assert result.returncode != 0
+    assert "(StackSetNotFoundException)" in result.stderr
