@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from reconciler.core.errors import ConfigError
 from reconciler.sandbox.api import AwsFault, Clock, ClumioRequest, ClumioResponse
 from reconciler.sandbox.clumio import ClumioService
 from reconciler.sandbox.identity import handle_ec2, handle_iam, handle_sts
@@ -76,7 +77,11 @@ class World:
         self.engine.rng.seed(int(faults.get("seed", 0)) + 2)
         from reconciler.sandbox.seeding import seed_existing_stack_sets
 
-        seed_existing_stack_sets(self, (spec.get("stacksets") or {}).get("existing") or [])
+        try:
+            seed_existing_stack_sets(self, (spec.get("stacksets") or {}).get("existing") or [])
+        except AwsFault as exc:
+            raise ConfigError(f"sandbox world: stacksets.existing: {exc.message}",
+                              hint="targets are OU ids, the root id, or OU paths such as /Workloads/Prod") from None
 
     # --- construction -------------------------------------------------------------------------------------
     @classmethod
@@ -104,6 +109,9 @@ class World:
 
         def add_ous(ous: list[dict[str, Any]], parent: str) -> None:
             for ou in ous:
+                if ou.get("id") in org.units:
+                    raise ConfigError(f"sandbox world: OU id {ou['id']} is used twice",
+                                      hint="give every OU its own id, or leave ids out")
                 unit = org.add_ou(ou["name"], parent, ou.get("id"))
                 add_accounts(ou.get("accounts") or [], unit.id)
                 add_ous(ou.get("ous") or [], unit.id)
@@ -114,6 +122,9 @@ class World:
         if stacksets.get("trusted_access", True):
             org.trusted_services[STACKSETS_PRINCIPAL] = created
         for admin in stacksets.get("delegated_admins") or []:
+            if admin not in org.accounts or admin == org.management_account:
+                raise ConfigError(f"sandbox world: delegated admin {admin} is not a member account of the "
+                                  f"organization", hint="list a member account id under stacksets.delegated_admins")
             org.delegated_admins[admin] = created
         return org
 

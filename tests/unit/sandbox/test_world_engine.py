@@ -218,3 +218,14 @@ def test_instance_jitter_spreads_durations_between_two_and_three_minutes_repeata
     first, second = rollout_end(), rollout_end()
     assert first == second
     assert 12 * 120 < first.total_seconds() < 12 * 180
+
+
+@pytest.mark.parametrize(("section", "value", "message"), [
+    ("stacksets", {"delegated_admins": ["123123123123"]}, "delegated admin"),
+    ("stacksets", {"existing": [{"name": "x", "regions": ["us-east-1"], "targets": ["/Nope"]}]}, "Nope"),
+])
+def test_world_cross_references_are_checked(section, value, message):
+    spec = generate_world_spec(3)
+    spec[section] = value
+    with pytest.raises(ConfigError, match=message):
+        World.from_spec(spec, VirtualClock())
