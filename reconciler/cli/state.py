@@ -164,9 +164,15 @@ def register(app: typer.Typer) -> None:
         typer.echo(json.dumps(data, indent=2, sort_keys=True) if output is OutputFormat.json else _show_text(data))
 
     @state_app.command("list")
-    def list_(config: Path | None = ConfigOption, output: OutputFormat = FormatOption) -> None:
+    def list_(
+        config: Path | None = ConfigOption,
+        output: OutputFormat = FormatOption,
+        status: list[str] = typer.Option([], "--status", help="Only rows with this status (repeatable)."),
+        account: list[str] = typer.Option([], "--account", help="Only rows of this account (repeatable)."),
+    ) -> None:
         """One row per (StackSet, account, region) with its last known status."""
-        rows = _list_rows(_require(_backend(config)))
+        rows = [row for row in _list_rows(_require(_backend(config)))
+                if (not status or row["status"] in status) and (not account or row["account"] in account)]
         typer.echo(json.dumps(rows, indent=2, sort_keys=True) if output is OutputFormat.json else _list_text(rows))
 
     @state_app.command("pull")

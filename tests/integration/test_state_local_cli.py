@@ -107,3 +107,16 @@ def test_a_corrupt_state_file_is_an_error_with_a_recovery_hint(config: Path,
     state_path(config).write_text('{"format_version": 1, "lineage": "x", "serial": ')
     code, _, err = run(capsys, "state", "list", "-c", str(config))
     assert code == 1 and "not valid JSON" in err and "hint:" in err
+
+
+def test_list_can_be_narrowed_to_a_status_or_an_account(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = [{"stack_set": "clumio-org", "account": account, "region": region, "status": status}
+            for account, region, status in (("300000000001", "us-east-1", "CURRENT"),
+                                            ("300000000002", "us-east-1", "OUTDATED"),
+                                            ("300000000002", "eu-west-1", "CURRENT"))]
+    state_path(config).parent.mkdir()
+    state_path(config).write_text(json.dumps({"version": 0, "serial": 1, "instances": rows}))
+    code, out, _ = run(capsys, "state", "list", "-c", str(config), "--status", "OUTDATED", "-f", "json")
+    assert code == 0 and [(r["account"], r["region"]) for r in json.loads(out)] == [("300000000002", "us-east-1")]
+    code, out, _ = run(capsys, "state", "list", "-c", str(config), "--account", "300000000002")
+    assert code == 0 and len(out.splitlines()) == 3  # header + two rows
