@@ -8,6 +8,7 @@ unless a clock is given; every sandbox started is stopped at teardown. ``sandbox
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ import pytest
 from reconciler.sandbox.server import RunningSandbox, start_in_thread
 
 SandboxFactory = Callable[..., RunningSandbox]
+_demo_spec: dict[str, Any] | None = None
 
 
 def build_world(world: Any = "demo", clock: Any = None) -> Any:
@@ -33,7 +35,11 @@ def build_world(world: Any = "demo", clock: Any = None) -> Any:
     if isinstance(world, dict):
         return sandbox_world.World.from_spec(world, clock)
     if world == "demo":
-        return sandbox_world.World.from_file(worldfile.default_world_path(), clock)
+        # The demo file is parsed and validated once per session (~0.15 s); each world gets its own copy.
+        global _demo_spec
+        if _demo_spec is None:
+            _demo_spec = worldfile.load_world_spec(worldfile.default_world_path())
+        return sandbox_world.World(copy.deepcopy(_demo_spec), clock)
     return sandbox_world.World.from_file(Path(world), clock)
 
 
