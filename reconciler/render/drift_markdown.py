@@ -13,7 +13,9 @@ _ICON = {"error": "🔴", "warning": "🟠", "notice": "🔵"}
 
 
 def _cell(text: str | None) -> str:
-    return (text or "—").replace("|", "\\|").replace("\n", " ")
+    # StatusReasons come from AWS verbatim: keep them from breaking the table or opening HTML tags.
+    return (text or "—").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace(
+        "|", "\\|").replace("\n", " ")
 
 
 def _row(f: Finding) -> str:

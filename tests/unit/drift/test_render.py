@@ -91,3 +91,11 @@ def test_text_shows_reason_where_and_detection_age() -> None:
     assert "ERROR   membership clumio-org/300000000005/us-east-1" in text
     assert "detection COMPLETED 2 h ago" in text
     assert "Ignored (1" in text and "owner alice" in text
+
+
+def test_markdown_escapes_aws_text_that_would_break_the_table_or_open_html() -> None:
+    odd = Finding(Category.STATUS, Severity.ERROR, "FAILED: <b>role</b> | policy", "clumio-org", "300000000001",
+                  "us-east-1", (("status_reason", "<script>x</script>"),))
+    md = render_drift_markdown(report(findings=(odd,), ignored=()))
+    assert "<b>" not in md and "<script>" not in md
+    assert "FAILED: &lt;b&gt;role&lt;/b&gt; \\| policy" in md
