@@ -14,8 +14,10 @@ import getpass
 import json
 import logging
 import os
+import shlex
 import signal
 import socket
+import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -49,6 +51,15 @@ def _user() -> str:
         return f"uid{os.getuid()}"
 
 
+def _cli_command() -> str | None:
+    """The clumio-org command line this process runs, when it is the CLI (never a secret: tokens come from the
+    environment, not from arguments)."""
+    program = os.path.basename(sys.argv[0]) if sys.argv else ""
+    if program == "clumio-org" or (program == "__main__.py" and "reconciler" in sys.argv[0]):
+        return shlex.join(["clumio-org", *sys.argv[1:]])
+    return None
+
+
 def format_age(seconds: float) -> str:
     """``45s``, ``12m05s``, ``3h07m``, ``2d04h``: how long a lock has been held."""
     seconds = max(0, int(seconds))
@@ -63,9 +74,10 @@ def format_age(seconds: float) -> str:
 
 @dataclass(frozen=True)
 class LockInfo:
-    """The lock record: ``id`` (what ``state unlock`` takes), ``operation`` (why: the command), ``who``
-    (user@host), ``host`` and ``pid`` (to tell a dead holder on this machine), ``where`` (CI run URL or None),
-    ``created_at`` (when), ``version`` (of clumio-org)."""
+    """The lock record: ``id`` (what ``state unlock`` takes), ``operation`` (why, as the caller names it: "apply"),
+    ``command`` (the full clumio-org command line, when run from the CLI), ``who`` (user@host), ``host`` and ``pid``
+    (to tell a dead holder on this machine), ``where`` (CI run URL or None), ``created_at`` (when), ``version``
+    (of clumio-org)."""
 
     id: str
     operation: str
@@ -75,12 +87,13 @@ class LockInfo:
     where: str | None
     created_at: str
     version: str = __version__
+    command: str | None = None
 
     @classmethod
     def create(cls, operation: str) -> LockInfo:
         host = socket.gethostname()
         return cls(id=str(uuid.uuid4()), operation=operation, who=f"{_user()}@{host}", host=host, pid=os.getpid(),
-                   where=ci_run_url(), created_at=utc_now())
+                   where=ci_run_url(), created_at=utc_now(), command=_cli_command())
 
     def to_text(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
@@ -91,7 +104,8 @@ class LockInfo:
             data: Any = json.loads(text)
             return cls(id=str(data["id"]), operation=str(data.get("operation", "?")), who=str(data.get("who", "?")),
                        host=str(data.get("host", "")), pid=int(data.get("pid", 0)), where=data.get("where"),
-                       created_at=str(data["created_at"]), version=str(data.get("version", "?")))
+                       created_at=str(data["created_at"]), version=str(data.get("version", "?")),
+                       command=data.get("command"))
         except (ValueError, KeyError, TypeError) as exc:
             raise StateError(f"the lock record {source} is unreadable ({exc})",
                              hint=f"if no clumio-org run is going on, delete {source} by hand") from None
@@ -116,7 +130,7 @@ class LockInfo:
     def describe(self) -> str:
         """One line for people: who, pid, why, when and how long ago, where."""
         where = f", CI run {self.where}" if self.where else ""
-        return (f"{self.who} (pid {self.pid}) for `{self.operation}` since {self.created_at} "
+        return (f"{self.who} (pid {self.pid}) for `{self.command or self.operation}` since {self.created_at} "
                 f"({format_age(self.age_seconds())} ago){where}")
 
 

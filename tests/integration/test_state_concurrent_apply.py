@@ -74,6 +74,7 @@ def test_a_second_apply_is_refused_while_the_first_holds_the_s3_lock(
         holder = backend.current_lock()
         assert holder is not None and holder.pid == first.pid
         assert f"pid {first.pid}" in err and "https://github.com/northwind/platform/actions/runs/1001" in err
+        assert f"for `clumio-org apply --auto-approve -c {config}`" in err  # why: the holder's command line
         assert f"clumio-org state unlock {holder.id}" in err
         assert "Traceback" not in err
     finally:
