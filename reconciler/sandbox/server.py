@@ -26,6 +26,9 @@ SANDBOX_SECRET_KEY = "sandbox-secret"
 DEFAULT_REGION = "us-east-1"
 DEFAULT_CLUMIO_TOKEN = "sandbox-api-token"
 
+_boto_session: Any = None
+_client_lock = threading.Lock()
+
 
 def clumio_api_token(world: SandboxWorld) -> str:
     """The bearer token the world's Clumio API accepts (the world file's ``clumio.api_token``)."""
@@ -176,8 +179,6 @@ class RunningSandbox:
     def __init__(self, server: SandboxHTTPServer, thread: threading.Thread | None) -> None:
         self._server = server
         self._thread = thread
-        self._boto_session: Any = None
-        self._client_lock = threading.Lock()
         self._serving = thread is not None
         self._stopped = False
         self.world = server.world
@@ -208,10 +209,11 @@ class RunningSandbox:
         config = Config(retries={"total_max_attempts": 1}, s3={"addressing_style": "path"})
         if "config" in kwargs:
             config = config.merge(kwargs.pop("config"))
-        with self._client_lock:
-            if self._boto_session is None:
-                self._boto_session = boto3.session.Session()
-            return self._boto_session.client(
+        global _boto_session
+        with _client_lock:  # botocore sessions are not safe to create clients from concurrently
+            if _boto_session is None:  # one session for every sandbox: its loaders cache the service models
+                _boto_session = boto3.session.Session()
+            return _boto_session.client(
                 service,
                 endpoint_url=self.aws_url,
                 region_name=region or DEFAULT_REGION,
