@@ -168,3 +168,23 @@ def operations_or_none(world: Any) -> list[dict[str, Any]]:
         return operations(world)
     except Exception:  # the StackSet does not exist yet
         return []
+
+
+def test_template_upgrade_rolls_out_in_waves_and_every_connection_reports_the_new_version(
+        world: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = demo_config(tmp_path)
+    assert _apply(capsys, config).code == 0
+    world.world.apply_event("release-template", {"version": "24.5"})
+
+    run = _apply(capsys, config)
+
+    assert run.code == 0, run.text
+    assert "UpdateStackSet" in run.out
+    lines = run.out.splitlines()
+    first_update = next(i for i, line in enumerate(lines) if "submitted UpdateStackSet" in line)
+    assert lines[first_update].startswith("wave canary:")  # the canary gets the new template first
+    rows = instances(world)
+    assert rows and all(r["Status"] == "CURRENT" for r in rows)
+    conns = connections(world)
+    assert {conns[(r["Account"], r["Region"])]["config"]["installed_template_version"] for r in rows} == {"24.5"}
+    assert state_of(config)["stack_sets"]["clumio-org"]["template_version"] == "24.5"
