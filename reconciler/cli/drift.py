@@ -24,7 +24,7 @@ from reconciler.core.live import Live
 from reconciler.core.ports import StackSetNotFound, StackSets
 from reconciler.drift.classify import DriftInputs, ResourceDrifts
 from reconciler.drift.detect import detect, last_detection, last_detection_operation, resource_drifts
-from reconciler.drift.ignore import default_ignore_path, load_ignore_file, write_baseline
+from reconciler.drift.ignore import PLACEHOLDER_OWNER, default_ignore_path, load_ignore_file, write_baseline
 from reconciler.drift.model import Detection, DriftReport
 from reconciler.drift.report import build_report, parse_categories
 from reconciler.drift.versions import StateLike
@@ -155,8 +155,11 @@ def run_drift(desired: Desired, *, config_path: Path, detect_drift: bool, timeou
 
         ports = build_ports(desired)
     got = gather(desired, ports, detect_drift=detect_drift, timeout=timeout)
+    placeholders = [f"#{e.index}" for e in entries if e.owner == PLACEHOLDER_OWNER]
+    notes = got.notes + ([f"ignore entries {', '.join(placeholders)} still name owner {PLACEHOLDER_OWNER}: "
+                          "set who answers for each"] if placeholders else [])
     return build_report(got.inputs, config_path=str(config_path), ignore_entries=entries, fail_on=categories,
-                        detections=got.detections, notes=got.notes)
+                        detections=got.detections, notes=notes)
 
 
 def register(app: typer.Typer) -> None:

@@ -51,6 +51,7 @@ def test_write_ignore_baseline_silences_todays_findings(world: DriftWorld, tmp_p
     code, out = world.drift("--ignore-file", str(baseline))
     assert code == 0, out
     assert "Ignored (3" in out
+    assert "still name owner TODO-owner" in out
 
 
 def test_broken_ignore_file_is_an_error_not_a_silent_pass(world: DriftWorld) -> None:
