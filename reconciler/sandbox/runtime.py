@@ -230,7 +230,7 @@ def start_detached(world_file: str | None, host: str, port: int, time_scale: flo
     command = [sys.executable, "-m", "reconciler", "sandbox", "start", "--host", host, "--port", str(port),
                "--time-scale", str(time_scale)]
     if world_file:
-        command += ["--world", str(Path(world_file).resolve())]
+        command += ["--world", str(world_file)]  # same working directory: messages name the path as typed
     env = {**os.environ, DIR_ENV: str(directory)}
     log_path = directory / LOG_FILE
     with open(log_path, "wb") as log:
