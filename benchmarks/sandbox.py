@@ -6,7 +6,7 @@ ListStackInstances through boto3 exactly as the tool does: 100-row pages followi
 DETAILED_STATUS, and per account). Target: ≤ 20 ms per page, measured end to end (HTTP, XML serialisation, botocore
 parsing) after one warm-up page.
 
-Run from the repository root:  python benchmarks/sandbox.py [--instances 100000] [--pages 200]
+Run from the repository root:  python benchmarks/sandbox.py [--instances 100000] [--pages 100]
 """
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ def _line(label: str, timings: list[float], rows: int, bound: bool) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--instances", type=int, default=100_000, help="stack instances to deploy (default 100000)")
-    parser.add_argument("--pages", type=int, default=200, help="pages to time per listing (default 200)")
+    parser.add_argument("--pages", type=int, default=100, help="pages to time per listing (default 100)")
     args = parser.parse_args(argv)
     regions = list(ALL_REGIONS)
     accounts = math.ceil(args.instances / len(regions))
