@@ -11,6 +11,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 from botocore.credentials import RefreshableCredentials
+from botocore.loaders import Loader
 from botocore.session import Session as BotocoreSession
 
 from reconciler.core.errors import ReconcilerError
@@ -65,6 +66,23 @@ class ApiCallCounter(Counter[str]):
             self.clear()
 
 
+_LOADER: Loader | None = None
+_LOADER_LOCK = threading.Lock()
+
+
+def _botocore_session() -> BotocoreSession:
+    """A botocore session sharing one model loader per process: service models (EC2's is megabytes of JSON) are
+    parsed once, not once per run of build_ports."""
+    global _LOADER
+    core = BotocoreSession()
+    with _LOADER_LOCK:
+        if _LOADER is None:
+            _LOADER = core.get_component("data_loader")
+        else:
+            core.register_component("data_loader", _LOADER)
+    return core
+
+
 def _count_hook(counter: ApiCallCounter) -> Any:
     def before_call(model: Any = None, **_: Any) -> None:
         if model is not None:
@@ -100,7 +118,7 @@ def make_session(region: str, assume_role_arn: str | None, counter: ApiCallCount
     Every client made from it honours AWS_ENDPOINT_URL (boto3 reads it itself) and records each call in ``counter``.
     """
     try:
-        base = boto3.Session(profile_name=profile, region_name=region)
+        base = boto3.Session(botocore_session=_botocore_session(), profile_name=profile, region_name=region)
     except Exception as error:  # ProfileNotFound and friends: a user mistake, not a bug
         raise ReconcilerError(f"cannot start an AWS session: {error}",
                               hint="check AWS_PROFILE and your ~/.aws/config") from error
@@ -109,7 +127,7 @@ def make_session(region: str, assume_role_arn: str | None, counter: ApiCallCount
         refresh = _assume_role_refresher(base, assume_role_arn, region)
         credentials = RefreshableCredentials.create_from_metadata(
             metadata=refresh(), refresh_using=refresh, method="assume-role")
-        core = BotocoreSession()
+        core = _botocore_session()
         core._credentials = credentials  # the documented way to hand botocore refreshable credentials
         session = boto3.Session(botocore_session=core, region_name=region)
     if counter is not None:
