@@ -190,9 +190,8 @@ def register(app: typer.Typer) -> None:
         pushed = _read_push_file(file)
         backend = _backend(config)
         with backend.lock(f"clumio-org state push {file.name}"):
-            current = backend.read()
-            if not force:
-                _check_push(pushed, current, backend.describe())
+            if not force:  # forced, the stored state is not even read: that is how a corrupt one is replaced
+                _check_push(pushed, backend.read(), backend.describe())
             stored = backend.write(pushed, force=True)
         typer.echo(f"pushed {file} to {backend.describe()} (serial {stored.serial}, lineage {stored.lineage})")
 

@@ -27,6 +27,7 @@ from typing import Any
 
 from reconciler import __version__
 from reconciler.core.errors import StateError, StateLockedError
+from reconciler.state.codec import state_identity
 from reconciler.state.model import FORMAT_VERSION, State, parse_time, utc_now
 
 log = logging.getLogger(__name__)
@@ -216,6 +217,18 @@ class StateBackend(abc.ABC):
         except Exception as exc:  # never hide the error that ended the run behind a failed release
             log.warning("could not release the state lock %s at %s: %s; release it with "
                         "`clumio-org state unlock %s`", info.id, self.describe(), exc, info.id)
+
+
+def readable_identity(text: bytes, source: str, *, force: bool) -> tuple[str, int] | None:
+    """(lineage, serial) of the stored state. A stored state that cannot be read stops every write but a forced
+    one: ``state push --force`` is how a corrupt state is replaced."""
+    try:
+        return state_identity(text, source=source)
+    except StateError:
+        if force:
+            log.warning("replacing the unreadable state at %s", source)
+            return None
+        raise
 
 
 def check_write(current: tuple[str, int] | None, state: State, where: str, *, force: bool) -> State:

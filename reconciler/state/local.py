@@ -21,8 +21,8 @@ from pathlib import Path
 import filelock
 
 from reconciler.core.errors import StateError
-from reconciler.state.backend import LockInfo, StateBackend, check_write, locked_error
-from reconciler.state.codec import state_from_text, state_identity, state_to_text
+from reconciler.state.backend import LockInfo, StateBackend, check_write, locked_error, readable_identity
+from reconciler.state.codec import state_from_text, state_to_text
 from reconciler.state.model import State
 
 _GUARD_TIMEOUT_SECONDS = 30
@@ -50,18 +50,18 @@ class LocalBackend(StateBackend):
 
     def write(self, state: State, *, force: bool = False) -> State:
         with self._guard():
-            stored = check_write(self._identity(), state, self.describe(), force=force)
+            stored = check_write(self._identity(force=force), state, self.describe(), force=force)
             atomic_write(self.path, state_to_text(stored).encode())
         return stored
 
-    def _identity(self) -> tuple[str, int] | None:
+    def _identity(self, *, force: bool) -> tuple[str, int] | None:
         try:
             text = self.path.read_bytes()
         except FileNotFoundError:
             return None
         except OSError as exc:
             raise StateError(f"cannot read the state file {self.path}: {exc.strerror}") from None
-        return state_identity(text, source=str(self.path))
+        return readable_identity(text, str(self.path), force=force)
 
     def current_lock(self) -> LockInfo | None:
         try:

@@ -18,8 +18,8 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from reconciler.core.errors import StateError
-from reconciler.state.backend import LockInfo, StateBackend, check_write, locked_error
-from reconciler.state.codec import state_from_text, state_identity, state_to_text
+from reconciler.state.backend import LockInfo, StateBackend, check_write, locked_error, readable_identity
+from reconciler.state.codec import state_from_text, state_to_text
 from reconciler.state.model import State
 
 _PRECONDITION_CODES = ("PreconditionFailed", "ConditionalRequestConflict", "412", "409")
@@ -59,7 +59,7 @@ class S3Backend(StateBackend):
 
     def write(self, state: State, *, force: bool = False) -> State:
         found = self._get(self.key)
-        current = state_identity(found[0], source=f"s3://{self.bucket}/{self.key}") if found else None
+        current = readable_identity(found[0], f"s3://{self.bucket}/{self.key}", force=force) if found else None
         stored = check_write(current, state, self.describe(), force=force)
         condition = {"IfMatch": found[1]} if found else {"IfNoneMatch": "*"}
         try:

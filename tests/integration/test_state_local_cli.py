@@ -120,3 +120,17 @@ def test_list_can_be_narrowed_to_a_status_or_an_account(config: Path, capsys: py
     assert code == 0 and [(r["account"], r["region"]) for r in json.loads(out)] == [("300000000002", "us-east-1")]
     code, out, _ = run(capsys, "state", "list", "-c", str(config), "--account", "300000000002")
     assert code == 0 and len(out.splitlines()) == 3  # header + two rows
+
+
+def test_a_corrupt_state_is_replaced_only_by_a_forced_push(config: Path, tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    state_path(config).parent.mkdir()
+    state_path(config).write_text('{"format_version": 1, "lin')
+    good = tmp_path / "backup.json"
+    good.write_text(json.dumps({**V0, "lineage": "team-lineage"}))
+    code, _, err = run(capsys, "state", "push", str(good), "-c", str(config))
+    assert code == 1 and "not valid JSON" in err
+    code, out, _ = run(capsys, "state", "push", str(good), "-c", str(config), "--force")
+    assert code == 0
+    stored = state_from_text(state_path(config).read_text())
+    assert stored.lineage == "team-lineage" and stored.serial == 8
