@@ -223,3 +223,10 @@ def test_parameter_aws_reports_unset_is_compared_through_the_template_default(wo
     ss = world.live.stack_sets[SS]
     params = {k: v for k, v in ss.parameters.items() if k != "SendCFTDeploymentEventsToClumio"}
     assert classify(world.with_live(stack_sets={SS: replace(ss, parameters=params)}).inputs()) == ()
+
+
+def test_onboarded_management_account_without_its_stackset_is_membership() -> None:
+    w = healthy_world(onboard_management=True)
+    [f] = classify(w.inputs())
+    assert (f.category, f.stack_set, f.account) == (Category.MEMBERSHIP, "clumio-org-management", None)
+    assert "2 stack instances are desired" in f.reason
