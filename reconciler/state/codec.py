@@ -44,6 +44,8 @@ from reconciler.state.model import (
     State,
 )
 
+_RESTORE_HINT = "restore a good copy (an older S3 object version, a `state pull` backup) with " \
+                "`clumio-org state push --force GOOD.json`"
 _V0_LINEAGE_NAMESPACE = uuid.UUID("6f1d3c1e-8a43-4f5e-9b0e-3f6c2a9d7e10")
 
 
@@ -196,7 +198,7 @@ def state_from_text(text: str | bytes, *, source: str = "state") -> State:
         data = json.loads(text)
     except (ValueError, UnicodeDecodeError) as exc:
         raise StateError(f"{source} is not valid JSON: {exc}",
-                         hint="restore it from a backup (S3 object versions) or `state push` a good copy") from None
+                         hint=_RESTORE_HINT) from None
     return state_from_json(data, source=source)
 
 
@@ -281,7 +283,7 @@ def _check_instance_row(row: Any, index: int, source: str) -> None:
 
 def _invalid(source: str, where: str, message: str) -> None:
     raise StateError(f"{source} is not a valid state file at {where}: {message}",
-                     hint="restore it from a backup (S3 object versions) or `state push` a good copy")
+                     hint=_RESTORE_HINT)
 
 
 def _order(key: InstanceKey) -> tuple[str, str, str]:
