@@ -162,8 +162,12 @@ def run_drift(desired: Desired, *, config_path: Path, detect_drift: bool, timeou
                         detections=got.detections, notes=notes)
 
 
+EXIT_HELP = ("Exit codes, the same in every format: 0 no drift, 2 drift found (in the --fail-on categories), "
+             "1 error. An ignore entry past its expiry silences nothing and is itself drift (category ignore).")
+
+
 def register(app: typer.Typer) -> None:
-    @app.command()
+    @app.command(epilog=EXIT_HELP)
     def drift(
         config: Path | None = ConfigOption,
         fmt: Format = typer.Option(Format.TEXT, "--format", "-f", case_sensitive=False,
