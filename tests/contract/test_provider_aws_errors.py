@@ -144,3 +144,11 @@ def test_assume_role_arn_from_the_config_is_used(sandbox_now: Any) -> None:
         desired.organization, assume_role_arn="arn:aws:iam::210000000003:role/ClumioOrgDeployer"),
         clumio=replace(desired.clumio, api_url=sandbox_now.clumio_url))
     assert build_ports(desired).org.caller_account() == "210000000003"
+
+
+def test_unknown_aws_profile_in_the_environment_is_a_user_error(monkeypatch: pytest.MonkeyPatch,
+                                                                tmp_path: Any) -> None:
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_PROFILE", "typo-profile")
+    with pytest.raises(ReconcilerError, match="typo-profile"):
+        build_ports(make_desired())

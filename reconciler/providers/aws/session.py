@@ -119,6 +119,7 @@ def make_session(region: str, assume_role_arn: str | None, counter: ApiCallCount
     """
     try:
         base = boto3.Session(botocore_session=_botocore_session(), profile_name=profile, region_name=region)
+        base._session.get_scoped_config()  # raises ProfileNotFound now, not at the first call
     except Exception as error:  # ProfileNotFound and friends: a user mistake, not a bug
         raise ReconcilerError(f"cannot start an AWS session: {error}",
                               hint="check AWS_PROFILE and your ~/.aws/config") from error
