@@ -17,23 +17,24 @@ from reconciler.apply.timing import Timing
 from reconciler.core.errors import ReconcilerError
 from reconciler.core.keys import InstanceKey
 from reconciler.core.live import OperationStatus
-from reconciler.core.plan import Operation, OperationKind, Plan, WavePlan
+from reconciler.core.plan import Action, Operation, OperationKind, Plan, WavePlan
 from reconciler.state import JournalStatus
 
 log = logging.getLogger(__name__)
 
 STACK_SET_WAVE = "stack-set"
+REMOVALS_WAVE = "removals"
 # Operations whose instances must show up `connected` in Clumio before the next wave (deletes need not).
 GATED_KINDS = (OperationKind.CREATE_STACK_INSTANCES, OperationKind.UPDATE_STACK_INSTANCES,
                OperationKind.UPDATE_STACK_SET)
 
 
 def group_waves(operations: Sequence[Operation]) -> list[tuple[str, list[Operation]]]:
-    """Consecutive operations of the same wave, in plan order; StackSet-wide operations (no wave) form their own
-    group, so a whole-set update is gated like a wave."""
+    """Consecutive operations of the same wave, in plan order; operations of no wave (StackSet-wide ones, and the
+    removals after the last wave) form their own groups, so a whole-set update is gated like a wave."""
     groups: list[tuple[str, list[Operation]]] = []
     for op in operations:
-        name = op.wave or STACK_SET_WAVE
+        name = op.wave or (REMOVALS_WAVE if op.kind is OperationKind.DELETE_STACK_INSTANCES else STACK_SET_WAVE)
         if groups and groups[-1][0] == name:
             groups[-1][1].append(op)
         else:
@@ -80,6 +81,9 @@ class Executor:
         self.runner = OperationRunner(plan, ports, journal, options, timing=timing, progress=progress)
         self.gate = ConnectionGate(ports.clumio, timing, progress)
         self._waves = {w.name: w for w in plan.waves}
+        # The gate verifies what the plan creates or changes: a whole-set UpdateStackSet also reaches instances the
+        # plan leaves alone (a suspended account's, whose stack AWS skips), which must not hold a wave back.
+        self._changed = {c.key for c in plan.changes if c.action is not Action.REMOVE}
 
     def run(self) -> ApplyResult:
         result = ApplyResult(self.plan.plan_id)
@@ -131,7 +135,8 @@ class Executor:
                 continue
             if op.kind in GATED_KINDS:
                 failed = {(f.account, f.region) for f in outcome.failures}
-                gated.extend(k for k in op.instances if (k.account, k.region) not in failed)
+                gated.extend(k for k in op.instances
+                             if (k.account, k.region) not in failed and k in self._changed)
         if gated and broken is None:
             versions = self.runner.gate_versions()
             gate = self.gate.verify(name, gated, versions, self.options.verify_connections_seconds)

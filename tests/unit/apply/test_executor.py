@@ -221,3 +221,21 @@ def test_operations_on_different_stack_sets_in_one_wave_run_side_by_side(tmp_pat
     assert world.stacksets.mutating_calls("create_instances") == [("create_instances", ops[2].operation_id)]
     rest = result.waves[-1]
     assert rest.operations == 2 and rest.seconds < 2 * 300  # not one after the other
+
+
+def test_gate_waits_only_for_what_the_plan_changes(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    world = World(tmp_path)
+    world.run(onboarding_plan())
+    left_alone = REST[0]  # say its account was suspended: AWS skips it, the plan has no row for it
+    world.clumio.never_connect.add(left_alone)
+    update = plan_of([op(0, OperationKind.UPDATE_STACK_SET, None, CANARY + REST, plan_id="5" * 16)],
+                     plan_id="5" * 16, changes=_update_change())
+    update = replace(update, changes=tuple(c for c in update.changes if c.key.account != left_alone))
+
+    result = world.run(update, verify_seconds=300)
+
+    assert result.outcome is Outcome.SUCCEEDED
+    gate = result.waves[0].gate
+    assert gate is not None and gate.expected == 6 and gate.connected == 6
