@@ -138,6 +138,12 @@ def test_assumed_role_acts_as_its_account_and_counts_calls(sandbox_now: Any) -> 
     assert counter["sts.GetCallerIdentity"] == 1
 
 
+def test_assumed_role_works_even_when_the_issuer_clock_is_in_the_past(sandbox_env: Any) -> None:
+    # The demo sandbox runs on simulated time that starts in the past: its credentials "expired" long ago.
+    session = make_session("us-east-1", "arn:aws:iam::210000000003:role/ClumioOrgDeployer")
+    assert session.client("sts").get_caller_identity()["Account"] == "210000000003"
+
+
 def test_assume_role_arn_from_the_config_is_used(sandbox_now: Any) -> None:
     desired = make_desired()
     desired = replace(desired, organization=replace(

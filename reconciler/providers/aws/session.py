@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -28,6 +28,7 @@ CLIENT_CONFIG = Config(
 )
 
 SESSION_NAME = "clumio-org"
+MIN_SESSION = timedelta(minutes=50)
 
 
 class _NoRequestBodies(logging.Filter):
@@ -99,13 +100,19 @@ def _assume_role_refresher(base: boto3.Session, role_arn: str, region: str) -> A
         with aws_errors("sts", "AssumeRole", role_arn):
             creds = sts.assume_role(RoleArn=role_arn, RoleSessionName=SESSION_NAME)["Credentials"]
         expiry = creds["Expiration"]
-        if isinstance(expiry, datetime) and expiry.tzinfo is None:
+        if not isinstance(expiry, datetime):
+            expiry = datetime.fromisoformat(str(expiry).replace("Z", "+00:00"))
+        if expiry.tzinfo is None:
             expiry = expiry.replace(tzinfo=UTC)
+        # An issuer whose clock differs from ours (an emulator on simulated time, a skewed host) can hand out an
+        # expiry already in our past; botocore would then refuse the credentials outright. AssumeRole sessions last
+        # an hour by default, so count at least that from now; AWS still rejects truly expired ones (ExpiredToken).
+        expiry = max(expiry, datetime.now(UTC) + MIN_SESSION)
         return {
             "access_key": creds["AccessKeyId"],
             "secret_key": creds["SecretAccessKey"],
             "token": creds["SessionToken"],
-            "expiry_time": expiry.isoformat() if isinstance(expiry, datetime) else str(expiry),
+            "expiry_time": expiry.isoformat(),
         }
 
     return refresh
