@@ -188,3 +188,11 @@ def test_unreachable_clumio_is_a_provider_error_without_secrets() -> None:
     with pytest.raises(ProviderError) as error:
         client().latest_template()  # responses refuses unregistered URLs like a dead network
     assert "cannot reach the Clumio API" in error.value.message and TOKEN not in str(error.value)
+
+
+@responses.activate
+def test_a_portal_page_instead_of_the_api_points_at_the_url_setting() -> None:
+    responses.get(f"{BASE}/connections/aws/templates", body="<html>Clumio</html>", content_type="text/html")
+    with pytest.raises(ProviderError) as error:
+        client().latest_template()
+    assert "not JSON" in error.value.message and "clumio.api_url" in (error.value.hint or "")

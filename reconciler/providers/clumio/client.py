@@ -108,7 +108,9 @@ class ClumioClient:
         try:
             return response.json()
         except ValueError:
-            raise ProviderError(f"Clumio answered {method} {path} with a body that is not JSON") from None
+            raise ProviderError(f"{self.base_url} answered {method} {path} with a body that is not JSON",
+                                hint="check clumio.api_url / CLUMIO_API_URL: it must be the API host "
+                                     "(e.g. https://us-west-2.api.clumio.com), not the portal") from None
 
     def _error(self, response: requests.Response, method: str, path: str) -> ProviderError:
         detail = _error_detail(response)
@@ -120,6 +122,10 @@ class ClumioClient:
         if status == 429 or status >= 500:
             return ProviderError(f"Clumio kept failing {method} {path} (HTTP {status}{self._scrub(detail)}) after "
                                  "retries", hint="Clumio may be degraded; run again in a few minutes")
+        if status in (404, 406):
+            return ProviderError(f"Clumio refused {method} {path}: HTTP {status}{self._scrub(detail)}",
+                                 hint=f"check clumio.api_url / CLUMIO_API_URL ({self.base_url}): it must be the "
+                                      "Clumio API base URL for your portal")
         return ProviderError(f"Clumio refused {method} {path}: HTTP {status}{self._scrub(detail)}")
 
     def _fetch(self, operation: str, url: str) -> str:
