@@ -184,17 +184,33 @@ def _list_objects(world: SandboxWorld, request: WireRequest, bucket: str) -> Wir
         if not world.objects.bucket_exists(bucket):
             raise AwsFault("NoSuchBucket", "The specified bucket does not exist", 404)
         listed = sorted(world.objects.list(bucket, prefix), key=lambda pair: pair[0])
-    remaining = [(k, o) for k, o in listed if k > after] if after else listed
-    page, more = remaining[:max_keys], len(remaining) > max_keys
+    delimiter = arg("delimiter")
+    entries: list[tuple[str, StoredObject | None]] = []  # objects, and common prefixes (None) under a delimiter
+    for key, stored in listed:
+        if after and key <= after:
+            continue
+        cut = key.find(delimiter, len(prefix)) if delimiter else -1
+        if cut < 0:
+            entries.append((key, stored))
+            continue
+        common = key[: cut + len(delimiter)]
+        if (not after or common > after) and (not entries or entries[-1][0] != common):
+            entries.append((common, None))
+    page, more = entries[:max_keys], len(entries) > max_keys
     output: dict[str, Any] = {
         "IsTruncated": more,
         "Contents": [{"Key": k, "LastModified": o.last_modified, "ETag": _quoted(o.etag), "Size": len(o.body),
-                      "StorageClass": "STANDARD"} for k, o in page],
+                      "StorageClass": "STANDARD"} for k, o in page if o is not None],
         "Name": bucket,
         "Prefix": prefix,
         "MaxKeys": max_keys,
         "KeyCount": len(page),
     }
+    common_prefixes = [{"Prefix": k} for k, o in page if o is None]
+    if delimiter:
+        output["Delimiter"] = delimiter
+    if common_prefixes:
+        output["CommonPrefixes"] = common_prefixes
     if arg("continuation-token"):
         output["ContinuationToken"] = arg("continuation-token")
     if arg("start-after"):

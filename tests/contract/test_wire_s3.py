@@ -148,3 +148,16 @@ def test_conditional_get_answers_412_or_304(s3: Any) -> None:
     with pytest.raises(ClientError) as caught:
         s3.get_object(Bucket="tf-state", Key="state.json", IfNoneMatch=etag)
     assert _error(caught)[1] == 304
+
+
+def test_list_objects_v2_groups_common_prefixes_under_a_delimiter(s3: Any) -> None:
+    for key in ("a/1", "a/2", "b/1", "c", "d/x/1", "e"):
+        s3.put_object(Bucket="tf-state", Key=key, Body=b"x")
+    pages = list(s3.get_paginator("list_objects_v2").paginate(Bucket="tf-state", Delimiter="/",
+                                                              PaginationConfig={"PageSize": 2}))
+    keys = [o["Key"] for page in pages for o in page.get("Contents", [])]
+    prefixes = [p["Prefix"] for page in pages for p in page.get("CommonPrefixes", [])]
+    assert keys == ["c", "e"]
+    assert prefixes == ["a/", "b/", "d/"]
+    nested = s3.list_objects_v2(Bucket="tf-state", Prefix="d/", Delimiter="/")
+    assert [p["Prefix"] for p in nested["CommonPrefixes"]] == ["d/x/"] and "Contents" not in nested
