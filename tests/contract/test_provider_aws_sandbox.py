@@ -261,3 +261,56 @@ def test_debug_logging_never_shows_the_clumio_secrets(sandbox_env: Any, ports: P
         ports.stacksets.describe_stack_set("clumio-org")
     assert "CreateStackSet" in caplog.text  # botocore did log at DEBUG
     assert secrets.token.reveal() not in caplog.text and secrets.external_id.reveal() not in caplog.text
+
+
+def test_every_call_the_provider_makes_validates_against_the_botocore_model(sandbox_env: Any, ports: Ports) -> None:
+    from botocore.validate import ParamValidator
+
+    seen: list[tuple[Any, dict[str, Any]]] = []
+    org_clients = [getattr(ports.org, f"_{name}") for name in ("org", "sts", "ec2", "iam")]
+    clients = [ports.stacksets._cfn, *org_clients]  # type: ignore[attr-defined]
+    for client in clients:
+        client.meta.events.register("before-parameter-build",
+                                    lambda model, params, **_: seen.append((model, dict(params))))
+    create_stack_set(ports)
+    live = ports.stacksets.describe_stack_set("clumio-org")
+    assert live is not None
+    op = create_op("clumio-org-00000000000000aa-010")
+    ports.stacksets.create_instances(op)
+    finish(sandbox_env, ports, op.operation_id)
+    update = replace(op, operation_id="clumio-org-00000000000000aa-011", kind=OperationKind.UPDATE_STACK_SET)
+    template = ports.clumio.org_template(["EC2/EBS", "S3"])
+    ports.stacksets.update_stack_set(definition(template.sha256), template.body,
+                                     [TemplateParameter("ClumioToken", use_previous=True),
+                                      TemplateParameter("RoleExternalId", use_previous=True)], update)
+    finish(sandbox_env, ports, update.operation_id)
+    overrides = replace(op, operation_id="clumio-org-00000000000000aa-012", kind=OperationKind.UPDATE_STACK_INSTANCES)
+    ports.stacksets.update_instances(overrides, [TemplateParameter("PermissionsBoundaryARN", "")])
+    finish(sandbox_env, ports, overrides.operation_id)
+    drift_id = ports.stacksets.detect_drift("clumio-org", "clumio-org-00000000000000aa-013")
+    finish(sandbox_env, ports, drift_id)
+    ports.stacksets.list_resource_drifts("clumio-org", "400000000001", "us-east-1", drift_id)
+    delete = replace(op, operation_id="clumio-org-00000000000000aa-014", kind=OperationKind.DELETE_STACK_INSTANCES,
+                     retain_stacks=True)
+    ports.stacksets.delete_instances(delete)
+    ports.stacksets.list_operation_results("clumio-org", delete.operation_id)
+    ports.stacksets.stop_operation("clumio-org", delete.operation_id)
+    ports.stacksets.list_instances("clumio-org", REGIONS)
+    ports.stacksets.list_operations("clumio-org")
+    ports.org.read_tree()
+    ports.org.caller_account()
+    ports.org.service_access_enabled()
+    ports.org.delegated_administrators()
+    ports.org.enabled_regions()
+    ports.org.role_exists("AWSCloudFormationStackSetExecutionRole")
+    names = {model.name for model, _ in seen}
+    assert {"CreateStackSet", "UpdateStackSet", "CreateStackInstances", "UpdateStackInstances",
+            "DeleteStackInstances", "DetectStackSetDrift", "ListStackInstanceResourceDrifts",
+            "StopStackSetOperation", "ListStackSetOperationResults", "ListAccountsForParent",
+            "ListDelegatedAdministrators", "DescribeRegions", "GetRole", "GetCallerIdentity"} <= names
+    for model, params in seen:
+        if model.input_shape is None:  # DescribeOrganization takes no input at all
+            assert params == {}, model.name
+            continue
+        report = ParamValidator().validate(params, model.input_shape)
+        assert not report.has_errors(), (model.name, report.generate_report())
