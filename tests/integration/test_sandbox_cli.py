@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import boto3
@@ -108,6 +109,13 @@ def test_detached_sandbox_is_started_used_and_stopped(cli: Cli, local_cli: InPro
         name = organizations.describe_organizational_unit(OrganizationalUnitId=parent)["OrganizationalUnit"]["Name"]
         assert name == "Sandbox"
 
+    before = json.loads(local_cli("status", "--format", "json").stdout)["world"]["now"]
+    advanced = local_cli("advance", "3600")
+    assert advanced.returncode == 0 and "sandbox time is now" in advanced.stdout
+    after_advance = json.loads(local_cli("status", "--format", "json").stdout)["world"]["now"]
+    skipped = datetime.fromisoformat(after_advance) - datetime.fromisoformat(before)
+    assert skipped.total_seconds() >= 3600
+
     again = local_cli("start", "--detach", "--port", str(_free_port()))
     assert again.returncode == 1
     assert "already running" in again.stderr
@@ -191,3 +199,12 @@ def test_foreground_sandbox_serves_until_stopped_or_interrupted(cli: Cli, local_
     assert server.returncode == 0, err
     assert "export AWS_ENDPOINT_URL=" in out and "Traceback" not in err
     assert not runtime_file.exists()
+
+
+def test_event_arguments_keep_account_ids_as_text_and_type_the_rest() -> None:
+    from reconciler.cli.sandbox import parse_event_args
+
+    args = parse_event_args(["account=012345678901", "throttle-rate=0.25", "failing_accounts={\"1\": \"x\"}",
+                             "ou=/Workloads/Prod", "enabled=true"])
+    assert args == {"account": "012345678901", "throttle_rate": 0.25, "failing_accounts": {"1": "x"},
+                    "ou": "/Workloads/Prod", "enabled": True}
