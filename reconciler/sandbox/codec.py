@@ -23,13 +23,14 @@ from reconciler.sandbox.api import AwsFault
 
 SERVICES = ("cloudformation", "organizations", "sts", "iam", "ec2", "s3")
 
-# (service, shape path, member) triples the world returned but the output shape lacks.
+# (service, shape name, member) triples the world returned but the output shape lacks.
 UNKNOWN_MEMBERS: set[tuple[str, str, str]] = set()
 
 _models: dict[str, ServiceModel] = {}
 _models_lock = threading.Lock()
 TARGET_PREFIXES: dict[str, str] = {}
 QUERY_VERSIONS: dict[str, str] = {}
+_registered: set[str] = set()
 
 
 def service_model(name: str) -> ServiceModel:
@@ -51,7 +52,7 @@ def warm_models(background: bool = True) -> None:
     large one) on a background thread, so a sandbox answers its first call quickly."""
     for name in ("cloudformation", "organizations", "sts"):
         _register(name)
-    rest = [name for name in SERVICES if name not in _models]
+    rest = [name for name in SERVICES if name not in _registered]
     if not rest:
         return
     if background:
@@ -72,6 +73,7 @@ def _register(name: str) -> None:
         TARGET_PREFIXES[prefix] = name
     if model.protocol in ("query", "ec2"):
         QUERY_VERSIONS[model.api_version] = name
+    _registered.add(name)
 
 
 # --- query / ec2 requests -------------------------------------------------------------------------------------

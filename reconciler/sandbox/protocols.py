@@ -30,14 +30,16 @@ from reconciler.sandbox.codec import (  # re-exported: the wire layer's one impo
     xml_members,
 )
 
-__all__ = ["SERVICES", "UNKNOWN_MEMBERS", "WireRequest", "WireResponse", "credential_scope", "handle_json",
-           "handle_query", "handle_unsigned_query", "http_date", "service_model", "warm_models", "xml_members"]
+__all__ = ["SERVICES", "UNKNOWN_MEMBERS", "CredentialScope", "WireRequest", "WireResponse", "credential_scope",
+           "handle_json", "handle_query", "handle_unsigned_query", "http_date", "service_model", "warm_models", "xml_members"]
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class WireRequest:
+    """One HTTP request as the wire layer sees it (query string parsed, header names lower-cased)."""
+
     method: str
     path: str
     query: dict[str, list[str]]
@@ -47,6 +49,8 @@ class WireRequest:
 
 @dataclass(frozen=True)
 class WireResponse:
+    """What the server writes back; ``Content-Length`` is added unless given (HEAD keeps the object's)."""
+
     status: int
     body: bytes
     headers: dict[str, str] = field(default_factory=dict)
@@ -54,6 +58,8 @@ class WireResponse:
 
 @dataclass(frozen=True)
 class CredentialScope:
+    """Who calls and where, from the SigV4 credential scope: ``KEY/DATE/REGION/SERVICE/aws4_request``."""
+
     access_key: str
     region: str
     service: str
