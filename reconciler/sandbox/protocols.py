@@ -31,7 +31,8 @@ from reconciler.sandbox.codec import (  # re-exported: the wire layer's one impo
 )
 
 __all__ = ["SERVICES", "UNKNOWN_MEMBERS", "CredentialScope", "WireRequest", "WireResponse", "credential_scope",
-           "handle_json", "handle_query", "handle_unsigned_query", "http_date", "service_model", "warm_models", "xml_members"]
+           "handle_json", "handle_query", "handle_unsigned_query", "http_date", "service_model", "warm_models",
+           "xml_members"]
 
 log = logging.getLogger(__name__)
 
