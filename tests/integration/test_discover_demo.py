@@ -109,3 +109,11 @@ def test_region_split_only_when_it_costs_no_more_pages() -> None:
     assert not split_by_region(["us-east-1", "us-west-2"], 32)  # 2 pages split vs 1 page
     assert split_by_region([f"r{i}" for i in range(17)], 2000)  # 340 pages either way, 17 at a time
     assert not split_by_region(["us-east-1"], 5000)
+
+
+@pytest.mark.slow  # adaptive retries slow the client down after a throttle, as they should: ~20 s
+def test_discovery_rides_out_throttling(sandbox_env: Any, desired: Desired) -> None:
+    sandbox_env.world.apply_event("set-faults", {"throttle_rate": 0.05, "seed": 7})
+    ports = build_ports(desired)
+    live = discover(desired, ports)
+    assert len(live.org.accounts) == 32 and len(live.org.ous) == 10
