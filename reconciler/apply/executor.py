@@ -153,9 +153,12 @@ class Executor:
         return wave
 
     def _stop_reason(self, wave: WaveResult) -> str:
-        accounts = ", ".join(wave.failed_accounts) or "none named"
-        return (f"wave {wave.name} failed for {len(wave.failed_accounts)} account(s) ({accounts}); its failure "
-                f"budget is {wave.budget}")
+        cancelled = wave.cancelled_only_accounts
+        failed = [a for a in wave.failed_accounts if a not in cancelled]
+        text = f"wave {wave.name} failed for {len(failed)} account(s) ({', '.join(failed) or 'none named'})"
+        if cancelled:
+            text += f", {len(cancelled)} more cancelled by AWS once the tolerance was exceeded ({', '.join(cancelled)})"
+        return text + f"; its failure budget is {wave.budget}"
 
     # -- Ctrl-C --------------------------------------------------------------------------------------------
     def _interrupted(self, result: ApplyResult) -> None:

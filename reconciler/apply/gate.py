@@ -89,4 +89,4 @@ def _why(pair: tuple[str, str], want: str | None, conn: Connection | None, elaps
         reason = f"Clumio connection is {conn.status.value} {after}"
     else:
         reason = f"Clumio connection reports template {conn.installed_template_version or '?'}, expected {want}"
-    return Failure(account, region, reason)
+    return Failure(account, region, reason, status="NOT_CONNECTED")

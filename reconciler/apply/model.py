@@ -17,6 +17,8 @@ class Failure:
     region: str
     reason: str
     stack_set: str = ""
+    # FAILED (the account's own failure), CANCELLED (not attempted once the tolerance was exceeded), or NOT_CONNECTED
+    status: str = "FAILED"
 
     def as_dict(self) -> dict[str, str]:
         return {"account": self.account, "region": self.region, "reason": self.reason}
@@ -73,6 +75,12 @@ class WaveResult:
     @property
     def failed_accounts(self) -> tuple[str, ...]:
         return tuple(sorted({f.account for f in self.failures}))
+
+    @property
+    def cancelled_only_accounts(self) -> tuple[str, ...]:
+        """Accounts AWS only cancelled (collateral of another account's failure), never failed themselves."""
+        failed = {f.account for f in self.failures if f.status != "CANCELLED"}
+        return tuple(sorted({f.account for f in self.failures} - failed))
 
 
 class Outcome(enum.Enum):

@@ -102,7 +102,7 @@ class OperationWaiter:
                 attempt += 1
                 continue
             found = tuple(sorted(
-                Failure(r.account, r.region, r.status_reason or f"{r.status} (no reason given)", stack_set)
+                Failure(r.account, r.region, r.status_reason or f"{r.status} (no reason given)", stack_set, r.status)
                 for r in rows if r.status in FAILED_RESULT_STATUSES
             ))
             expected = view.failed_count or (1 if view.status is OperationStatus.FAILED else 0)
