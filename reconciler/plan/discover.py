@@ -24,6 +24,7 @@ from reconciler.core.live import (
     OperationStatus,
     OperationView,
     OrgTree,
+    PermissionModel,
 )
 from reconciler.core.ports import Clumio, OrgReader, StackSets
 
@@ -104,9 +105,11 @@ class _StackSetReads:
             return None, [], None
         operations = self.pool.submit(_recent_operations, self.port, self.name)
         # DescribeStackSet.Regions lists every region the StackSet has instances in; the org size estimates how many
-        # instances each holds. Without regions (an empty StackSet) one listing over all regions is as cheap.
+        # instances each holds (the self-managed StackSet holds only the management account). Without regions (an
+        # empty StackSet) one listing over all regions is as cheap.
         regions = list(live.regions)
-        split = split_by_region(regions, len(self.tree.result().accounts))
+        per_region = 1 if live.permission_model is PermissionModel.SELF_MANAGED else len(self.tree.result().accounts)
+        split = split_by_region(regions, per_region)
         instances = self.port.list_instances(self.name, regions if split else None)
         return live, instances, _running(operations.result())
 
