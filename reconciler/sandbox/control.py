@@ -63,6 +63,8 @@ def handle(server: SandboxHTTPServer, request: WireRequest) -> WireResponse:
             return json_response(200, world.apply_event(name, args))
         except AwsFault as fault:
             return _error(fault.status if 400 <= fault.status < 500 else 400, fault.code, fault.message)
+        except (ValueError, TypeError, KeyError) as exc:  # arguments of the wrong type or shape
+            return _error(400, "ValidationError", f"bad arguments for event {name}: {type(exc).__name__}: {exc}")
     return _error(404, "NotFound", f"no sandbox control route {method} /_sandbox/{route}")
 
 

@@ -70,6 +70,9 @@ def test_control_event_errors_answer_4xx_with_the_reason(demo: Any) -> None:
                                                                                 "ou": "/Sandbox"}, timeout=5)
     unknown = requests.post(f"{demo.aws_url}/_sandbox/events/no-such-event", json={}, timeout=5)
     not_json = requests.post(f"{demo.aws_url}/_sandbox/events/move-account", data=b"[1]", timeout=5)
+    wrong_type = requests.post(f"{demo.aws_url}/_sandbox/events/set-faults", json={"throttle_rate": "often"},
+                               timeout=5)
+    assert wrong_type.status_code == 400 and "often" in wrong_type.json()["error"]["message"]
     assert reply.status_code == 400 and reply.json()["error"]["message"]
     assert unknown.status_code == 400
     assert not_json.status_code == 400
