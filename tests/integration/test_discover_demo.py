@@ -117,3 +117,33 @@ def test_discovery_rides_out_throttling(sandbox_env: Any, desired: Desired) -> N
     ports = build_ports(desired)
     live = discover(desired, ports)
     assert len(live.org.accounts) == 32 and len(live.org.ous) == 10
+
+
+def test_management_accounts_self_managed_stack_set_is_discovered_alongside(sandbox_env: Any,
+                                                                            desired: Desired) -> None:
+    from reconciler.core.live import PermissionModel
+
+    ports = build_ports(desired)
+    deploy(ports, "clumio-org-00000000000000cc-004")
+    template = ports.clumio.org_template(["EC2/EBS", "S3"])
+    secrets = ports.clumio.org_deployment_parameters(ORG_ID)
+    management = replace(
+        definition(template.sha256), name="clumio-org-management", permission_model=PermissionModel.SELF_MANAGED,
+        auto_deployment=None, retain_stacks_on_account_removal=None,
+        administration_role_arn=f"arn:aws:iam::{MANAGEMENT}:role/AWSCloudFormationStackSetAdministrationRole",
+        execution_role_name="AWSCloudFormationStackSetExecutionRole")
+    ports.management_stacksets.create_stack_set(management, template.body, [
+        TemplateParameter("ClumioToken", secrets.token), TemplateParameter("RoleExternalId", secrets.external_id)])
+    sandbox_env.world.clock.advance(3600)
+    ports.management_stacksets.create_instances(Operation(
+        index=1, operation_id="clumio-org-00000000000000cc-005", kind=OperationKind.CREATE_STACK_INSTANCES,
+        stack_set="clumio-org-management", wave=None, regions=REGIONS, accounts=(MANAGEMENT,)))
+    sandbox_env.world.clock.advance(3600)
+    onboard = replace(desired, management_account=ManagementAccountSpec(onboard=True))
+    ports.api_calls.reset()
+    live = discover(onboard, ports)
+    assert set(live.stack_sets) == {"clumio-org", "clumio-org-management"}
+    assert live.stack_sets["clumio-org-management"].permission_model is PermissionModel.SELF_MANAGED
+    assert {(k.account, k.region) for k in live.instances if k.stack_set == "clumio-org-management"} == {
+        (MANAGEMENT, r) for r in REGIONS}
+    assert ports.api_calls["cloudformation.ListStackInstances"] == 2  # one listing per StackSet
