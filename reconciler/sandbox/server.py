@@ -71,8 +71,10 @@ class _Handler(BaseHTTPRequestHandler):
     wbufsize = -1
     disable_nagle_algorithm = True
     server_version = "clumio-org-sandbox"
-    sys_version = ""
     server: SandboxHTTPServer
+
+    def version_string(self) -> str:
+        return self.server_version
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - signature fixed by the base class
         log.debug("%s " + format, self.address_string(), *args)
