@@ -168,6 +168,20 @@ class StateBackend(abc.ABC):
         stored one (the state changed since it was read — write from the State the last write returned).
         """
 
+    # The write in flight: set before the state is stored, cleared once write() is about to return it. Still set
+    # at the next write means the last one raised (Ctrl-C) after or before storing — see check_write.
+    _own_write: tuple[str, int, int] | None = None
+
+    def _next_state(self, current: tuple[str, int] | None, state: State, *, force: bool) -> State:
+        """:func:`check_write` with this backend's unreturned write, which it then records as the write in flight."""
+        stored = check_write(current, state, self.describe(), force=force, own_write=self._own_write)
+        self._own_write = (stored.lineage, stored.serial, state.serial)
+        return stored
+
+    def _returned(self, stored: State) -> State:
+        self._own_write = None
+        return stored
+
     @abc.abstractmethod
     def current_lock(self) -> LockInfo | None:
         """The lock record, if the state is locked."""
@@ -231,10 +245,18 @@ def readable_identity(text: bytes, source: str, *, force: bool) -> tuple[str, in
         raise
 
 
-def check_write(current: tuple[str, int] | None, state: State, where: str, *, force: bool) -> State:
+def check_write(current: tuple[str, int] | None, state: State, where: str, *, force: bool,
+                own_write: tuple[str, int, int] | None = None) -> State:
     """The state to store, given the stored (lineage, serial): lineage and serial rules applied, serial bumped past
-    both the given and the stored one."""
+    both the given and the stored one.
+
+    ``own_write`` is (lineage, serial stored, serial it was based on) of this process's previous write. A write
+    interrupted after the state was stored but before the caller got the result (Ctrl-C lands anywhere) leaves the
+    caller holding the state it had before; writing from it again is accepted, because the newer stored state is
+    that very write, not another run's.
+    """
     stored_lineage, stored_serial = current if current is not None else (None, 0)
+    ours = own_write is not None and own_write == (stored_lineage, stored_serial, state.serial)
     if current is not None and not force:
         if stored_lineage != state.lineage:
             raise StateError(
@@ -242,7 +264,7 @@ def check_write(current: tuple[str, int] | None, state: State, where: str, *, fo
                 "it belongs to another deployment",
                 hint="point the config's state at the right place, or overwrite with `state push --force`",
             )
-        if state.serial < stored_serial:
+        if state.serial < stored_serial and not ours:
             raise StateError(
                 f"the state at {where} changed since it was read (stored serial {stored_serial}, "
                 f"this one {state.serial}); another run wrote it",

@@ -21,7 +21,7 @@ from pathlib import Path
 import filelock
 
 from reconciler.core.errors import StateError
-from reconciler.state.backend import LockInfo, StateBackend, check_write, locked_error, readable_identity
+from reconciler.state.backend import LockInfo, StateBackend, locked_error, readable_identity
 from reconciler.state.codec import state_from_text, state_to_text
 from reconciler.state.model import State
 
@@ -50,9 +50,9 @@ class LocalBackend(StateBackend):
 
     def write(self, state: State, *, force: bool = False) -> State:
         with self._guard():
-            stored = check_write(self._identity(force=force), state, self.describe(), force=force)
+            stored = self._next_state(self._identity(force=force), state, force=force)
             atomic_write(self.path, state_to_text(stored).encode())
-        return stored
+        return self._returned(stored)
 
     def _identity(self, *, force: bool) -> tuple[str, int] | None:
         try:

@@ -18,7 +18,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from reconciler.core.errors import StateError
-from reconciler.state.backend import LockInfo, StateBackend, check_write, locked_error, readable_identity
+from reconciler.state.backend import LockInfo, StateBackend, locked_error, readable_identity
 from reconciler.state.codec import state_from_text, state_to_text
 from reconciler.state.model import State
 
@@ -60,7 +60,7 @@ class S3Backend(StateBackend):
     def write(self, state: State, *, force: bool = False) -> State:
         found = self._get(self.key)
         current = readable_identity(found[0], f"s3://{self.bucket}/{self.key}", force=force) if found else None
-        stored = check_write(current, state, self.describe(), force=force)
+        stored = self._next_state(current, state, force=force)
         condition = {"IfMatch": found[1]} if found else {"IfNoneMatch": "*"}
         try:
             self._put(self.key, state_to_text(stored).encode(), **condition)
@@ -69,7 +69,7 @@ class S3Backend(StateBackend):
                 raise StateError(f"the state at {self.describe()} was written by another run while this one wrote it",
                                  hint="re-run the command so it starts from the latest state") from None
             raise self._error("write", self.key, exc) from None
-        return stored
+        return self._returned(stored)
 
     def current_lock(self) -> LockInfo | None:
         found = self._get(self.lock_key)

@@ -57,6 +57,25 @@ def test_a_write_from_a_stale_state_is_refused(tmp_path: Path) -> None:
         backend.write(first)
 
 
+def test_a_write_interrupted_after_storing_can_be_redone_from_the_state_the_caller_still_holds(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import reconciler.state.local as local
+
+    backend = backend_at(tmp_path)
+    held = backend.write(a_state())
+    monkeypatch.setattr(local, "_fsync_dir", lambda folder: (_ for _ in ()).throw(KeyboardInterrupt()))
+    with pytest.raises(KeyboardInterrupt):  # Ctrl-C after the rename: stored, but the caller never got it back
+        backend.write(held.with_last_apply(outcome="running"))
+    monkeypatch.undo()
+    stored = backend.read()
+    assert stored is not None and stored.serial == held.serial + 1
+
+    redone = backend.write(held.with_last_apply(outcome="interrupted"))
+    assert redone.serial == held.serial + 2 and redone.last_apply == {"outcome": "interrupted"}
+    with pytest.raises(StateError, match="changed since it was read"):  # another run holding that state is not
+        LocalBackend(backend.path).write(held)
+
+
 def test_a_state_of_another_lineage_is_never_written_over_without_force(tmp_path: Path) -> None:
     backend = backend_at(tmp_path)
     backend.write(a_state())
