@@ -314,3 +314,22 @@ def test_every_call_the_provider_makes_validates_against_the_botocore_model(sand
             continue
         report = ParamValidator().validate(params, model.input_shape)
         assert not report.has_errors(), (model.name, report.generate_report())
+
+
+def test_drifted_resources_are_read_as_rows(sandbox_env: Any, ports: Ports) -> None:
+    create_stack_set(ports)
+    op_id = "clumio-org-00000000000000aa-020"
+    ports.stacksets.create_instances(create_op(op_id))
+    finish(sandbox_env, ports, op_id)
+    event = sandbox_env.world.apply_event("drift-stack", {"account": "400000000001", "region": "us-east-1"})
+    drift_id = ports.stacksets.detect_drift("clumio-org")
+    finish(sandbox_env, ports, drift_id)
+    rows = ports.stacksets.list_resource_drifts("clumio-org", "400000000001", "us-east-1", drift_id)
+    drifted_rows = [(r["logical_resource_id"], r["drift_status"]) for r in rows if r["drift_status"] != "IN_SYNC"]
+    assert drifted_rows == [(event["resource"], "MODIFIED")]
+    assert all(r["resource_type"].startswith("AWS::") for r in rows)
+    live = ports.stacksets.describe_stack_set("clumio-org")
+    assert live is not None and live.drift is not None and live.drift.drift_status == "DRIFTED"
+    drifted = {(i.key.account, i.key.region) for i in ports.stacksets.list_instances("clumio-org")
+               if i.drift_status.value == "DRIFTED"}
+    assert drifted == {("400000000001", "us-east-1")}
