@@ -74,7 +74,8 @@ ORG_PAGE, CFN_PAGE, CLUMIO_PAGE = 20, 100, 100
 def ratio_line(label: str, value: float, reference: float, target: float, unit: str = "") -> str:
     ratio = value / reference if reference else float("inf")
     verdict = "ok" if ratio <= target else "OVER TARGET"
-    return f"  {label:<44} {value:>10.2f}{unit} vs {reference:>10.2f}{unit}  ratio {ratio:5.3f} (target ≤ {target}) {verdict}"
+    return (f"  {label:<44} {value:>10.2f}{unit} vs {reference:>10.2f}{unit}  ratio {ratio:5.3f} "
+            f"(target ≤ {target}) {verdict}")
 
 
 # ---------------------------------------------------------------------------------------------------------------
