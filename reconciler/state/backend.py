@@ -199,13 +199,15 @@ class StateBackend(abc.ABC):
     def lock(self, operation: str) -> Iterator[LockInfo]:
         """Hold the state lock while the block runs; released on exit, on error, on Ctrl-C and on SIGTERM."""
         info = LockInfo.create(operation)
-        self._acquire(info)
-        log.debug("state lock %s taken at %s", info.id, self.describe())
-        try:
+        acquired = False
+        try:  # _acquire inside: a Ctrl-C just after the lock record was created must still remove it
+            self._acquire(info)
+            acquired = True
+            log.debug("state lock %s taken at %s", info.id, self.describe())
             with _sigterm_raises():
                 yield info
         finally:
-            self._release(info)
+            self._release(info, taken=acquired)
 
     def unlock(self, lock_id: str) -> LockInfo:
         """Remove the lock record if its id is ``lock_id`` (``state unlock``); returns what was removed."""
@@ -221,11 +223,11 @@ class StateBackend(abc.ABC):
                              "`clumio-org state show`")
         return holder
 
-    def _release(self, info: LockInfo) -> None:
+    def _release(self, info: LockInfo, *, taken: bool = True) -> None:
         try:
             with _interrupts_deferred():
                 released = self._delete_lock(info.id)
-            if not released:
+            if not released and taken:
                 log.warning("state lock %s was released by someone else (state unlock); leaving the lock record "
                             "as it is", info.id)
         except Exception as exc:  # never hide the error that ended the run behind a failed release

@@ -275,3 +275,26 @@ def test_a_second_ctrl_c_during_the_release_still_releases_then_interrupts(
     with pytest.raises(KeyboardInterrupt), backend.lock("apply"):
         raise KeyboardInterrupt
     assert backend.current_lock() is None
+
+
+def test_a_ctrl_c_right_after_the_lock_was_taken_still_releases_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    backend = backend_at(tmp_path)
+    real_acquire = backend._acquire
+
+    def acquire_then_interrupted(info: Any) -> None:
+        real_acquire(info)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(backend, "_acquire", acquire_then_interrupted)
+    with pytest.raises(KeyboardInterrupt), backend.lock("apply"):
+        pytest.fail("the block must not run")
+    assert backend.current_lock() is None
+
+
+def test_a_refused_lock_leaves_the_holders_lock_alone(tmp_path: Path) -> None:
+    backend = backend_at(tmp_path)
+    with backend.lock("first") as first:
+        with pytest.raises(StateLockedError), LocalBackend(backend.path).lock("second"):
+            pass
+        assert backend.current_lock() == first
