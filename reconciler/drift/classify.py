@@ -163,7 +163,9 @@ def status_findings(inputs: DriftInputs, suspended: set[InstanceKey]) -> list[Fi
         label = detailed.value if detailed in (StackInstanceDetailedStatus.FAILED,
                                                StackInstanceDetailedStatus.SKIPPED_SUSPENDED_ACCOUNT,
                                                StackInstanceDetailedStatus.FAILED_IMPORT) else inst.status.value
-        reason = f"{label}: {inst.status_reason}" if inst.status_reason else label
+        why = inst.status_reason or ("the last StackSet update did not reach this instance (run apply)"
+                                     if inst.status is StackInstanceStatus.OUTDATED else None)
+        reason = f"{label}: {why}" if why else label
         details = [("status", _status_text(inst))]
         if inst.status_reason:
             details.append(("status_reason", inst.status_reason))

@@ -230,3 +230,9 @@ def test_onboarded_management_account_without_its_stackset_is_membership() -> No
     [f] = classify(w.inputs())
     assert (f.category, f.stack_set, f.account) == (Category.MEMBERSHIP, "clumio-org-management", None)
     assert "2 stack instances are desired" in f.reason
+
+
+def test_outdated_without_a_reason_says_what_it_means(world: World) -> None:
+    stale = instance(SS, PROD, "us-east-1", StackInstanceStatus.OUTDATED, StackInstanceDetailedStatus.SUCCEEDED)
+    [f] = only(classify(world.with_instance(stale).inputs()), Category.STATUS)
+    assert f.reason == "OUTDATED: the last StackSet update did not reach this instance (run apply)"
