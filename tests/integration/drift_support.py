@@ -4,6 +4,7 @@ operator would by hand, so these tests need no apply), let the world settle, and
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,8 +96,8 @@ def deploy(world: DriftWorld, *, auto_deployment: bool = True) -> None:
 def make_world(sandbox: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> DriftWorld:
     for name, value in sandbox.env().items():
         monkeypatch.setenv(name, value)
-    monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     monkeypatch.setenv("CLUMIO_ORG_POLL_SECONDS", "30")
     monkeypatch.setattr(drift_cli.clock, "now", sandbox.world.clock.now)
