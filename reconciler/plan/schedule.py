@@ -48,10 +48,11 @@ class Group:
 
 
 def group_keys(keys: Iterable[InstanceKey], live: Live, anchors: Mapping[str, str],
-               self_managed: bool) -> list[Group]:
+               self_managed: bool, *, listed_only: bool = False) -> list[Group]:
     """Split keys into calls: accounts with identical region sets share one call (regions in one call, §A4); a
     service-managed call names ≤ 50 OUs and narrows them to exactly its accounts with NONE (the OUs hold nothing
-    else), DIFFERENCE (the shorter list) or INTERSECTION (§A3; never UNION, which CreateStackInstances refuses)."""
+    else), DIFFERENCE (the shorter list) or INTERSECTION (§A3; never UNION, which CreateStackInstances refuses).
+    ``listed_only`` forces INTERSECTION, for deletes: an account that joins the OU later is never reached."""
     by_account: dict[str, list[str]] = defaultdict(list)
     stack_set = ""
     for key in keys:
@@ -74,7 +75,9 @@ def group_keys(keys: Iterable[InstanceKey], live: Live, anchors: Mapping[str, st
         for start in range(0, len(ou_ids), MAX_OUS_PER_OPERATION):
             chunk = ou_ids[start:start + MAX_OUS_PER_OPERATION]
             chosen = sorted(a for ou in chunk for a in by_ou[ou])
-            groups.append(Group(regions, (), _targets(live, chunk, chosen),
+            targets = (DeploymentTargets(tuple(chunk), tuple(chosen), AccountFilterType.INTERSECTION) if listed_only
+                       else _targets(live, chunk, chosen))
+            groups.append(Group(regions, (), targets,
                                 tuple(InstanceKey(stack_set, a, r) for a in chosen for r in regions)))
     return groups
 
@@ -167,9 +170,9 @@ class _Builder:
             note="; ".join(n for n in (note, timing_note) if n) or None,
         ))
 
-    def groups(self, stack_set: str, keys: list[InstanceKey]) -> list[Group]:
+    def groups(self, stack_set: str, keys: list[InstanceKey], *, listed_only: bool = False) -> list[Group]:
         self_managed = self.diff.definitions[stack_set].permission_model is PermissionModel.SELF_MANAGED
-        return group_keys(keys, self.live, self.expansion.anchors, self_managed)
+        return group_keys(keys, self.live, self.expansion.anchors, self_managed, listed_only=listed_only)
 
 
 def schedule(desired: Desired, live: Live, expansion: Expansion, d: Diff, plan_id: str) -> Schedule:
@@ -224,7 +227,7 @@ def schedule(desired: Desired, live: Live, expansion: Expansion, d: Diff, plan_i
     last = waves[-1]
     for name in names:
         for retain in (False, True):
-            for group in b.groups(name, removes.get((name, retain), [])):
+            for group in b.groups(name, removes.get((name, retain), []), listed_only=True):
                 b.add(OperationKind.DELETE_STACK_INSTANCES, name, last, None, group, retain=retain)
 
     ops = tuple(replace(op, index=i, operation_id=f"clumio-org-{plan_id}-{i:03d}")
