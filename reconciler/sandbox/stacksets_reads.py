@@ -57,7 +57,9 @@ def stack_set_shape(world: World, stack_set: StackSet) -> dict[str, Any]:
         "Capabilities": stack_set.capabilities, "Tags": stack_set.tags, "StackSetARN": stack_set.arn,
         "PermissionModel": stack_set.permission_model,
         "ManagedExecution": {"Active": stack_set.managed_execution},
-        "StackSetDriftDetectionDetails": stack_set.drift_details or {"DriftStatus": "NOT_CHECKED"},
+        "StackSetDriftDetectionDetails": stack_set.drift_details or {
+            "DriftStatus": "NOT_CHECKED", "TotalStackInstancesCount": 0, "DriftedStackInstancesCount": 0,
+            "InSyncStackInstancesCount": 0, "InProgressStackInstancesCount": 0, "FailedStackInstancesCount": 0},
         "Regions": stack_set.instances.regions(),
     }
     if stack_set.description is not None:
