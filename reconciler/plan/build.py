@@ -39,8 +39,6 @@ def make_plan(desired: Desired, live: Live, *, template: ClumioTemplate, state: 
     plan_id = compute_plan_id(desired.digest, fingerprint, serial)
     sched = schedule(desired, live, expansion, d, plan_id)
     warnings = [*expansion.warnings, *d.notices]
-    warnings += [op.note for op in sched.operations
-                 if op.note and op.kind.value == "UpdateStackSet" and "AutoDeployment" in op.note]
     return Plan(
         plan_id=plan_id,
         created_at=created_at or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
