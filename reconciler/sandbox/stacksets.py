@@ -16,6 +16,11 @@ from reconciler.sandbox.operations import SUSPENDED_REASON, Operation, Step, Tar
 from reconciler.sandbox.organizations import Organization
 from reconciler.sandbox.template import ParsedTemplate
 
+# StackSetDriftDetectionDetails before the first drift detection completes.
+NOT_CHECKED: dict[str, Any] = {
+    "DriftStatus": "NOT_CHECKED", "TotalStackInstancesCount": 0, "DriftedStackInstancesCount": 0,
+    "InSyncStackInstancesCount": 0, "InProgressStackInstancesCount": 0, "FailedStackInstancesCount": 0}
+
 
 class StackHooks(Protocol):
     """What happens outside CloudFormation when a stack changes (Clumio connections)."""
@@ -164,7 +169,8 @@ class StackSetEngine:
                     target.status, target.detailed, target.reason = "OUTDATED", "PENDING", None
                     target.last_operation_id = op.id
         if op.action == "DETECT_DRIFT":
-            stack_set.drift_details = {**(stack_set.drift_details or {}), "DriftDetectionStatus": "IN_PROGRESS"}
+            previous = stack_set.drift_details or NOT_CHECKED
+            stack_set.drift_details = {**previous, "DriftDetectionStatus": "IN_PROGRESS"}
 
     def _decide_delete(self, target: Target) -> Target:
         failing = self.failing_accounts()

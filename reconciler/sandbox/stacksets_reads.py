@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from reconciler.sandbox.api import AwsFault
 from reconciler.sandbox.instances import StackInstance
 from reconciler.sandbox.operations import Operation, Step, to_datetime
-from reconciler.sandbox.stacksets import StackSet
+from reconciler.sandbox.stacksets import NOT_CHECKED, StackSet
 
 if TYPE_CHECKING:
     from reconciler.sandbox.world import World
@@ -57,9 +57,7 @@ def stack_set_shape(world: World, stack_set: StackSet) -> dict[str, Any]:
         "Capabilities": stack_set.capabilities, "Tags": stack_set.tags, "StackSetARN": stack_set.arn,
         "PermissionModel": stack_set.permission_model,
         "ManagedExecution": {"Active": stack_set.managed_execution},
-        "StackSetDriftDetectionDetails": stack_set.drift_details or {
-            "DriftStatus": "NOT_CHECKED", "TotalStackInstancesCount": 0, "DriftedStackInstancesCount": 0,
-            "InSyncStackInstancesCount": 0, "InProgressStackInstancesCount": 0, "FailedStackInstancesCount": 0},
+        "StackSetDriftDetectionDetails": stack_set.drift_details or dict(NOT_CHECKED),
         "Regions": stack_set.instances.regions(),
     }
     if stack_set.description is not None:
