@@ -229,3 +229,14 @@ def test_world_cross_references_are_checked(section, value, message):
     spec[section] = value
     with pytest.raises(ConfigError, match=message):
         World.from_spec(spec, VirtualClock())
+
+
+def test_generated_world_has_the_asked_shape():
+    spec = generate_world_spec(2000, regions=["us-east-1", "eu-west-1"], ou_depth=3, fanout=4, seed=3)
+    world = World.from_spec(spec, VirtualClock())
+    members = [a for a in world.org.accounts.values() if a.id != world.org.management_account]
+    assert len(members) == 2000
+    assert sum(1 for a in members if a.state == "SUSPENDED") == 20  # 1 % by default
+    assert max(len(world.org.ancestors(a.parent_id)) for a in members) == 4  # 3 OU levels + the root
+    assert world.enabled_regions == ["eu-west-1", "us-east-1"]
+    assert generate_world_spec(50, seed=3) == generate_world_spec(50, seed=3)
