@@ -165,7 +165,9 @@ class StateBackend(abc.ABC):
         """Store ``state`` atomically and return it as stored, with ``serial`` bumped.
 
         Refused (StateError) unless ``force``: a lineage that differs from the stored one, or a serial lower than the
-        stored one (the state changed since it was read — write from the State the last write returned).
+        stored one (the state changed since it was read — write from the State the last write returned). One
+        exception: when this backend's previous write raised (Ctrl-C) after storing, writing again from the state
+        that write started from is accepted.
         """
 
     # The write in flight: set before the state is stored, cleared once write() is about to return it. Still set
