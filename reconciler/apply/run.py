@@ -92,6 +92,10 @@ def run_apply(request: ApplyRequest, ui: ApplyUI, *, ports: Any = None, backend:
         if saved is not None:
             notes = check_fresh(saved, desired, stored, fresh, resuming=resuming)
             plan = saved
+            from reconciler.render.text import summary_line
+
+            ui.echo(f"applying plan {saved.plan_id} from {request.plan_path} (made {saved.created_at}): "
+                    f"{summary_line(saved)}")
             if resuming:
                 ui.echo(f"resuming plan {saved.plan_id}: an earlier apply of this plan was interrupted; "
                         + "; ".join(notes or ["nothing moved"])
