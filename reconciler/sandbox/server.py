@@ -185,7 +185,9 @@ class RunningSandbox:
         self._stopped = False
         self.world = server.world
         self.host, self.port = str(server.server_address[0]), int(server.server_address[1])
-        self.aws_url = f"http://{self.host}:{self.port}"
+        # A sandbox listening on every interface is still reached through loopback.
+        reachable = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        self.aws_url = f"http://{reachable}:{self.port}"
         self.clumio_url = f"{self.aws_url}/clumio"
         server.env = self.env()
 
