@@ -158,3 +158,11 @@ def test_unknown_aws_profile_in_the_environment_is_a_user_error(monkeypatch: pyt
     monkeypatch.setenv("AWS_PROFILE", "typo-profile")
     with pytest.raises(ReconcilerError, match="typo-profile"):
         build_ports(make_desired())
+
+
+def test_a_stack_set_that_changed_since_the_plan_says_to_plan_again() -> None:
+    port = stack_sets_failing("StackInstanceNotFoundException", "Stack instance not found")
+    with pytest.raises(ProviderError) as error:
+        port.stop_operation("clumio-org", "x")
+    assert "StackInstanceNotFoundException" in error.value.message
+    assert "clumio-org plan" in (error.value.hint or "")

@@ -35,6 +35,8 @@ _ACCESS_DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperatio
 _EXPIRED = {"ExpiredToken", "ExpiredTokenException", "RequestExpired", "TokenRefreshRequired"}
 _BAD_CREDENTIALS = {"InvalidClientTokenId", "UnrecognizedClientException", "SignatureDoesNotMatch",
                     "InvalidSignatureException", "AuthFailure"}
+_STALE_VIEW = {"NameAlreadyExistsException", "StackInstanceNotFoundException", "OperationNotFoundException",
+               "StackSetNotEmptyException", "CreatedButModifiedException"}
 _THROTTLED = {"Throttling", "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded"}
 
 REFRESH_HINT = ("refresh your AWS credentials (for example `aws sso login --profile NAME`, or export new "
@@ -68,6 +70,13 @@ def map_client_error(error: ClientError, service: str, operation: str, subject: 
         return StackSetNotFound(f"StackSet not found{about}: {message}",
                                 hint="check the StackSet name, the home region and `call_as` in the config")
     action = _iam_action(service, operation)
+    if code in _STALE_VIEW:
+        return ProviderError(f"{action}{about} failed: {code}: {message}",
+                             hint="the StackSet changed since it was read: run `clumio-org plan` again")
+    if code == "LimitExceededException":
+        return ProviderError(f"{action}{about} hit an AWS quota: {message}",
+                             hint="check the CloudFormation StackSets quotas (instances per StackSet, concurrent "
+                                  "operations) in Service Quotas and request an increase")
     if code in _ACCESS_DENIED and service == "organizations":
         return ProviderError(
             f"AWS denied {action}{about}: {message}",
