@@ -153,8 +153,8 @@ def _dispatch(world: SandboxWorld, request: WireRequest, bucket: str, key: str) 
         if_match = request.headers.get("if-match")
         if if_match is not None and not _same_etag(if_match, stored.etag):
             raise AwsFault("PreconditionFailed", "At least one of the pre-conditions you specified did not hold", 412)
-        if_none_match = request.headers.get("if-none-match")
-        if if_none_match is not None and (if_none_match.strip() == "*" or _same_etag(if_none_match, stored.etag)):
+        unless = request.headers.get("if-none-match")
+        if unless is not None and (unless.strip() == "*" or _same_etag(unless, stored.etag)):
             return WireResponse(304, b"", {"ETag": headers.get("ETag", _quoted(stored.etag))})
         return WireResponse(200, stored.body if method == "GET" else b"", headers)
     if method == "DELETE":
