@@ -163,3 +163,16 @@ def test_query_call_sent_as_get_with_url_parameters_works(demo: Any) -> None:
     reply = requests.get(f"{demo.aws_url}/?Action=GetCallerIdentity&Version=2011-06-15",
                          headers={"Authorization": auth}, timeout=5)
     assert reply.status_code == 200 and b"<Account>100000000001</Account>" in reply.content
+
+
+def test_many_concurrent_callers_are_all_answered(demo: Any) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    clients = [demo.client("organizations") for _ in range(8)]
+
+    def work(index: int) -> int:
+        return len(clients[index % 8].list_accounts()["Accounts"])
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        sizes = list(pool.map(work, range(160)))
+    assert sizes == [20] * 160
