@@ -187,6 +187,8 @@ def _paged(items: list[Any], params: dict[str, Any], key: str, empty_first: bool
 def _account_shape(org: Organization, account: Account) -> dict[str, Any]:
     return {"Id": account.id, "Arn": org.account_arn(account.id), "Email": account.email, "Name": account.name,
             "Status": account.status, "State": account.state,
+            # o-…/r-…/ou-…/…/<account>/ as newer API versions return it (aws-stacksets.md §B).
+            "Paths": [f"{org.id}/{'/'.join(reversed(org.ancestors(account.parent_id)))}/{account.id}/"],
             "JoinedMethod": "CREATED" if account.id == org.management_account else "INVITED",
             "JoinedTimestamp": account.joined}
 

@@ -61,6 +61,7 @@ def test_accounts_carry_both_status_and_state(sandbox):
     """§B: Status (retired 2026-09-09) and State are both returned; a suspended account says SUSPENDED."""
     account = sandbox.client("organizations").describe_account(AccountId=SUSPENDED)["Account"]
     assert (account["Status"], account["State"]) == ("SUSPENDED", "SUSPENDED")
+    assert account["Paths"] == [f"{ORG_ID}/{ROOT}/{OU_APPS}/{OU_NESTED}/{SUSPENDED}/"]
 
 
 def test_list_calls_page_at_most_twenty_with_next_token(sandbox):
