@@ -210,6 +210,12 @@ def handle_organizations(org: Organization, operation: str, params: dict[str, An
     def _page(items: list[Any], params: dict[str, Any], key: str) -> dict[str, Any]:
         return _paged(items, params, key, empty_first_pages)
 
+    def _accounts_page(ids: list[str]) -> dict[str, Any]:
+        # Page the ids first: shaping every account for every page is quadratic at 2,000 accounts.
+        page = _page(ids, params, "Accounts")
+        page["Accounts"] = [_account_shape(org, org.accounts[a]) for a in page["Accounts"]]
+        return page
+
     if operation == "DescribeOrganization":  # any member may call it (§B)
         master = org.accounts[org.management_account]
         return {"Organization": {
@@ -232,7 +238,7 @@ def handle_organizations(org: Organization, operation: str, params: dict[str, An
         return _page([_ou_shape(org, c) for c in unit.child_ous], params, "OrganizationalUnits")
     if operation == "ListAccountsForParent":
         unit = _parent(org, params["ParentId"])
-        return _page([_account_shape(org, org.accounts[a]) for a in sorted(unit.accounts)], params, "Accounts")
+        return _accounts_page(sorted(unit.accounts))
     if operation == "ListChildren":
         unit = _parent(org, params["ParentId"])
         if params["ChildType"] == "ACCOUNT":
@@ -252,7 +258,7 @@ def handle_organizations(org: Organization, operation: str, params: dict[str, An
         kind = "ROOT" if parent == org.root_id else "ORGANIZATIONAL_UNIT"
         return _page([{"Id": parent, "Type": kind}], params, "Parents")
     if operation == "ListAccounts":
-        return _page([_account_shape(org, org.accounts[a]) for a in sorted(org.accounts)], params, "Accounts")
+        return _accounts_page(sorted(org.accounts))
     if operation == "DescribeAccount":
         return {"Account": _account_shape(org, org.account(params["AccountId"]))}
     if operation == "DescribeOrganizationalUnit":
