@@ -145,3 +145,16 @@ def test_auto_deployment_targets_list_the_watched_ous_and_regions(deployed):
     _, cf = deployed
     summaries = cf.list_stack_set_auto_deployment_targets(StackSetName="clumio")["Summaries"]
     assert summaries == [{"OrganizationalUnitId": OU_APPS, "Regions": REGIONS}]
+
+
+def test_retain_stacks_on_account_removal_keeps_the_stack_and_its_connection(sandbox_factory):
+    """§A2: with RetainStacksOnAccountRemoval the instance leaves the StackSet but its stack keeps running."""
+    sandbox = sandbox_factory(world_spec())
+    cf = create_clumio_stack_set(sandbox, retain_on_removal=True)
+    deploy(sandbox, cf, [OU_NESTED], ["us-east-1"])
+    sandbox.world.clock.advance(30)
+    result = sandbox.world.apply_event("move-account", {"account": DEEP, "ou": OU_OTHER})
+    op = wait_for_operation(sandbox, cf, result["operations"][0])
+    assert op["Action"] == "DELETE" and op["RetainStacks"] is True
+    assert (DEEP, "us-east-1") not in instances(cf)
+    assert sandbox.world.connection_status(DEEP, "us-east-1") == "connected"
