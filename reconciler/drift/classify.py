@@ -107,6 +107,7 @@ def membership_findings(inputs: DriftInputs, suspended: set[InstanceKey]) -> lis
             reason = f"no stack instance: account in {path} is targeted but not deployed"
         findings.append(Finding(Category.MEMBERSHIP, Severity.ERROR, reason, key.stack_set, key.account,
                                 key.region, tuple(details)))
+    desired_accounts = {(k.stack_set, k.account) for k in desired_keys}
     for inst in _managed_instances(inputs):
         key = inst.key
         if key in desired_keys:
@@ -123,7 +124,7 @@ def membership_findings(inputs: DriftInputs, suspended: set[InstanceKey]) -> lis
             reason = f"account is {acct.state.value} but still has a stack instance"
             severity = Severity.WARNING
             details.append(("hint", RETAIN_HINT))
-        elif any(k.account == key.account and k.stack_set == key.stack_set for k in desired_keys):
+        elif (key.stack_set, key.account) in desired_accounts:
             reason = f"stack instance in region {key.region}, which is not a desired region"
             severity = Severity.WARNING
         else:
