@@ -85,6 +85,8 @@ def _unlock(state_file: Path) -> None:
 def test_apply_killed_at_several_points_converges_without_duplicate_operations(
         sandbox_factory: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     sandbox = sandbox_factory("demo", clock=ScaledClock(TIME_SCALE))
+    # Clumio takes 2 simulated minutes to connect (0.6 s real): a wide enough "between waves" window to kill in.
+    sandbox.world.clumio.connect_seconds = 120.0
     config = demo_config(tmp_path)
     state_file = tmp_path / ".clumio-org" / "state.json"
     planfile = tmp_path / "plan.json"
