@@ -23,7 +23,13 @@ from reconciler.core.keys import InstanceKey
 from reconciler.core.live import Live
 from reconciler.core.ports import StackSetNotFound, StackSets
 from reconciler.drift.classify import DriftInputs, ResourceDrifts
-from reconciler.drift.detect import detect, last_detection, last_detection_operation, resource_drifts
+from reconciler.drift.detect import (
+    DetectionBlocked,
+    detect,
+    last_detection,
+    last_detection_operation,
+    resource_drifts,
+)
 from reconciler.drift.ignore import PLACEHOLDER_OWNER, default_ignore_path, load_ignore_file, write_baseline
 from reconciler.drift.model import Detection, DriftReport
 from reconciler.drift.report import build_report, parse_categories
@@ -84,22 +90,32 @@ def render(report: DriftReport, fmt: Format) -> str:
     return render_drift_text(report)
 
 
-def _detect_all(ports_by_name: dict[str, StackSets], timeout: float) -> list[Detection]:
+def _detect_all(ports_by_name: dict[str, StackSets], timeout: float) -> tuple[list[Detection], list[str]]:
+    """A fresh detection per StackSet; where none can finish (timeout, another operation running) the report falls
+    back to the last completed detection and says why, so a nightly job still gets its report."""
     found: list[Detection] = []
+    notes: list[str] = []
     for name, port in ports_by_name.items():
         try:
-            found.append(detect(port, name, sleep=clock.sleep, poll_seconds=poll_seconds(), timeout_seconds=timeout,
-                                now=clock.now))
+            result = detect(port, name, sleep=clock.sleep, poll_seconds=poll_seconds(), timeout_seconds=timeout,
+                            now=clock.now)
         except StackSetNotFound:
             continue  # nothing to detect; membership reports the missing StackSet
-    return found
+        except DetectionBlocked as exc:
+            notes.append(f"{exc.message}; showing the last completed detection")
+            continue
+        if result.status == "TIMED_OUT":
+            notes.append(f"drift detection {result.operation_id} on {name} still running after {timeout:g} s "
+                         "(--timeout); showing the last completed detection")
+            continue
+        found.append(result)
+    return found, notes
 
 
 def _resource_drifts(ports_by_name: dict[str, StackSets], live: Live,
                      detections: list[Detection]) -> ResourceDrifts:
     """Drifted resources of each DRIFTED instance, from this run's detection or the last completed one."""
-    operation_ids: dict[str, str | None] = {d.stack_set: d.operation_id for d in detections
-                                            if d.started_here and d.status != "TIMED_OUT"}
+    operation_ids: dict[str, str | None] = {d.stack_set: d.operation_id for d in detections if d.started_here}
     found: dict[InstanceKey, Sequence[Mapping[str, str]]] = {}
     for name, port in ports_by_name.items():
         instances = [i for i in live.instances.values() if i.key.stack_set == name]
@@ -130,19 +146,18 @@ def gather(desired: Desired, ports: object, *, detect_drift: bool, timeout: floa
     from reconciler.plan.discover import discover, stack_set_ports
 
     by_name = stack_set_ports(desired, ports)  # type: ignore[arg-type]
-    detections = _detect_all(by_name, timeout) if detect_drift else []
+    detections, notes = _detect_all(by_name, timeout) if detect_drift else ([], [])
     live = discover(desired, ports)  # type: ignore[arg-type]
     now = clock.now()
-    if not detect_drift:
-        detections = [last_detection(live.stack_sets[name], now) for name in by_name if name in live.stack_sets]
-    notes = [f"resource drift on {d.stack_set}: detection still running after {timeout:g} s (--timeout)"
-             for d in detections if d.status == "TIMED_OUT"]
+    fresh = {d.stack_set for d in detections}
+    detections += [last_detection(live.stack_sets[name], now) for name in by_name
+                   if name in live.stack_sets and name not in fresh]
     inputs = DriftInputs(
         desired=desired, live=live, expansion=expand(desired, live.org), now=now,
         state=_read_state(desired), resource_drifts=_resource_drifts(by_name, live, detections),
         connecting_seconds=float(desired.rollout.verify_connections_seconds),
     )
-    return Gathered(inputs, [d for d in detections if d.status != "TIMED_OUT"], notes)
+    return Gathered(inputs, detections, notes)
 
 
 def run_drift(desired: Desired, *, config_path: Path, detect_drift: bool, timeout: float,

@@ -18,6 +18,10 @@ log = logging.getLogger(__name__)
 DETECT_DRIFT = "DETECT_DRIFT"
 
 
+class DetectionBlocked(ReconcilerError):
+    """Another (non-drift) operation holds the StackSet, so no detection can start now (§A9)."""
+
+
 def detect(stacksets: StackSets, stack_set: str, *, sleep: Callable[[float], None], poll_seconds: float,
            timeout_seconds: float, now: Callable[[], datetime]) -> Detection:
     """Start a drift detection on ``stack_set`` (or follow the one already running) and wait for it.
@@ -52,7 +56,7 @@ def _follow_running_detection(stacksets: StackSets, stack_set: str, exc: Operati
         if op.action == DETECT_DRIFT:
             return op.operation_id
     other = running[0].operation_id if running else (exc.running_operation_id or "another operation")
-    raise ReconcilerError(
+    raise DetectionBlocked(
         f"cannot start drift detection on StackSet {stack_set}: operation {other} is in progress",
         hint="run `clumio-org drift` without --detect to report the last detection, or retry when it finished",
     ) from exc

@@ -137,3 +137,14 @@ def test_every_format_exits_2_on_drift_never_shows_secrets_and_fail_on_narrows_i
     code, out = world.drift("--fail-on", "membership,status")
     assert code == 0 and "update available" in out
     assert world.drift("--fail-on", "nonsense")[0] == 1
+
+
+def test_detection_cut_short_still_reports_and_the_next_run_follows_it(world: DriftWorld) -> None:
+    world.event("drift-stack", account="300000000001", region="us-west-2")
+    code, report = world.drift_json("--detect", "--timeout", "0")
+    assert code == 0  # nothing known yet: the last completed detection is "never"
+    assert any("still running after 0 s" in note for note in report["notes"])
+    assert report["detections"][0]["status"] == "NOT_CHECKED"
+    # Only one detection may run per StackSet: the next --detect waits for the one already running.
+    code, report = world.drift_json("--detect", "--timeout", "600")
+    assert code == 2 and report["findings"][0]["category"] == "resources"
