@@ -110,8 +110,9 @@ class IgnoredFinding:
 class Detection:
     """What the resource-drift numbers are based on: a detection this run started, or the last completed one.
 
-    ``status`` is DriftDetectionStatus (COMPLETED, FAILED, PARTIAL_SUCCESS, …), ``NOT_CHECKED`` when no detection
-    ever completed, or ``TIMED_OUT`` when ``--detect`` gave up waiting.
+    ``status`` is DriftDetectionStatus (COMPLETED, FAILED, PARTIAL_SUCCESS, …) or ``NOT_CHECKED`` when no detection
+    ever completed. (``detect`` returns ``TIMED_OUT`` when it gave up waiting; the CLI then reports the last
+    completed detection instead, with a note.)
     """
 
     stack_set: str

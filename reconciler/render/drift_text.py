@@ -20,9 +20,6 @@ def severity_counts(report: DriftReport) -> str:
 def detection_line(d: Detection) -> str:
     if d.status == "NOT_CHECKED":
         return f"resource drift on {d.stack_set}: never checked (run `clumio-org drift --detect`)"
-    if d.status == "TIMED_OUT":
-        return (f"resource drift on {d.stack_set}: detection {d.operation_id} still running at --timeout; "
-                "showing the last completed result")
     when = "just now" if d.started_here else f"{human_age(d.age_seconds)} ago"
     return f"resource drift on {d.stack_set}: detection {d.status} {when}"
 
