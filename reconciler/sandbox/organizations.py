@@ -276,6 +276,8 @@ def handle_organizations(org: Organization, operation: str, params: dict[str, An
         principal = params.get("ServicePrincipal")
         admins = [] if principal not in (None, STACKSETS_PRINCIPAL) else sorted(org.delegated_admins.items())
         items = [{**_account_shape(org, org.accounts[a]), "DelegationEnabledDate": d} for a, d in admins]
+        for item in items:
+            del item["Paths"]  # DelegatedAdministrator has no Paths member
         return _page(items, params, "DelegatedAdministrators")
     if operation == "RegisterDelegatedAdministrator":
         return _register_delegated_admin(org, params, now)
