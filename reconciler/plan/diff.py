@@ -201,7 +201,8 @@ def _push_reason(props: tuple[PropertyChange, ...]) -> str | None:
     parts: list[str] = []
     template = next((p for p in props if p.name == "template"), None)
     if template is not None:
-        parts.append(f"template {(template.before or '').split(' ')[0]} → {(template.after or '').split(' ')[0]}")
+        before, after = (template.before or "").split(" ")[0], (template.after or "").split(" ")[0]
+        parts.append(f"template {before} → {after}" if before != after else f"template {after} content changed")
     params = [n.removeprefix("parameters.") for n in names if n.startswith("parameters.")]
     if params:
         parts.append("parameters " + ", ".join(params))
