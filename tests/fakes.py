@@ -544,6 +544,19 @@ class FakeClumio:
                                                                  version or self.template.version)
 
 
+class FakeCallCounter(dict[str, int]):
+    """Stands in for the providers' ApiCallCounter (``record``, ``snapshot``, ``reset``)."""
+
+    def record(self, key: str) -> None:
+        self[key] = self.get(key, 0) + 1
+
+    def snapshot(self) -> dict[str, int]:
+        return dict(self)
+
+    def reset(self) -> None:
+        self.clear()
+
+
 @dataclass
 class FakePorts:
     """The bundle ``reconciler.providers.factory.build_ports`` returns, with fakes inside."""
@@ -552,7 +565,7 @@ class FakePorts:
     stacksets: FakeStackSets
     clumio: FakeClumio
     management_stacksets: FakeStackSets
-    api_calls: dict[str, int] = field(default_factory=dict)
+    api_calls: FakeCallCounter = field(default_factory=FakeCallCounter)
 
 
 def fake_ports(tree: OrgTree | None = None, **kwargs: Any) -> FakePorts:
