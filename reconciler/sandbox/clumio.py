@@ -234,8 +234,11 @@ class ClumioService:
             keep = _filter(flt)
         except ValueError as exc:
             return _error(400, 400, f"Invalid filter: {exc}")
+        # Filter on the three filterable fields only: rendering every connection for every page made a 34,000-
+        # connection listing cost ~0.6 s per page (benchmarks/plan_scale.py).
         items = [c for c in sorted(self.connections.values(), key=lambda c: c.id)
-                 if keep(self._connection(c, now))]
+                 if keep({"account_native_id": c.account, "aws_region": c.region,
+                          "connection_status": c.status(now)})]
         page = [self._connection(c, now) for c in items[start:start + limit]]
         base = f"/connections/aws?limit={limit}" + (f"&filter={quote(raw_filter)}" if raw_filter else "")
         links: dict[str, Any] = {"_self": {"href": base, "type": "get", "templated": False},
