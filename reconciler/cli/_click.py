@@ -6,12 +6,15 @@ click's own. ``typer.Exit`` and ``typer.Abort`` are public in both.
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
+ClickException: Any  # the vendored or the installed click class
 try:  # pragma: no cover - which branch runs depends on the installed typer
     from typer._click.exceptions import ClickException
 except ImportError:  # pragma: no cover
-    from click.exceptions import ClickException  # type: ignore[no-redef,import-not-found]
+    from click.exceptions import ClickException  # type: ignore[no-redef,import-not-found,assignment,unused-ignore]
 
 Abort = typer.Abort
 Exit = typer.Exit
