@@ -169,7 +169,9 @@ def load_world(world_file: str | None, time_scale: float) -> Any:
     if not path.is_file():
         raise ReconcilerError(f"world file {path} does not exist",
                               hint="pass --world with a world YAML file, e.g. examples/sandbox/demo.yaml")
-    return world.World.from_file(path, clock.ScaledClock(time_scale))
+    # Start simulated time at the wall clock's now, so ages a client computes from its own clock (drift's "last
+    # checked 3 min ago", "connecting for 20 min") read sensibly against a sandbox started by hand.
+    return world.World.from_file(path, clock.ScaledClock(time_scale, start=datetime.now(UTC)))
 
 
 def serve_foreground(world_file: str | None, host: str, port: int, time_scale: float,
