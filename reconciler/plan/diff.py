@@ -261,6 +261,7 @@ def diff(desired: Desired, live: Live, expansion: Expansion, template: ClumioTem
     push: set[str] = set()
     definition_only: set[str] = set()
     notices: list[str] = []
+    manual: list[str] = []
     skip_reasons = {s.account: s.reason for s in expansion.skipped}
     paths = _Paths(live)
     desired_regions = frozenset(desired.regions)
@@ -294,6 +295,10 @@ def diff(desired: Desired, live: Live, expansion: Expansion, template: ClumioTem
                     reason = f"new account in {paths.of(key.account)}"
                 changes.append(Change(key, Action.ADD, reason, wave, paths.of(key.account)))
                 continue
+            if current.status is StackInstanceStatus.INOPERABLE:
+                # AWS leaves INOPERABLE instances out of every UpdateStackSet (§A7), so no operation can repair one.
+                manual.append(_inoperable_note(current))
+                continue
             reasons = [r for r in (push_reason, _repair_reason(current)) if r]
             # A template update explains a connection that still runs the old version: no note then.
             conn = _connection_note(live, key, None if push_reason else d.template_version)
@@ -314,7 +319,14 @@ def diff(desired: Desired, live: Live, expansion: Expansion, template: ClumioTem
         notices = [f"Clumio reports no connections for the {len(live.instances)} deployed instance(s)"]
     changes.sort(key=lambda c: (c.key.stack_set, c.key.account, c.key.region))
     return Diff(definitions, tuple(ss_changes), tuple(changes), frozenset(retain), frozenset(push),
-                frozenset(definition_only), _summarize(notices))
+                frozenset(definition_only), tuple(manual) + _summarize(notices))
+
+
+def _inoperable_note(inst: LiveInstance) -> str:
+    why = f" ({inst.status_reason})" if inst.status_reason else ""
+    return (f"{inst.key.account}/{inst.key.region}: INOPERABLE{why}: AWS skips it in every update, so apply cannot "
+            "repair it. Fix the stack in that account by hand, remove the instance with DeleteStackInstances "
+            "RetainStacks=true, and the next plan adds it again")
 
 
 def _connection_note(live: Live, key: InstanceKey, version: str | None) -> str | None:

@@ -143,7 +143,6 @@ def test_auto_deployment_change_is_a_property_change() -> None:
 
 @pytest.mark.parametrize(("status", "detailed", "expected"), [
     (StackInstanceStatus.OUTDATED, StackInstanceDetailedStatus.FAILED, "repair: OUTDATED (FAILED): boom"),
-    (StackInstanceStatus.INOPERABLE, StackInstanceDetailedStatus.INOPERABLE, "repair: INOPERABLE (INOPERABLE): boom"),
     (StackInstanceStatus.OUTDATED, StackInstanceDetailedStatus.CANCELLED, "repair: OUTDATED (CANCELLED): boom"),
 ])
 def test_unhealthy_instances_are_repaired_with_status_and_reason(status, detailed, expected) -> None:
@@ -153,6 +152,19 @@ def test_unhealthy_instances_are_repaired_with_status_and_reason(status, detaile
     live.instances[key] = instance(key.stack_set, key.account, key.region, status, detailed, "boom")  # type: ignore[index]
     plan = make_plan(desired, live, template=T24_4)
     assert rows(plan, Action.CHANGE) == {(key.account, key.region): expected}
+
+
+def test_inoperable_instance_is_not_scheduled_but_explained_as_manual_work() -> None:
+    desired = make_desired(ous=["/Security"])
+    live = deployed(desired)
+    key = next(iter(live.instances))
+    live.instances[key] = instance(key.stack_set, key.account, key.region, StackInstanceStatus.INOPERABLE,  # type: ignore[index]
+                                   StackInstanceDetailedStatus.INOPERABLE, "delete failed")
+    plan = make_plan(desired, live, template=T24_4)
+    assert plan.empty and not plan.operations
+    (warning,) = [w for w in plan.warnings if "INOPERABLE" in w]
+    assert warning.startswith(f"{key.account}/{key.region}: INOPERABLE (delete failed)")
+    assert "DeleteStackInstances RetainStacks=true" in warning
 
 
 def test_instances_of_suspended_accounts_are_removed_retaining_stacks() -> None:
