@@ -27,7 +27,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from plan_scale import minimum_calls, ratio_line, start_sandbox, write_config  # noqa: E402
+from plan_scale import (  # noqa: E402
+    minimum_calls,
+    point_environment_at,
+    ratio_line,
+    start_sandbox,
+    write_config,
+)
 
 
 def edit_one_stack(env: dict[str, str], spec: dict[str, Any]) -> None:
@@ -93,12 +99,7 @@ def main() -> None:
         os.environ["CLUMIO_ORG_SANDBOX_DIR"] = str(folder)  # its own runtime file: other sandboxes may be running
         proc, env = start_sandbox(world_file)
         try:
-            os.environ.update(env)
-            for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN"):
-                os.environ.pop(name, None)
-            os.environ["AWS_CONFIG_FILE"] = os.devnull
-            os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
-            os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
+            point_environment_at(env)
             desired = load_desired(config)
             drift_cli.clock.now = sandbox_clock(env)
             build_ports(desired)  # warm-up: botocore loads its service models once per process, not an API cost

@@ -103,6 +103,16 @@ def start_sandbox(world_file: Path) -> tuple[subprocess.Popen[str], dict[str, st
     raise SystemExit("sandbox did not start within 300 s")
 
 
+def point_environment_at(env: dict[str, str]) -> None:
+    """Point this process at the sandbox as a user's shell would, hiding any real AWS profile and config."""
+    os.environ.update(env)
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN"):
+        os.environ.pop(name, None)
+    os.environ["AWS_CONFIG_FILE"] = os.devnull
+    os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
+    os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
+
+
 def write_config(folder: Path, spec: dict[str, Any], regions: list[str]) -> Path:
     org = spec["organization"]
     config = {
@@ -163,12 +173,7 @@ def part_one(accounts: int, n_regions: int, latency_ms: float) -> None:
               f"{latency_ms:g} ms per call; starting the sandbox …", flush=True)
         proc, env = start_sandbox(world_file)
         try:
-            os.environ.update(env)
-            for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN"):
-                os.environ.pop(name, None)
-            os.environ["AWS_CONFIG_FILE"] = os.devnull
-            os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
-            os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
+            point_environment_at(env)
             desired = load_desired(config)
             # Warm-up: botocore loads its service models once per process; that is not an API cost.
             build_ports(desired)
