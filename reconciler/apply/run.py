@@ -129,13 +129,9 @@ def run_apply(request: ApplyRequest, ui: ApplyUI, *, ports: Any = None, backend:
 
 
 def _make_fresh_plan(desired: Desired, ports: Any, state: Any) -> Plan:
-    from reconciler.plan.build import make_plan
-    from reconciler.plan.discover import discover
-    from reconciler.plan.preflight import preflight
+    from reconciler.plan.build import make_plan, observe
 
-    live = discover(desired, ports)
-    preflight(desired, ports, live)
-    template = ports.clumio.org_template(desired.clumio.asset_types)
+    live, template = observe(desired, ports)
     deployment = ports.clumio.org_deployment_parameters(desired.organization.id)
     redact.remember(deployment.token, deployment.external_id)
     fingerprints = {name: value.fingerprint() for name, value in secrets_of(deployment).items()}

@@ -23,28 +23,22 @@ class PlanFormat(enum.Enum):
 
 
 def read_state(desired: Desired) -> Any:
-    """The current state, or None when there is none yet (or the state package is not built in this checkout)."""
-    try:
-        from reconciler.state import open_backend
-    except ImportError:
-        return None
+    """The current state, or None when there is none yet."""
+    from reconciler.state import open_backend
+
     return open_backend(desired).read()
 
 
 def build_plan(desired: Desired, ports: Any = None) -> Plan:
     """Discover, preflight, fetch the Clumio template, read state, make the plan: what `plan` and `apply` without a
     plan file share. ``ports`` defaults to the real providers."""
-    from reconciler.plan.build import make_plan
-    from reconciler.plan.discover import discover
-    from reconciler.plan.preflight import preflight
+    from reconciler.plan.build import make_plan, observe
 
     if ports is None:
         from reconciler.providers.factory import build_ports
 
         ports = build_ports(desired)
-    live = discover(desired, ports)
-    preflight(desired, ports, live)
-    template = ports.clumio.org_template(desired.clumio.asset_types)
+    live, template = observe(desired, ports)
     return make_plan(desired, live, template=template, state=read_state(desired))
 
 

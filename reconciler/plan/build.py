@@ -12,12 +12,22 @@ from reconciler.core.live import Live
 from reconciler.core.plan import Plan
 from reconciler.core.ports import ClumioTemplate
 from reconciler.plan.diff import diff
+from reconciler.plan.discover import PortSet, discover
 from reconciler.plan.expand import expand
 from reconciler.plan.fingerprint import live_fingerprint
+from reconciler.plan.preflight import preflight
 from reconciler.plan.schedule import schedule
 
 if TYPE_CHECKING:
     from reconciler.state.model import State
+
+
+def observe(desired: Desired, ports: PortSet) -> tuple[Live, ClumioTemplate]:
+    """Read what a plan is made against: discovery, preflight on what it found, then Clumio's org template for the
+    configured asset types. `plan` and `apply` without a plan file both start here."""
+    live = discover(desired, ports)
+    preflight(desired, ports, live)
+    return live, ports.clumio.org_template(desired.clumio.asset_types)
 
 
 def compute_plan_id(desired_digest: str, fingerprint: str, state_serial: int | None) -> str:
