@@ -1,10 +1,12 @@
-"""Checks that refuse a run before anything happens: a stale plan file, removals without --allow-destroy."""
+"""Checks that refuse a run before anything happens: a spent or stale plan file, a plan file that is not what the
+config and the live world give, removals without --allow-destroy."""
 
 from __future__ import annotations
 
 from reconciler.core.desired import Desired
 from reconciler.core.errors import PlanStaleError, ReconcilerError
 from reconciler.core.plan import Action, Plan
+from reconciler.plan.contract import first_difference
 from reconciler.state import State
 
 MAX_ROWS_SHOWN = 20
@@ -63,3 +65,39 @@ def check_fresh(plan: Plan, desired: Desired, state: State | None, fresh: Plan |
 
 def _show(serial: int | None) -> str:
     return "none" if serial is None else str(serial)
+
+
+class PlanSpentError(PlanStaleError):
+    """The plan file was applied already; a plan is applied once."""
+
+
+class PlanContractError(PlanStaleError):
+    """The plan file's operations are not what the config and the live world give now."""
+
+
+def check_spent(plan: Plan, applied: tuple[str, int | None] | None, where: str) -> None:
+    """Refuse a plan file an earlier apply ran to its end (``applied`` is that apply's outcome and serial)."""
+    if applied is None:
+        return
+    outcome, serial = applied
+    at = f"serial {serial}" if serial is not None else "see `clumio-org state show`"
+    if outcome == "succeeded":
+        message = f"this plan was already applied ({at}): plan {plan.plan_id} succeeded"
+    else:
+        message = f"this plan was already applied ({at}): plan {plan.plan_id} ended {outcome}"
+    raise PlanSpentError(f"{message}; the state at {where} records it",
+                         hint="a plan file is applied once: make a new plan (`clumio-org plan --out PLANFILE`) — "
+                              "it holds only what is left to do")
+
+
+def check_contract(plan: Plan, fresh: Plan, source: str) -> None:
+    """Refuse unless every operation of the saved plan (kind, targets, regions, preferences, the StackSet's
+    template hash and version, parameters…) is what the plan made now from the same config and world says."""
+    difference = first_difference(plan, fresh)
+    if difference is None:
+        return
+    raise PlanContractError(
+        f"refusing plan {source}: it is not what the config and the live state give now — {difference}",
+        hint="apply only a plan file `clumio-org plan --out` wrote for this config and world (a Clumio template "
+             "released since the plan also changes it); make a new plan, review it, and apply that one",
+    )

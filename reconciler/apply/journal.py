@@ -23,6 +23,7 @@ from reconciler.state import (
 
 # last_apply.outcome values (reconciler/state/model.py documents them)
 RUNNING = "running"
+SUSPENDED = "suspended"
 
 
 class Journal:
@@ -62,10 +63,27 @@ class Journal:
                                                outcome=RUNNING))
 
     def end(self, outcome: str, detail: str | None = None) -> None:
-        fields: dict[str, object] = {"finished_at": utc_now(), "outcome": outcome}
+        # The serial this very write stores (the backend bumps the one it was given): "applied (serial N)".
+        fields: dict[str, object] = {"finished_at": utc_now(), "outcome": outcome,
+                                     "finished_serial": self.state.serial + 1}
         if detail:
             fields["detail"] = detail
         self._write(self.state.with_last_apply(**fields))
+
+    def suspend(self, detail: str) -> None:
+        """The run stopped for a reason the next run cures (credentials expired, an endpoint went away): the apply
+        stays unfinished (no ``finished_at``), so applying the same plan file again resumes it."""
+        self._write(self.state.with_last_apply(outcome=SUSPENDED, detail=detail))
+
+    def applied(self, plan_id: str) -> tuple[str, int | None] | None:
+        """(outcome, serial) when plan ``plan_id`` was applied before and that apply ended; None otherwise."""
+        last = self.state.last_apply or {}
+        if last.get("plan_id") == plan_id and last.get("finished_at"):
+            serial = last.get("finished_serial")
+            return str(last.get("outcome") or "finished"), int(serial) if isinstance(serial, int) else None
+        if last.get("plan_id") != plan_id and any(e.plan_id == plan_id for e in self.state.journal):
+            return "superseded by a later apply", None
+        return None
 
     # -- operations ----------------------------------------------------------------------------------------
     def submitted(self, plan_id: str, op: Operation) -> None:

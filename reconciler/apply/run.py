@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 from reconciler.apply import redact
 from reconciler.apply.executor import Executor
-from reconciler.apply.guards import check_destroy, check_fresh
+from reconciler.apply.guards import check_contract, check_destroy, check_fresh, check_spent
 from reconciler.apply.journal import Journal
 from reconciler.apply.model import ApplyResult, Outcome
 from reconciler.apply.options import ApplyOptions
@@ -90,7 +90,11 @@ def run_apply(request: ApplyRequest, ui: ApplyUI, *, ports: Any = None, backend:
         stored = backend.read()  # None until the first write: a plan made with no state recorded serial None
         fresh = _make_fresh_plan(desired, ports, stored)
         if saved is not None:
+            if not resuming:
+                check_spent(saved, journal.applied(saved.plan_id), backend.describe())
             notes = check_fresh(saved, desired, stored, fresh, resuming=resuming)
+            if not resuming:  # a resumed plan was checked by the run that started it (its id covers its content)
+                check_contract(saved, fresh, str(request.plan_path))
             plan = saved
             from reconciler.render.text import summary_line
 

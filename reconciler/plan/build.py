@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -15,6 +16,7 @@ from reconciler.plan.diff import diff
 from reconciler.plan.discover import PortSet, discover
 from reconciler.plan.expand import expand
 from reconciler.plan.fingerprint import live_fingerprint
+from reconciler.plan.planfile import contract_id, operation_id, plan_to_json
 from reconciler.plan.preflight import preflight
 from reconciler.plan.schedule import schedule
 
@@ -31,10 +33,19 @@ def observe(desired: Desired, ports: PortSet) -> tuple[Live, ClumioTemplate]:
 
 
 def compute_plan_id(desired_digest: str, fingerprint: str, state_serial: int | None) -> str:
-    """16 hex chars of SHA-256 over what the plan was made against: the same inputs give the same plan id, hence the
-    same operation ids, so re-running apply on an unchanged world finds its own operations."""
+    """A provisional id over what the plan was made against; the plan's own id is :func:`seal`'s, over its whole
+    content."""
     seed = f"{desired_digest}|{fingerprint}|{state_serial if state_serial is not None else '-'}"
     return hashlib.sha256(seed.encode()).hexdigest()[:16]
+
+
+def seal(plan: Plan) -> Plan:
+    """The plan with its id set to :func:`contract_id` of its content and its operation ids derived from that id:
+    the same inputs still give the same id (a re-run finds its own operations), and no edit of the plan file goes
+    unnoticed."""
+    plan_id = contract_id(plan_to_json(plan))
+    return replace(plan, plan_id=plan_id, operations=tuple(
+        replace(op, operation_id=operation_id(plan_id, op.index)) for op in plan.operations))
 
 
 def make_plan(desired: Desired, live: Live, *, template: ClumioTemplate, state: State | None = None,
@@ -49,7 +60,7 @@ def make_plan(desired: Desired, live: Live, *, template: ClumioTemplate, state: 
     plan_id = compute_plan_id(desired.digest, fingerprint, serial)
     sched = schedule(desired, live, expansion, d, plan_id)
     warnings = [*expansion.warnings, *d.notices]
-    return Plan(
+    return seal(Plan(
         plan_id=plan_id,
         created_at=created_at or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         config_path=desired.source,
@@ -64,4 +75,4 @@ def make_plan(desired: Desired, live: Live, *, template: ClumioTemplate, state: 
         operations=sched.operations,
         estimate_seconds=sched.estimate_seconds,
         warnings=tuple(warnings),
-    )
+    ))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -31,7 +32,31 @@ from reconciler.core.plan import (
 
 
 class PlanFileError(ReconcilerError):
-    """A plan file that cannot be read: missing, not JSON, another format version, or malformed."""
+    """A plan file that cannot be read: missing, not JSON, another format version, malformed, or edited."""
+
+
+# Fields of the plan file its id does not cover: the id itself, when and from which path the plan was made. Every
+# other byte is part of the contract (operation ids are left out too: they are derived from the plan id).
+_UNSEALED = ("plan_id", "created_at", "config_path")
+PLAN_ID_LENGTH = 16
+
+
+def contract_id(data: dict[str, Any]) -> str:
+    """The plan id: 16 hex of SHA-256 over the plan file's whole content (canonical JSON) except its id, its time,
+    its config path and the operation ids derived from the id. The same world, config and state give the same id
+    (so a re-run finds its operations by their ids); an edit of anything apply would act on gives another."""
+    sealed: dict[str, Any] = {k: v for k, v in data.items() if k not in _UNSEALED}
+    operations = sealed.get("operations")
+    if isinstance(operations, list):
+        sealed["operations"] = [{k: v for k, v in o.items() if k != "operation_id"} if isinstance(o, dict) else o
+                                for o in operations]
+    text = json.dumps(sealed, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:PLAN_ID_LENGTH]
+
+
+def operation_id(plan_id: str, index: int) -> str:
+    """``clumio-org-<plan id>-<index:03d>``: AWS finds a re-sent operation by it (OperationIdAlreadyExists)."""
+    return f"clumio-org-{plan_id}-{index:03d}"
 
 
 def _definition(d: StackSetDefinition) -> dict[str, Any]:
@@ -177,7 +202,7 @@ def plan_from_json(data: dict[str, Any], source: str = "plan") -> Plan:
             format_version=version,
             extra=tuple(sorted(data.get("extra", {}).items())),
         )
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise PlanFileError(f"{source} is not a valid clumio-org plan ({type(exc).__name__}: {exc})",
                             hint="make the plan again with `clumio-org plan --out PLANFILE`") from exc
 
@@ -201,16 +226,43 @@ def write_plan(plan: Plan, path: Path | str) -> None:
 
 
 def read_plan(path: Path | str) -> Plan:
-    """Read a plan file written by :func:`write_plan`."""
+    """Read a plan file written by :func:`write_plan`, refusing one whose content no longer matches its plan id
+    (an edited id, or an edit of anything the id covers)."""
     source = Path(path)
     try:
-        text = source.read_text(encoding="utf-8")
+        raw = source.read_bytes()
     except OSError as exc:
         raise PlanFileError(f"cannot read plan file {source}: {exc.strerror}",
                             hint="pass the file `clumio-org plan --out` wrote") from exc
+    again = "make the plan again with `clumio-org plan --out PLANFILE`"
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PlanFileError(f"plan file {source} is not a clumio-org plan: byte {exc.start} is not UTF-8 text "
+                            "(a binary file?)", hint=again) from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise PlanFileError(f"plan file {source} is not JSON (line {exc.lineno}: {exc.msg})",
-                            hint="make the plan again with `clumio-org plan --out PLANFILE`") from exc
-    return plan_from_json(data, f"plan file {source}")
+        raise PlanFileError(f"plan file {source} is not JSON (line {exc.lineno}: {exc.msg})", hint=again) from exc
+    except RecursionError:
+        raise PlanFileError(f"plan file {source} is not a clumio-org plan (JSON nested too deeply)",
+                            hint=again) from None
+    plan = plan_from_json(data, f"plan file {source}")
+    check_sealed(data, f"plan file {source}")
+    return plan
+
+
+def check_sealed(data: dict[str, Any], source: str) -> None:
+    """Refuse a plan whose content does not hash to its plan id, or whose operation ids are not derived from it."""
+    try:
+        expected = contract_id(data)
+    except (TypeError, ValueError) as exc:
+        raise PlanFileError(f"{source} is not a valid clumio-org plan ({exc})",
+                            hint="make the plan again with `clumio-org plan --out PLANFILE`") from None
+    plan_id = data.get("plan_id")
+    ids = [(o.get("index"), o.get("operation_id")) for o in data.get("operations", [])]
+    if plan_id != expected or any(op_id != operation_id(expected, i) for i, op_id in ids):
+        raise PlanFileError(
+            f"{source} was edited after `clumio-org plan` wrote it: its content does not match its plan id "
+            f"{plan_id!s:.40}", hint="apply only the file plan wrote; make a new plan (`clumio-org plan --out "
+                                  "PLANFILE`) and have it reviewed")
