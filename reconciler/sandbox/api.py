@@ -16,14 +16,17 @@ from typing import Any, Protocol
 
 class AwsFault(Exception):
     """An AWS error response: ``code`` as AWS names it (``OperationInProgressException``, ``ValidationError``,
-    ``Throttling`` …), the HTTP status AWS uses for it, and whether it is the sender's fault."""
+    ``Throttling`` …), the HTTP status AWS uses for it, whether it is the sender's fault, and the error's other
+    modelled members (Organizations' ``InvalidInputException.Reason``), which JSON error bodies carry."""
 
-    def __init__(self, code: str, message: str, status: int = 400, sender: bool = True) -> None:
+    def __init__(self, code: str, message: str, status: int = 400, sender: bool = True,
+                 fields: dict[str, str] | None = None) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
         self.status = status
         self.sender = sender
+        self.fields = dict(fields or {})
 
 
 class Clock(Protocol):

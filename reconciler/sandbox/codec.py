@@ -129,6 +129,15 @@ def _parse_query_node(shape: Shape, node: dict[str, Any], ec2: bool) -> Any:
 
 
 def _scalar(shape: Shape, text: str) -> Any:
+    """The typed value of a query string; text that is not of the shape's type stays text, so the validator
+    answers it as AWS does (a 400, never a sandbox failure)."""
+    try:
+        return _typed_scalar(shape, text)
+    except (ValueError, TypeError):
+        return text
+
+
+def _typed_scalar(shape: Shape, text: str) -> Any:
     kind = shape.type_name
     if kind in ("integer", "long"):
         return int(text)
@@ -342,10 +351,13 @@ def json_input(shape: Shape, value: Any) -> Any:
         return [json_input(shape.member, v) for v in value]
     if kind == "map" and isinstance(value, dict):
         return {k: json_input(shape.value, v) for k, v in value.items()}
-    if kind == "timestamp" and value is not None:
-        return _parse_timestamp(value)
-    if kind == "blob" and isinstance(value, str):
-        return base64.b64decode(value)
+    try:
+        if kind == "timestamp" and isinstance(value, str | int | float) and not isinstance(value, bool):
+            return _parse_timestamp(value)
+        if kind == "blob" and isinstance(value, str):
+            return base64.b64decode(value)
+    except (ValueError, TypeError):
+        pass  # left as sent: the validator answers the wrong type
     return value
 
 

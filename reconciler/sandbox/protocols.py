@@ -18,7 +18,7 @@ from xml.sax.saxutils import escape
 
 from botocore.model import OperationModel, ServiceModel
 
-from reconciler.sandbox import codec
+from reconciler.sandbox import codec, validation
 from reconciler.sandbox.api import AwsFault, SandboxWorld
 from reconciler.sandbox.codec import (  # re-exported: the wire layer's one import
     SERVICES,
@@ -143,7 +143,7 @@ def ec2_error(model: ServiceModel, fault: AwsFault) -> WireResponse:
 
 def json_error(model: ServiceModel, fault: AwsFault) -> WireResponse:
     code, status, _ = _wire_fault(model, fault)
-    body = json.dumps({"__type": code, "message": fault.message}).encode()
+    body = json.dumps({"__type": code, "message": fault.message, **fault.fields}).encode()
     return WireResponse(status, body, {"Content-Type": "application/x-amz-json-1.1",
                                        "x-amzn-RequestId": _request_id(), "x-amzn-ErrorType": code})
 
@@ -203,7 +203,10 @@ def handle_json(world: SandboxWorld, request: WireRequest) -> WireResponse:
             raw = json.loads(request.body or b"{}")
         except ValueError as exc:
             raise AwsFault("SerializationException", "Request body is not valid JSON") from exc
+        if not isinstance(raw, dict):
+            raise AwsFault("SerializationException", "Request body must be a JSON object")
         params = codec.json_input(operation.input_shape, raw) if operation.input_shape is not None else {}
+        validation.validate(model, operation, params)
         output = _call_world(world, service, operation.name, params,
                              access_key=scope.access_key if scope else "",
                              region=scope.region if scope else "us-east-1")
@@ -227,6 +230,7 @@ def handle_query(world: SandboxWorld, service: str, request: WireRequest, *, acc
         body = urlencode([(k, v) for k, values in request.query.items() for v in values]).encode()
     try:
         operation, params = parse_query_request(model, body)
+        validation.validate(model, operation, params)
         output = _call_world(world, service, operation.name, params, access_key=access_key, region=region)
     except AwsFault as fault:
         return ec2_error(model, fault) if ec2 else query_error(model, fault)

@@ -24,6 +24,7 @@ from reconciler.sandbox.api import AwsFault, ClumioResponse
 from reconciler.sandbox.clock import VirtualClock
 from reconciler.sandbox.objects import InMemoryObjectStore
 from reconciler.sandbox.server import RunningSandbox, start_in_thread
+from tests.contract.model_samples import valid_string
 
 # The operations the shared sandbox contract lists, per service.
 OPERATIONS: dict[str, list[str]] = {
@@ -96,7 +97,7 @@ def sample(shape: Shape, depth: int = 0, botocore_input: bool = False) -> Any:
     if kind == "string":
         if shape.enum:
             return shape.enum[-1]
-        return "s" * max(int(shape.metadata.get("min", 1)), 12)
+        return valid_string(shape)
     if kind in ("integer", "long"):
         return max(int(shape.metadata.get("min", 1)), 1)
     if kind in ("float", "double"):
