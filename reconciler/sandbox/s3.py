@@ -1,8 +1,10 @@
-"""Enough of S3's REST-XML protocol for a state file, its lock object and CloudFormation TemplateURLs.
+"""Enough of S3's REST-XML protocol for a state file, its lock object, CloudFormation TemplateURLs and ``aws s3 cp``.
 
 Path-style (``/bucket/key``; boto3 picks it for an IP endpoint) and ``bucket.localhost`` virtual-hosted style.
 Conditional writes follow S3: ``If-None-Match: *`` on an existing key and an ``If-Match`` ETag that differs both
 answer 412 PreconditionFailed; DeleteObject and GetObject honour ``If-Match`` too (GetObject ``If-None-Match`` → 304).
+GetObject serves byte ranges (206), uploads may be multipart, buckets are listed, deleted and versioned
+(docs/reference/sandbox-fidelity.md §2).
 Output headers and XML are written from botocore's S3 model, like every other protocol here.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import urllib.parse
 from typing import Any
+from xml.etree import ElementTree
 
 from botocore.model import OperationModel
 
@@ -92,16 +95,6 @@ def _headers(operation: OperationModel, values: dict[str, Any]) -> dict[str, str
     return headers
 
 
-def _object_headers(operation_name: str, stored: StoredObject) -> dict[str, str]:
-    operation = service_model("s3").operation_model(operation_name)
-    return _headers(operation, {
-        "ETag": _quoted(stored.etag),
-        "LastModified": stored.last_modified,
-        "ContentLength": len(stored.body),
-        "ContentType": stored.content_type,
-    })
-
-
 def handle(world: SandboxWorld, request: WireRequest, *, access_key: str, region: str) -> WireResponse:
     """One S3 call; anonymous callers (empty ``access_key``) may only read."""
     bucket, key = _locate(request)
@@ -114,49 +107,73 @@ def handle(world: SandboxWorld, request: WireRequest, *, access_key: str, region
 
 
 def _dispatch(world: SandboxWorld, request: WireRequest, bucket: str, key: str) -> WireResponse:
-    objects = world.objects
-    method = request.method
     if not bucket:
-        raise AwsFault("NotImplemented", "The sandbox does not list buckets.", 501)
+        if request.method == "GET":
+            return _list_buckets(world)
+        raise AwsFault("MethodNotAllowed", "The specified method is not allowed against this resource.", 405)
     if not key:
+        return _bucket_call(world, request, bucket)
+    query = request.query
+    if "uploads" in query or "uploadId" in query:
+        return _multipart_call(world, request, bucket, key)
+    return _object_call(world, request, bucket, key)
+
+
+def _bucket_call(world: SandboxWorld, request: WireRequest, bucket: str) -> WireResponse:
+    objects, method, query = world.objects, request.method, request.query
+    if "versioning" in query:
         if method == "PUT":
+            status = _xml_text_of(request.body, "Status")
             with world.lock:
-                objects.create_bucket(bucket)
-            return WireResponse(200, b"", {"Location": f"/{bucket}"})
-        if method == "HEAD":
+                objects.set_versioning(bucket, status)
+            return WireResponse(200, b"")
+        if method == "GET":
+            with world.lock:
+                status = objects.versioning(bucket)
+            return _document("GetBucketVersioning", "VersioningConfiguration", {"Status": status or None})
+    if method == "PUT":
+        with world.lock:
+            objects.create_bucket(bucket)
+        return WireResponse(200, b"", {"Location": f"/{bucket}"})
+    if method == "HEAD":
+        if not objects.bucket_exists(bucket):
+            raise AwsFault("NoSuchBucket", "The specified bucket does not exist", 404)
+        return WireResponse(200, b"", {"x-amz-bucket-region": "us-east-1"})
+    if method == "DELETE":
+        with world.lock:
+            objects.delete_bucket(bucket)
+        return WireResponse(204, b"")
+    if method == "GET":
+        if "location" in query:
             if not objects.bucket_exists(bucket):
                 raise AwsFault("NoSuchBucket", "The specified bucket does not exist", 404)
-            return WireResponse(200, b"", {"x-amz-bucket-region": "us-east-1"})
-        if method == "GET":
-            return _list_objects(world, request, bucket)
-        raise AwsFault("MethodNotAllowed", "The specified method is not allowed against this resource.", 405)
+            # us-east-1 is the empty LocationConstraint; botocore reads the element's text directly.
+            body = f'<?xml version="1.0" encoding="UTF-8"?>\n<LocationConstraint xmlns="{_XMLNS}"/>'
+            return WireResponse(200, body.encode(), {"Content-Type": "application/xml"})
+        if "versions" in query:
+            return _list_versions(world, request, bucket)
+        return _list_objects(world, request, bucket)
+    raise AwsFault("MethodNotAllowed", "The specified method is not allowed against this resource.", 405)
+
+
+def _object_call(world: SandboxWorld, request: WireRequest, bucket: str, key: str) -> WireResponse:
+    objects, method = world.objects, request.method
     if method == "PUT":
         if "x-amz-copy-source" in request.headers:
             raise AwsFault("NotImplemented", "The sandbox does not copy objects.", 501)
-        body = request.body
-        if "aws-chunked" in request.headers.get("content-encoding", "") or request.headers.get(
-                "x-amz-content-sha256", "").startswith("STREAMING-"):
-            body = _decode_aws_chunked(body)
         if_none_match = request.headers.get("if-none-match", "").strip() == "*"
         if_match = request.headers.get("if-match")
         with world.lock:
-            stored = objects.put(bucket, key, body, if_none_match=if_none_match,
+            stored = objects.put(bucket, key, _payload(request), if_none_match=if_none_match,
                                  if_match=if_match.strip() if if_match else None,
                                  content_type=request.headers.get("content-type", "application/octet-stream"))
-        headers = _headers(service_model("s3").operation_model("PutObject"), {"ETag": _quoted(stored.etag)})
-        return WireResponse(200, b"", headers)
+        return WireResponse(200, b"", _headers(service_model("s3").operation_model("PutObject"), {
+            "ETag": _quoted(stored.etag), "VersionId": stored.version_id}))
     if method in ("GET", "HEAD"):
+        version = request.query.get("versionId", [None])[0]
         with world.lock:
-            stored = objects.get(bucket, key)
-        name = "GetObject" if method == "GET" else "HeadObject"
-        headers = _object_headers(name, stored)
-        if_match = request.headers.get("if-match")
-        if if_match is not None and not _same_etag(if_match, stored.etag):
-            raise AwsFault("PreconditionFailed", "At least one of the pre-conditions you specified did not hold", 412)
-        unless = request.headers.get("if-none-match")
-        if unless is not None and (unless.strip() == "*" or _same_etag(unless, stored.etag)):
-            return WireResponse(304, b"", {"ETag": headers.get("ETag", _quoted(stored.etag))})
-        return WireResponse(200, stored.body if method == "GET" else b"", headers)
+            stored = objects.get(bucket, key, version)
+        return _read_object(request, stored)
     if method == "DELETE":
         with world.lock:  # a conditional delete (If-Match) releases a lock only if it is still ours
             if_match = request.headers.get("if-match")
@@ -171,6 +188,158 @@ def _dispatch(world: SandboxWorld, request: WireRequest, bucket: str, key: str) 
             objects.delete(bucket, key)
         return WireResponse(204, b"")
     raise AwsFault("MethodNotAllowed", "The specified method is not allowed against this resource.", 405)
+
+
+def _payload(request: WireRequest) -> bytes:
+    body = request.body
+    if "aws-chunked" in request.headers.get("content-encoding", "") or request.headers.get(
+            "x-amz-content-sha256", "").startswith("STREAMING-"):
+        body = _decode_aws_chunked(body)
+    return body
+
+
+def _read_object(request: WireRequest, stored: StoredObject) -> WireResponse:
+    """GetObject / HeadObject: conditions first, then the whole body (200) or the asked byte range (206)."""
+    name = "GetObject" if request.method == "GET" else "HeadObject"
+    if_match = request.headers.get("if-match")
+    if if_match is not None and not _same_etag(if_match, stored.etag):
+        raise AwsFault("PreconditionFailed", "At least one of the pre-conditions you specified did not hold", 412)
+    unless = request.headers.get("if-none-match")
+    if unless is not None and (unless.strip() == "*" or _same_etag(unless, stored.etag)):
+        return WireResponse(304, b"", {"ETag": _quoted(stored.etag)})
+    size = len(stored.body)
+    span = _byte_range(request.headers.get("range", ""), size)
+    values: dict[str, Any] = {"ETag": _quoted(stored.etag), "LastModified": stored.last_modified,
+                              "ContentLength": size, "ContentType": stored.content_type, "AcceptRanges": "bytes",
+                              "VersionId": stored.version_id}
+    if span is None:
+        return WireResponse(200, stored.body if request.method == "GET" else b"",
+                            _headers(service_model("s3").operation_model(name), values))
+    first, last = span
+    values.update(ContentLength=last - first + 1, ContentRange=f"bytes {first}-{last}/{size}")
+    return WireResponse(206, stored.body[first:last + 1] if request.method == "GET" else b"",
+                        _headers(service_model("s3").operation_model(name), values))
+
+
+def _byte_range(header: str, size: int) -> tuple[int, int] | None:
+    """(first, last) byte of a single ``bytes=`` range (RFC 9110 §14); None for no range or one S3 ignores.
+    A range that starts past the end is 416 InvalidRange."""
+    text = header.strip()
+    if not text.startswith("bytes=") or "," in text:
+        return None  # S3 serves the whole object for a multi-range request
+    start_text, dash, end_text = text[len("bytes="):].partition("-")
+    if not dash:
+        return None
+    try:
+        if not start_text:  # bytes=-N: the last N bytes
+            count = int(end_text)
+            if count <= 0:
+                raise AwsFault("InvalidRange", "The requested range is not satisfiable", 416)
+            return None if size == 0 else (max(0, size - count), size - 1)
+        first = int(start_text)
+        last = int(end_text) if end_text else size - 1
+    except ValueError:
+        return None
+    if first >= size:
+        raise AwsFault("InvalidRange", "The requested range is not satisfiable", 416)
+    if last < first:
+        return None
+    return first, min(last, size - 1)
+
+
+def _multipart_call(world: SandboxWorld, request: WireRequest, bucket: str, key: str) -> WireResponse:
+    objects, method = world.objects, request.method
+    upload_id = request.query.get("uploadId", [""])[0]
+    if method == "POST" and "uploads" in request.query:
+        with world.lock:
+            upload_id = objects.start_upload(bucket, key, request.headers.get("content-type",
+                                                                              "application/octet-stream"))
+        return _document("CreateMultipartUpload", "InitiateMultipartUploadResult",
+                         {"Bucket": bucket, "Key": key, "UploadId": upload_id})
+    if method == "PUT":
+        try:
+            number = int(request.query.get("partNumber", [""])[0])
+        except ValueError:
+            raise AwsFault("InvalidArgument", "Part number must be an integer between 1 and 10000, "
+                                              "inclusive") from None
+        with world.lock:
+            etag = objects.put_part(bucket, key, upload_id, number, _payload(request))
+        return WireResponse(200, b"", {"ETag": etag})
+    if method == "POST":
+        parts = _completed_parts(request.body)
+        with world.lock:
+            stored = objects.complete_upload(bucket, key, upload_id, parts)
+        return _document("CompleteMultipartUpload", "CompleteMultipartUploadResult", {
+            "Location": f"/{bucket}/{key}", "Bucket": bucket, "Key": key, "ETag": _quoted(stored.etag),
+            "VersionId": stored.version_id})
+    if method == "DELETE":
+        with world.lock:
+            objects.abort_upload(bucket, key, upload_id)
+        return WireResponse(204, b"")
+    raise AwsFault("MethodNotAllowed", "The specified method is not allowed against this resource.", 405)
+
+
+def _parse_xml(body: bytes) -> ElementTree.Element:
+    try:
+        return ElementTree.fromstring(body)
+    except ElementTree.ParseError:
+        raise AwsFault("MalformedXML", "The XML you provided was not well-formed or did not validate against our "
+                                       "published schema") from None
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _xml_text_of(body: bytes, name: str) -> str:
+    for element in _parse_xml(body).iter():
+        if _local(element.tag) == name:
+            return (element.text or "").strip()
+    return ""
+
+
+def _completed_parts(body: bytes) -> list[tuple[int, str]]:
+    parts = []
+    for part in _parse_xml(body):
+        if _local(part.tag) != "Part":
+            continue
+        fields = {_local(child.tag): (child.text or "").strip() for child in part}
+        try:
+            parts.append((int(fields.get("PartNumber", "")), fields.get("ETag", "")))
+        except ValueError:
+            raise AwsFault("MalformedXML", "The XML you provided was not well-formed or did not validate against "
+                                           "our published schema") from None
+    return parts
+
+
+def _document(operation_name: str, root: str, output: dict[str, Any]) -> WireResponse:
+    """An S3 XML response body (and its header members) written from the operation's output shape."""
+    operation = service_model("s3").operation_model(operation_name)
+    out = [f'<?xml version="1.0" encoding="UTF-8"?>\n<{root} xmlns="{_XMLNS}">']
+    xml_members("s3", operation.output_shape, {k: v for k, v in output.items() if v is not None}, out,
+                skip_locations=True)
+    out.append(f"</{root}>")
+    return WireResponse(200, "".join(out).encode(), {"Content-Type": "application/xml",
+                                                     **_headers(operation, output)})
+
+
+def _list_buckets(world: SandboxWorld) -> WireResponse:
+    with world.lock:
+        buckets = world.objects.buckets()
+    return _document("ListBuckets", "ListAllMyBucketsResult", {
+        "Buckets": [{"Name": name, "CreationDate": created} for name, created in buckets],
+        "Owner": {"DisplayName": "sandbox", "ID": "sandbox-canonical-user"}})
+
+
+def _list_versions(world: SandboxWorld, request: WireRequest, bucket: str) -> WireResponse:
+    prefix = request.query.get("prefix", [""])[0]
+    with world.lock:
+        listed = world.objects.list_versions(bucket, prefix)
+    return _document("ListObjectVersions", "ListVersionsResult", {
+        "IsTruncated": False, "Name": bucket, "Prefix": prefix, "MaxKeys": 1000,
+        "Versions": [{"Key": key, "VersionId": stored.version_id or "null", "IsLatest": latest,
+                      "LastModified": stored.last_modified, "ETag": _quoted(stored.etag), "Size": len(stored.body),
+                      "StorageClass": "STANDARD"} for key, stored, latest in listed]})
 
 
 def _list_objects(world: SandboxWorld, request: WireRequest, bucket: str) -> WireResponse:

@@ -48,7 +48,7 @@ class World:
         self.spec = spec
         self.lock = threading.RLock()
         self.clock = clock
-        self.objects = InMemoryObjectStore(clock)
+        self.objects = InMemoryObjectStore()  # S3 times follow the wall clock, as on AWS
         timing = spec.get("timing") or {}
         self.instance_seconds = float(timing.get("instance_seconds", 150))
         self.connect_seconds = float(timing.get("connect_seconds", 30))

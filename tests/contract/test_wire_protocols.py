@@ -56,7 +56,7 @@ class RecordingWorld:
     def __init__(self) -> None:
         self.lock = threading.RLock()
         self.clock = VirtualClock()
-        self.objects = InMemoryObjectStore(self.clock)
+        self.objects = InMemoryObjectStore()
         self.calls: list[tuple[str, str, dict[str, Any], str, str]] = []
         self.answers: dict[str, Any] = {}
         self.latency = 0.0
