@@ -168,6 +168,18 @@ class FakeStackSets:
         ss = self.sets.get(name)
         return ss.live if ss else None
 
+    def list_stack_sets(self) -> list[str]:
+        self.calls.append(("list_stack_sets", ""))
+        return sorted(self.sets)
+
+    def delete_stack_set(self, name: str) -> None:
+        self.calls.append(("delete_stack_set", name))
+        if self._get(name).instances:
+            from reconciler.core.errors import ProviderError
+
+            raise ProviderError(f"StackSet {name} is not empty")
+        del self.sets[name]
+
     def list_instances(self, name: str, regions: Sequence[str] | None = None) -> list[LiveInstance]:
         self.calls.append(("list_instances", name))
         ss = self._get(name)
@@ -353,6 +365,11 @@ class FakeClumio:
         return sorted((c for c in self.connections.values()
                        if (accounts is None or c.account in accounts) and (regions is None or c.region in regions)),
                       key=lambda c: c.id)
+
+    def delete_connection(self, connection_id: str) -> None:
+        self.calls.append("delete_connection")
+        account, region = connection_id.split("_", 1)
+        self.connections.pop((account, region), None)
 
     def connect(self, keys: Iterable[InstanceKey], version: str | None = None,
                 status: ConnectionStatus = ConnectionStatus.CONNECTED) -> None:

@@ -34,7 +34,6 @@ from reconciler.drift.ignore import PLACEHOLDER_OWNER, default_ignore_path, load
 from reconciler.drift.model import Detection, DriftReport
 from reconciler.drift.report import build_report, parse_categories
 from reconciler.drift.versions import StateLike
-from reconciler.plan.expand import expand
 
 POLL_ENV = "CLUMIO_ORG_POLL_SECONDS"
 DEFAULT_POLL_SECONDS = 10.0
@@ -152,8 +151,11 @@ def gather(desired: Desired, ports: object, *, detect_drift: bool, timeout: floa
     fresh = {d.stack_set for d in detections}
     detections += [last_detection(live.stack_sets[name], now) for name in by_name
                    if name in live.stack_sets and name not in fresh]
+    from reconciler.plan.build import expand_uncovered
+
+    expansion, coverage = expand_uncovered(desired, live)
     inputs = DriftInputs(
-        desired=desired, live=live, expansion=expand(desired, live.org), now=now,
+        desired=desired, live=live, expansion=expansion, now=now, coverage=coverage,
         state=_read_state(desired), resource_drifts=_resource_drifts(by_name, live, detections),
         connecting_seconds=float(desired.rollout.verify_connections_seconds),
     )

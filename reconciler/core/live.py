@@ -216,6 +216,10 @@ class Connection:
     status: ConnectionStatus
     installed_template_version: str | None = None
     created: datetime | None = None
+    # The CloudFormation stack that made the connection (§3.3 ``stack_arn`` / ``stack_name``): a StackSet's instance
+    # stack is named ``StackSet-<name>-<uuid>``; a portal stack ``ClumioService``; Terraform's module has none.
+    stack_arn: str | None = None
+    stack_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -266,6 +270,18 @@ class OperationResult:
     organizational_unit_id: str | None = None
 
 
+@dataclass(frozen=True)
+class OtherClumioStackSet:
+    """A StackSet this config does not manage that carries the Clumio template (its ``ClumioTemplateVersion``
+    metadata and ClumioToken / RoleExternalId parameters), whatever its name, with the (account, region) pairs its
+    instances occupy. ``port`` says which StackSets port found it: ``service`` (as configured) or ``self``."""
+
+    stack_set: LiveStackSet
+    template_version: str | None
+    instances: Mapping[tuple[str, str], LiveInstance]
+    port: str = "service"
+
+
 @dataclass(frozen=True, eq=False)
 class Live:
     """Everything discovery read in one run. ``stack_sets`` holds only StackSets that exist; ``instances`` and
@@ -278,3 +294,5 @@ class Live:
     clumio_template: ClumioTemplateInfo | None = None
     enabled_regions: frozenset[str] = frozenset()
     running_operations: Mapping[str, OperationView] = field(default_factory=dict)
+    # Clumio StackSets found besides the managed ones (reconciler.plan.discover_existing), by name.
+    other_clumio_stack_sets: Mapping[str, OtherClumioStackSet] = field(default_factory=dict)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from reconciler.core.coverage import CoverageRow
 from reconciler.core.desired import ConcurrencyMode, RegionConcurrencyType
 from reconciler.core.keys import InstanceKey
 from reconciler.core.live import PermissionModel
@@ -181,6 +182,9 @@ class Plan:
     ``desired_digest``, ``live_fingerprint`` and ``state_serial`` are the contract: ``apply PLANFILE`` refuses if any
     moved since the plan was made, saying which. A plan never holds a secret: ClumioToken and RoleExternalId are
     fetched at apply time. ``operations`` are in execution order; ``changes`` are sorted by key.
+    ``coverage`` lists every desired (account, region) another Clumio deployment already covers (another Clumio
+    StackSet, a connection made outside any StackSet), which the plan leaves alone; ``coverage_counts`` counts every
+    desired pair per class (``new``, ``managed``, ``other-stackset``, ``outside-stackset``).
     """
 
     plan_id: str
@@ -199,6 +203,8 @@ class Plan:
     warnings: tuple[str, ...] = ()
     format_version: int = PLAN_FORMAT_VERSION
     extra: tuple[tuple[str, str], ...] = field(default=())
+    coverage: tuple[CoverageRow, ...] = ()
+    coverage_counts: tuple[tuple[str, int], ...] = ()
 
     def summary(self) -> dict[str, int]:
         """Counts for ``Plan: N to add, M to change, K to remove.`` (instances; StackSet changes count as change)."""

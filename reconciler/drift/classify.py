@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from reconciler.core.coverage import CoverageRow
 from reconciler.core.desired import Desired
 from reconciler.core.keys import InstanceKey
 from reconciler.core.live import (
@@ -20,6 +21,7 @@ from reconciler.core.live import (
 )
 from reconciler.drift.model import Category, Finding, Severity, sort_findings
 from reconciler.drift.versions import StateLike, version_findings
+from reconciler.plan.coverage import stack_name_of
 from reconciler.plan.expand import Expansion
 
 ResourceDrifts = Mapping[InstanceKey, Sequence[Mapping[str, str]]]
@@ -42,6 +44,7 @@ class DriftInputs:
     state: StateLike | None = None
     resource_drifts: ResourceDrifts = field(default_factory=dict)
     connecting_seconds: float = 900.0
+    coverage: tuple[CoverageRow, ...] = ()  # what the plan found covering desired pairs (reconciler.plan.coverage)
 
 
 def managed_stack_sets(desired: Desired) -> tuple[str, ...]:
@@ -249,6 +252,7 @@ def clumio_findings(inputs: DriftInputs) -> list[Finding]:
                                     "no Clumio connection although the stack instance succeeded",
                                     inst.key.stack_set, account, region,
                                     (("connection_id", inst.key.connection_id),)))
+    elsewhere = {(r.account, r.region): r for r in inputs.coverage if r.coverage.blocks_deployment}
     for (account, region), conn in sorted(live.connections.items()):
         owner = deployed.get((account, region))
         stack_set = owner.key.stack_set if owner else None
@@ -263,8 +267,18 @@ def clumio_findings(inputs: DriftInputs) -> list[Finding]:
                                         f"Clumio connection stuck connecting for {human_age(age)} "
                                         f"(threshold {human_age(inputs.connecting_seconds)})",
                                         stack_set, account, region, details))
-        if owner is None:
+        if owner is None and (account, region) not in elsewhere:
             findings.append(Finding(Category.CLUMIO, Severity.WARNING,
-                                    "Clumio connection for an account and region with no stack instance",
-                                    None, account, region, details))
+                                    "Clumio connection for an account and region with no stack instance"
+                                    + _made_by(live, account, region), None, account, region, details))
     return findings
+
+
+def _made_by(live: Live, account: str, region: str) -> str:
+    """Why a connection has no managed instance: the other Clumio StackSet or the stack that made it."""
+    for name, other in sorted(live.other_clumio_stack_sets.items()):
+        if (account, region) in other.instances:
+            return f" (deployed by Clumio StackSet {name}, which this config does not manage)"
+    stack = stack_name_of(live.connections[(account, region)])
+    return f" (made by stack {stack}, outside any managed StackSet)" if stack else \
+        " (made without a CloudFormation stack: Terraform or by hand)"

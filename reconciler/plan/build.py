@@ -8,13 +8,21 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from reconciler.core.coverage import CoverageRow
 from reconciler.core.desired import Desired
 from reconciler.core.live import Live
 from reconciler.core.plan import Plan
 from reconciler.core.ports import ClumioTemplate
+from reconciler.plan.coverage import (
+    classify_coverage,
+    coverage_counts,
+    covered_elsewhere,
+    other_stack_set_notes,
+    restrict,
+)
 from reconciler.plan.diff import diff
 from reconciler.plan.discover import PortSet, discover
-from reconciler.plan.expand import expand
+from reconciler.plan.expand import Expansion, expand
 from reconciler.plan.fingerprint import live_fingerprint
 from reconciler.plan.planfile import contract_id, operation_id, plan_to_json
 from reconciler.plan.preflight import preflight
@@ -52,14 +60,15 @@ def make_plan(desired: Desired, live: Live, *, template: ClumioTemplate, state: 
               secret_fingerprints: Mapping[str, str] | None = None, created_at: str | None = None) -> Plan:
     """Expand, diff and schedule. ``secret_fingerprints`` (``{"ClumioToken": "sha256:…"}``) are the fingerprints of
     the values Clumio would hand out now; with ``state`` they reveal a rotated NoEcho parameter."""
-    expansion = expand(desired, live.org)
+    expansion, coverage = expand_uncovered(desired, live)
     d = diff(desired, live, expansion, template, state=state, secret_fingerprints=secret_fingerprints)
     reached = set(expansion.reached) | {live.org.management_account}
     fingerprint = live_fingerprint(live, reached, d.definitions)
     serial = state.serial if state is not None else None
     plan_id = compute_plan_id(desired.digest, fingerprint, serial)
     sched = schedule(desired, live, expansion, d, plan_id)
-    warnings = [*expansion.warnings, *d.notices]
+    existing = tuple(sorted(covered_elsewhere(coverage).values(), key=lambda r: (r.account, r.region)))
+    warnings = [*expansion.warnings, *d.notices, *other_stack_set_notes(live)]
     return seal(Plan(
         plan_id=plan_id,
         created_at=created_at or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -75,4 +84,15 @@ def make_plan(desired: Desired, live: Live, *, template: ClumioTemplate, state: 
         operations=sched.operations,
         estimate_seconds=sched.estimate_seconds,
         warnings=tuple(warnings),
+        coverage=existing,
+        # Counts only for a brownfield plan (something covered elsewhere): a greenfield plan reads as before.
+        coverage_counts=tuple((c.value, n) for c, n in coverage_counts(coverage).items()) if existing else (),
     ))
+
+
+def expand_uncovered(desired: Desired, live: Live) -> tuple[Expansion, tuple[CoverageRow, ...]]:
+    """The expansion minus the (account, region) pairs another Clumio deployment already covers, and the coverage
+    of every desired pair: what plan, apply and drift all start from, so none proposes a second deployment."""
+    expansion = expand(desired, live.org)
+    coverage = classify_coverage(live, [*expansion.targets, *expansion.management_keys])
+    return restrict(expansion, coverage), coverage

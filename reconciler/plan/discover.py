@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
 
-from reconciler.core.desired import Desired
+from reconciler.core.desired import CallAs, Desired
 from reconciler.core.keys import InstanceKey
 from reconciler.core.live import (
     ClumioTemplateInfo,
@@ -27,6 +27,7 @@ from reconciler.core.live import (
     PermissionModel,
 )
 from reconciler.core.ports import Clumio, OrgReader, StackSets
+from reconciler.plan.discover_existing import discover_other_stack_sets
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +134,8 @@ def discover(desired: Desired, ports: PortSet, *, connections: bool = True,
         template_f = pool.submit(ports.clumio.latest_template)
         sets_f: dict[str, Future[Any]] = {
             name: pool.submit(_StackSetReads(name, port, pool, tree_f).run) for name, port in targets.items()}
+        others_f = pool.submit(discover_other_stack_sets, _listing_ports(desired, ports),
+                               stack_set_ports(desired, ports)) if stack_set_names is None else None
         tree: OrgTree = tree_f.result()
         conns_f = pool.submit(ports.clumio.list_connections, sorted(tree.accounts)) if connections else None
         stack_sets: dict[str, LiveStackSet] = {}
@@ -148,6 +151,7 @@ def discover(desired: Desired, ports: PortSet, *, connections: bool = True,
         template: ClumioTemplateInfo = template_f.result()
         enabled: frozenset[str] = regions_f.result()
         conns: list[Connection] = conns_f.result() if conns_f is not None else []
+        others = others_f.result() if others_f is not None else {}
     log.debug("discovered %d accounts, %d StackSets, %d instances, %d connections",
               len(tree.accounts), len(stack_sets), len(instances), len(conns))
     return Live(
@@ -158,7 +162,17 @@ def discover(desired: Desired, ports: PortSet, *, connections: bool = True,
         clumio_template=template,
         enabled_regions=enabled,
         running_operations=running,
+        other_clumio_stack_sets=others,
     )
+
+
+def _listing_ports(desired: Desired, ports: PortSet) -> list[tuple[str, StackSets]]:
+    """Where other Clumio StackSets may live: the configured port, plus the caller's own account when the config
+    calls as a delegated admin (a self-managed StackSet made there by hand)."""
+    found: list[tuple[str, StackSets]] = [("service", ports.stacksets)]
+    if desired.organization.call_as is CallAs.DELEGATED_ADMIN:
+        found.append(("self", ports.management_stacksets))
+    return found
 
 
 def _by_key(connections: Iterable[Connection]) -> Mapping[tuple[str, str], Connection]:

@@ -29,6 +29,7 @@ from reconciler.core.plan import (
     StackSetDefinition,
     WavePlan,
 )
+from reconciler.plan.coverage import coverage_from_json, coverage_to_json
 
 
 class PlanFileError(ReconcilerError):
@@ -133,6 +134,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "operations": [_operation(op) for op in plan.operations],
         "warnings": list(plan.warnings),
         "extra": {k: v for k, v in plan.extra},
+        **coverage_to_json(plan.coverage, plan.coverage_counts),
     }
 
 
@@ -201,6 +203,8 @@ def plan_from_json(data: dict[str, Any], source: str = "plan") -> Plan:
             warnings=tuple(data.get("warnings", ())),
             format_version=version,
             extra=tuple(sorted(data.get("extra", {}).items())),
+            coverage=coverage_from_json(data)[0],
+            coverage_counts=coverage_from_json(data)[1],
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise PlanFileError(f"{source} is not a valid clumio-org plan ({type(exc).__name__}: {exc})",

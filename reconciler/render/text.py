@@ -6,6 +6,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from reconciler.core.plan import Action, Change, Operation, OperationKind, Plan, StackSetChange, WavePlan
+from reconciler.render.coverage import coverage_text
 
 _COLORS = {Action.ADD: "\033[32m", Action.CHANGE: "\033[33m", Action.REMOVE: "\033[31m"}
 _BOLD, _RESET = "\033[1m", "\033[0m"
@@ -135,6 +136,7 @@ def render_plan(plan: Plan, *, color: bool = False) -> str:
                         f"{_plural(len(removals), 'instance')}"))
         out += _rows(sorted(removals, key=lambda c: (c.key.stack_set, c.key.account, c.key.region)), color)
         out.append("")
+    out += coverage_text(plan)
     if plan.skipped:
         out.append(bold(f"Skipped accounts ({len(plan.skipped)}):"))
         out += [f"  {s.account}  {s.reason}" for s in plan.skipped]

@@ -1,10 +1,14 @@
-"""StackSets that already exist when a world starts (world file ``stacksets.existing``): deployed, connected."""
+"""What already exists when a world starts: StackSets (world file ``stacksets.existing``), deployed and connected,
+and Clumio connections made outside any StackSet (``clumio.connections``: a stack per account, or none for
+Terraform's module; docs/reference/brownfield.md §3)."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from reconciler.core.errors import ConfigError
 from reconciler.sandbox.instances import StackInstance
 from reconciler.sandbox.operations import SUSPENDED_REASON
 from reconciler.sandbox.stacksets import StackSet, new_stack_set_id
@@ -25,7 +29,8 @@ def seed_existing_stack_sets(world: World, entries: list[dict[str, Any]]) -> Non
         version = entry.get("template_version", world.clumio.current)
         body = render_clumio_template(version)
         template = parse_template(body)
-        params = {"ClumioToken": world.clumio.token, "RoleExternalId": world.clumio.external_id}
+        params = {"ClumioToken": entry.get("clumio_token", world.clumio.token),
+                  "RoleExternalId": entry.get("role_external_id", world.clumio.external_id)}
         stack_set = StackSet(
             entry["name"], new_stack_set_id(entry["name"], owner, region, created), owner, region,
             "Clumio organization connection", body, template, params, ["CAPABILITY_NAMED_IAM"], [],
@@ -60,3 +65,22 @@ def seed_existing_stack_sets(world: World, entries: list[dict[str, Any]]) -> Non
                     stack_set.instances.add(instance)
         world.engine.stack_sets[(owner, region, stack_set.name)] = stack_set
 
+
+
+def seed_outside_connections(world: World, entries: list[dict[str, Any]]) -> None:
+    """Connections made from the Clumio portal (one ``ClumioService``-style stack per account and region, its ARN on
+    the connection) or by Terraform (no stack: ``stack_arn`` null), connected since before the world started."""
+    connected_since = world.clock.now() - timedelta(seconds=world.connect_seconds + 1)
+    for entry in entries:
+        version = entry.get("template_version", world.clumio.current)
+        name = entry.get("stack_name")
+        for account in entry["accounts"]:
+            if account not in world.org.accounts:
+                raise ConfigError(f"sandbox world: clumio.connections: account {account} is not in the organization",
+                                  hint="list accounts of the world's organization")
+            for region in entry["regions"]:
+                arn = None
+                if name:
+                    suffix = uuid.uuid5(uuid.NAMESPACE_URL, f"{account}/{region}/{name}")
+                    arn = f"arn:aws:cloudformation:{region}:{account}:stack/{name}/{suffix}"
+                world.clumio.stack_deployed(account, region, version, arn, connected_since)

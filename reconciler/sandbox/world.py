@@ -75,13 +75,14 @@ class World:
                                      lambda: self.failing_accounts)
         self.engine.instance_jitter_seconds = float(timing.get("instance_jitter_seconds", 0))
         self.engine.rng.seed(int(faults.get("seed", 0)) + 2)
-        from reconciler.sandbox.seeding import seed_existing_stack_sets
+        from reconciler.sandbox.seeding import seed_existing_stack_sets, seed_outside_connections
 
         try:
             seed_existing_stack_sets(self, (spec.get("stacksets") or {}).get("existing") or [])
         except AwsFault as exc:
             raise ConfigError(f"sandbox world: stacksets.existing: {exc.message}",
                               hint="targets are OU ids, the root id, or OU paths such as /Workloads/Prod") from None
+        seed_outside_connections(self, clumio.get("connections") or [])
 
     # --- construction -------------------------------------------------------------------------------------
     @classmethod

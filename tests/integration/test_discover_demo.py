@@ -59,6 +59,8 @@ def test_fresh_org_costs_the_minimum_calls(desired: Desired) -> None:
         "organizations.DescribeOrganization": 1, "organizations.ListRoots": 1,
         "organizations.ListOrganizationalUnitsForParent": PARENTS, "organizations.ListAccountsForParent": PARENTS,
         "ec2.DescribeRegions": 1, "cloudformation.DescribeStackSet": 1,
+        # One listing finds every other Clumio StackSet (brownfield discovery); none exists here.
+        "cloudformation.ListStackSets": 1,
         "clumio.ListTemplates": 1, "clumio.ListConnections": 1}
 
 

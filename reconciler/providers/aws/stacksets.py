@@ -44,6 +44,11 @@ class AwsStackSets:
             return None
         return convert.stack_set(raw)
 
+    def list_stack_sets(self) -> list[str]:
+        """ACTIVE StackSet names (ListStackSets, paginated): what brownfield discovery looks through."""
+        raw = paginate(self._cfn, "ListStackSets", "Summaries", "", Status="ACTIVE", **self._as())
+        return sorted({str(r["StackSetName"]) for r in raw if r.get("Status", "ACTIVE") == "ACTIVE"})
+
     def list_instances(self, name: str, regions: Sequence[str] | None = None) -> list[LiveInstance]:
         """Every instance, sorted by key. With ``regions``, one paginated listing per region runs in parallel: the
         same number of pages as one listing, but the regions' pages are fetched at the same time."""
@@ -121,6 +126,9 @@ class AwsStackSets:
     def delete_instances(self, operation: Operation) -> str:
         request = build.delete_stack_instances(operation, self.call_as)
         return str(call(self._cfn, "DeleteStackInstances", operation.stack_set, **request)["OperationId"])
+
+    def delete_stack_set(self, name: str) -> None:
+        call(self._cfn, "DeleteStackSet", name, StackSetName=name, **self._as())
 
     def stop_operation(self, stack_set: str, operation_id: str) -> None:
         call(self._cfn, "StopStackSetOperation", stack_set, StackSetName=stack_set, OperationId=operation_id,

@@ -203,6 +203,14 @@ class ClumioClient:
         found = {c.id: c for batch in pages for c in batch}
         return [found[k] for k in sorted(found)]
 
+    def delete_connection(self, connection_id: str) -> None:
+        """DELETE /connections/aws/{id} (§3.3): the last step of Clumio's off-boarding; 404 means already gone."""
+        try:
+            self._request("DeleteConnection", "DELETE", f"/connections/aws/{connection_id}", "aws-connections")
+        except ProviderError as error:
+            if "HTTP 404" not in error.message:
+                raise
+
     def _list(self, flt: Mapping[str, Any]) -> list[Connection]:
         params: dict[str, str] = {"limit": str(PAGE_LIMIT)}
         if flt:
@@ -253,6 +261,8 @@ def _connection(item: Mapping[str, Any]) -> Connection:
         status=ConnectionStatus(str(item.get("connection_status", "unknown"))),
         installed_template_version=config.get("installed_template_version"),
         created=_timestamp(item.get("created_timestamp")),
+        stack_arn=str(item["stack_arn"]) if item.get("stack_arn") else None,
+        stack_name=str(item["stack_name"]) if item.get("stack_name") else None,
     )
 
 

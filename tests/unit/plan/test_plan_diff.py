@@ -34,7 +34,8 @@ def deployed(desired, template=T24_4, *, skip=(), stack_set=None, **ss_overrides
     org = demo_org()
     exp = expand(desired, org)
     insts = [instance(k.stack_set, k.account, k.region) for k in exp.targets if (k.account, k.region) not in skip]
-    conns = [connection(k.account, k.region, version=template.version) for k in exp.targets]
+    conns = [connection(k.account, k.region, version=template.version) for k in exp.targets
+             if (k.account, k.region) not in skip]  # no instance, no stack: no connection either
     ss = stack_set or live_stack_set(desired, template, **ss_overrides)
     return make_live(org, stack_sets=[ss], instances=insts, connections=conns, template=template)
 

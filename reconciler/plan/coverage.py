@@ -1,0 +1,175 @@
+"""Classify every desired (account, region) by what already brings Clumio there, and keep the plan's expansion to the
+pairs nothing covers yet (reference: docs/reference/brownfield.md). Pure: no I/O."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from typing import Any
+
+from reconciler.core.coverage import Coverage, CoverageRow
+from reconciler.core.keys import InstanceKey
+from reconciler.core.live import Connection, ConnectionStatus, Live
+from reconciler.core.plan import Skip
+from reconciler.plan.expand import Expansion
+
+# A StackSet's instance stack is named StackSet-<StackSet name>-<UUID> (docs/reference/brownfield.md §2).
+_INSTANCE_STACK = re.compile(
+    r"^StackSet-(?P<name>[a-zA-Z][-a-zA-Z0-9]*)-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+NO_STACK = "no CloudFormation stack"
+
+
+def stack_name_of(connection: Connection) -> str | None:
+    """The stack behind a connection: ``stack_name``, else the name inside ``stack_arn``
+    (``arn:aws:cloudformation:<region>:<account>:stack/<name>/<id>``), else None."""
+    if connection.stack_name:
+        return connection.stack_name
+    if connection.stack_arn and ":stack/" in connection.stack_arn:
+        return connection.stack_arn.split(":stack/", 1)[1].split("/", 1)[0] or None
+    return None
+
+
+def stack_set_of_stack(stack_name: str | None) -> str | None:
+    """The StackSet a stack belongs to, from its name (``StackSet-<name>-<uuid>``), or None for a plain stack."""
+    if not stack_name:
+        return None
+    match = _INSTANCE_STACK.match(stack_name)
+    return match.group("name") if match else None
+
+
+def _outside_row(stack_set: str, key: tuple[str, str], connection: Connection) -> CoverageRow:
+    stack = stack_name_of(connection)
+    owner = stack_set_of_stack(stack)
+    leave = ("left alone, backups keep running; to move it onto the StackSet, delete that stack and the connection, "
+             "then plan again (the next plan deploys it)")
+    if stack is None:
+        reason = (f"Clumio connection {connection.id} ({connection.status.value}) has no CloudFormation stack "
+                  "(Terraform's clumio_aws_connection module, or connected by hand)")
+        forward = "left alone, backups keep running; to move it onto the StackSet, remove it from Terraform " \
+                  "(terraform destroy of that connection), then plan again"
+    elif owner is not None:
+        reason = (f"Clumio connection {connection.id} ({connection.status.value}) comes from stack {stack}, left by "
+                  f"StackSet {owner} but no instance of it now (retained, or a StackSet this account cannot see)")
+        forward = leave
+    else:
+        reason = f"Clumio connection {connection.id} ({connection.status.value}) comes from its own stack {stack}"
+        forward = leave
+    return CoverageRow(stack_set, key[0], key[1], Coverage.OUTSIDE_STACK_SET, reason, forward, stack or NO_STACK)
+
+
+def classify_coverage(live: Live, desired_keys: Iterable[InstanceKey]) -> tuple[CoverageRow, ...]:
+    """One row per desired key, sorted: managed (an instance of its StackSet), covered by another Clumio StackSet,
+    connected outside any StackSet (an unlinked connection covers nothing), or new."""
+    others: dict[tuple[str, str], str] = {}
+    for name, other in sorted(live.other_clumio_stack_sets.items()):
+        for pair in other.instances:
+            others.setdefault(pair, name)
+    rows: list[CoverageRow] = []
+    for key in sorted(desired_keys):
+        pair = (key.account, key.region)
+        if key in live.instances:
+            rows.append(CoverageRow(key.stack_set, key.account, key.region, Coverage.MANAGED,
+                                    f"instance of {key.stack_set}", by=key.stack_set))
+            continue
+        if pair in others:
+            name = others[pair]
+            rows.append(CoverageRow(
+                key.stack_set, key.account, key.region, Coverage.OTHER_STACK_SET,
+                f"already deployed by Clumio StackSet {name}",
+                f"adopt it: set stack_set.name: {name} and run `clumio-org import --stack-set {name}`; or remove "
+                f"this account from {name} first", by=name))
+            continue
+        connection = live.connections.get(pair)
+        if connection is not None and connection.status is not ConnectionStatus.UNLINKED:
+            rows.append(_outside_row(key.stack_set, pair, connection))
+            continue
+        reason = "no Clumio deployment yet"
+        if connection is not None:
+            reason += f" (connection {connection.id} is unlinked; the new stack replaces it)"
+        rows.append(CoverageRow(key.stack_set, key.account, key.region, Coverage.NEW, reason))
+    return tuple(rows)
+
+
+def covered_elsewhere(rows: Iterable[CoverageRow]) -> dict[tuple[str, str], CoverageRow]:
+    """(account, region) → the row, for the pairs another deployment covers."""
+    return {(r.account, r.region): r for r in rows if r.coverage.blocks_deployment}
+
+
+def restrict(expansion: Expansion, rows: Iterable[CoverageRow]) -> Expansion:
+    """The expansion minus every pair another Clumio deployment covers; an account left with no region is skipped,
+    with the reason, so the schedule's account filters leave it out of every operation (DIFFERENCE/INTERSECTION)."""
+    blocked = covered_elsewhere(rows)
+    if not blocked:
+        return expansion
+    targets = {k: w for k, w in expansion.targets.items() if (k.account, k.region) not in blocked}
+    management = {k: w for k, w in expansion.management_keys.items() if (k.account, k.region) not in blocked}
+    still = {k.account for k in targets}
+    gone = sorted(a for a in expansion.accounts if a not in still)
+    skipped = list(expansion.skipped)
+    for account in gone:
+        mine = [r for (a, _), r in sorted(blocked.items()) if a == account]
+        why = sorted({_short(r) for r in mine})
+        skipped.append(Skip(account, "already has Clumio: " + "; ".join(why), mine[0].stack_set if mine else None))
+    return replace(
+        expansion, targets=targets, management_keys=management,
+        accounts={a: w for a, w in expansion.accounts.items() if a in still},
+        anchors={a: o for a, o in expansion.anchors.items() if a in still},
+        skipped=tuple(sorted(skipped, key=lambda s: s.account)))
+
+
+def _short(row: CoverageRow) -> str:
+    if row.coverage is Coverage.OTHER_STACK_SET:
+        return f"StackSet {row.by}"
+    return f"connected outside any StackSet ({row.by})"
+
+
+def coverage_counts(rows: Iterable[CoverageRow]) -> Mapping[Coverage, int]:
+    """How many desired pairs fall in each class, every class present (zero included), in enum order."""
+    counted = Counter(r.coverage for r in rows)
+    return {c: counted.get(c, 0) for c in Coverage}
+
+
+def coverage_to_json(rows: Iterable[CoverageRow], counts: Iterable[tuple[str, int]]) -> dict[str, object]:
+    """The plan file's ``coverage``: counts per class and every pair covered elsewhere (new and managed pairs are
+    the changes and the StackSet's instances). Absent for a greenfield plan, so its file reads as before."""
+    existing = list(rows)
+    if not existing:
+        return {}
+    return {"coverage": {
+        "counts": dict(counts),
+        "existing": [{"stack_set": r.stack_set, "account": r.account, "region": r.region,
+                      "class": r.coverage.value, "by": r.by, "reason": r.reason, "way_forward": r.way_forward}
+                     for r in existing]}}
+
+
+def coverage_from_json(data: Mapping[str, Any]) -> tuple[tuple[CoverageRow, ...], tuple[tuple[str, int], ...]]:
+    block = data.get("coverage")
+    if not isinstance(block, dict):
+        return (), ()
+    rows = tuple(CoverageRow(r["stack_set"], r["account"], r["region"], Coverage(r["class"]), r["reason"],
+                             r.get("way_forward", ""), r.get("by")) for r in block.get("existing", []))
+    return rows, tuple((str(k), int(v)) for k, v in block.get("counts", {}).items())
+
+
+def counts_text(counts: Iterable[tuple[str, int]]) -> str:
+    """``Existing Clumio: 20 new, 4 managed, 8 covered by another Clumio StackSet, 2 connected outside any
+    StackSet.``"""
+    n = dict(counts)
+    return (f"Existing Clumio: {n.get(Coverage.NEW.value, 0)} new, {n.get(Coverage.MANAGED.value, 0)} managed, "
+            f"{n.get(Coverage.OTHER_STACK_SET.value, 0)} covered by another Clumio StackSet, "
+            f"{n.get(Coverage.OUTSIDE_STACK_SET.value, 0)} connected outside any StackSet.")
+
+
+def other_stack_set_notes(live: Live) -> tuple[str, ...]:
+    """One warning per Clumio StackSet the config does not manage, with the way to adopt it."""
+    notes = []
+    for name, other in sorted(live.other_clumio_stack_sets.items()):
+        regions = sorted({r for _, r in other.instances})
+        notes.append(
+            f"Clumio StackSet {name} ({other.stack_set.permission_model.value}, template "
+            f"{other.template_version or 'unknown'}, {len(other.instances)} instance(s) in "
+            f"{', '.join(regions) or 'no region'}) is not managed by this config: its accounts are left alone; to "
+            f"manage it, set stack_set.name: {name} and run `clumio-org import --stack-set {name}`")
+    return tuple(notes)
