@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test test-slow lint bench install install-test clean
+.PHONY: demo test test-slow lint bench install install-test install-lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,8 +17,14 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $(VENV)/.installed $@
 
+# The lint tools (ruff, mypy, type stubs) are their own extra: `make test` does not install them, `make lint` does.
+$(VENV)/.installed-lint: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[lint]'
+	touch $(VENV)/.installed $@
+
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
+install-lint: $(VENV)/.installed-lint
 
 demo: install
 	$(BIN)/clumio-org demo
@@ -30,7 +36,7 @@ test: install-test
 test-slow: install-test
 	$(BIN)/python -m pytest -n 2 -m slow; rc=$$?; if [ $$rc -eq 5 ]; then echo "no slow tests"; exit 0; fi; exit $$rc
 
-lint: install-test
+lint: install-lint
 	$(BIN)/ruff check reconciler tests benchmarks
 	$(BIN)/mypy --strict reconciler/core reconciler/config reconciler/plan reconciler/drift
 

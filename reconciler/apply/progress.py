@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Protocol
 
@@ -19,6 +20,20 @@ def human_seconds(seconds: float) -> str:
         return f"{minutes}m" if sec < 30 or minutes >= 10 else f"{minutes}m{sec:02d}s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h{minutes:02d}m"
+
+
+HEARTBEAT_ENV = "CLUMIO_ORG_HEARTBEAT_SECONDS"
+DEFAULT_HEARTBEAT_SECONDS = 60.0
+
+
+def heartbeat_seconds() -> float:
+    """How often a CI log hears from each running operation (``$CLUMIO_ORG_HEARTBEAT_SECONDS``, default 60 s)."""
+    raw = os.environ.get(HEARTBEAT_ENV, "")
+    try:
+        value = float(raw) if raw else DEFAULT_HEARTBEAT_SECONDS
+    except ValueError:
+        value = DEFAULT_HEARTBEAT_SECONDS
+    return value if value > 0 else DEFAULT_HEARTBEAT_SECONDS
 
 
 def _count(op: Operation) -> str:
@@ -44,12 +59,56 @@ class Progress(Protocol):
 
 class PlainProgress:
     """One line per event, for CI logs: ``wave canary: submitted CreateStackInstances clumio-org-…-001 (4 instances)``.
-    ``emit`` receives each line (``typer.echo`` in the CLI, a list's ``append`` in tests)."""
+    ``emit`` receives each line (``typer.echo`` in the CLI, a list's ``append`` in tests).
 
-    wants_instance_counts = False
+    With ``heartbeat`` (seconds), every running operation and every Clumio gate also prints a line at that steady
+    interval — instances done/total, failed, elapsed, ETA — so a wave that runs for half an hour is never silent.
+    ``now`` is the clock (apply's injected one by default, so tests on simulated time see simulated heartbeats).
+    """
 
-    def __init__(self, emit: Callable[[str], None]) -> None:
+    def __init__(self, emit: Callable[[str], None], *, heartbeat: float | None = None,
+                 now: Callable[[], float] | None = None) -> None:
         self.emit = emit
+        self.heartbeat = heartbeat
+        self._now = now
+        self._beat_last: dict[str, float] = {}  # operation id (or gate:WAVE) → when its last line was printed
+        self._beat_started: dict[str, float] = {}
+
+    def _clock(self) -> float:
+        if self._now is not None:
+            return self._now()
+        from reconciler.apply import timing
+
+        return timing.default_now()
+
+    @property
+    def wants_instance_counts(self) -> bool:
+        """True when a running operation is due for its heartbeat: the waiter then reads its results (one paged
+        ListStackSetOperationResults per heartbeat, not per poll)."""
+        if self.heartbeat is None or not self._beat_last:
+            return False
+        now = self._clock()
+        return any(now - last >= self.heartbeat for last in self._beat_last.values())
+
+    def _track(self, key: str) -> None:
+        if self.heartbeat is not None:
+            now = self._clock()
+            self._beat_last[key] = now
+            self._beat_started.setdefault(key, now)
+
+    def _due(self, key: str) -> float | None:
+        """Seconds since ``key`` started when its heartbeat is due (and mark it printed), else None."""
+        if self.heartbeat is None or key not in self._beat_last:
+            return None
+        now = self._clock()
+        if now - self._beat_last[key] < self.heartbeat:
+            return None
+        self._beat_last[key] = now
+        return now - self._beat_started[key]
+
+    def _untrack(self, key: str) -> None:
+        self._beat_last.pop(key, None)
+        self._beat_started.pop(key, None)
 
     @staticmethod
     def _wave(op: Operation) -> str:
@@ -60,14 +119,23 @@ class PlainProgress:
 
     def operation_submitted(self, op: Operation, how: str) -> None:
         self.emit(f"{self._wave(op)}: {how} {op.kind.value} {op.operation_id} ({_count(op)})")
+        self._track(op.operation_id)
 
     def operation_waiting(self, op: Operation, message: str) -> None:
         self.emit(f"{self._wave(op)}: {op.operation_id} {message}")
 
     def operation_polled(self, op: Operation, done: int, total: int, failed: int, eta: float | None) -> None:
-        return None
+        elapsed = self._due(op.operation_id)
+        if elapsed is None:
+            return
+        pct = f" ({100 * done // total}%)" if total else ""
+        line = (f"{self._wave(op)}: {op.kind.value} {op.operation_id} running: {done}/{total} instances done{pct}"
+                + (f", {failed} failed" if failed else "") + f", {human_seconds(elapsed)} elapsed"
+                + (f", ETA {human_seconds(eta)}" if eta and eta > 0 else ""))
+        self.emit(line)
 
     def operation_finished(self, op: Operation, outcome: OperationOutcome) -> None:
+        self._untrack(op.operation_id)
         line = f"{self._wave(op)}: {op.kind.value} {op.operation_id} {outcome.status.value} in " \
                f"{human_seconds(outcome.seconds)}"
         if outcome.failures:
@@ -77,9 +145,17 @@ class PlainProgress:
             self.emit(f"  failed {failure.account} {failure.region}: {failure.reason}")
 
     def gate_polled(self, wave: str, connected: int, expected: int) -> None:
-        return None
+        key = f"gate:{wave}"
+        if key not in self._beat_last:
+            self._track(key)
+            return
+        elapsed = self._due(key)
+        if elapsed is not None:
+            self.emit(f"wave {wave}: gate: {connected}/{expected} connected in Clumio, waiting "
+                      f"{human_seconds(elapsed)}")
 
     def gate_finished(self, wave: str, result: GateResult) -> None:
+        self._untrack(f"gate:{wave}")
         self.emit(f"wave {wave}: gate: {result.connected}/{result.expected} connected in Clumio"
                   + ("" if result.ok else f", {len(result.missing)} not connected"))
         for miss in result.missing:

@@ -114,8 +114,11 @@ def run_apply(request: ApplyRequest, ui: ApplyUI, *, ports: Any = None, backend:
                 ui.echo("No changes. The organization matches the desired state; nothing to apply.")
             return 0
         check_destroy(plan, allow_destroy=request.allow_destroy, max_destroy=request.max_destroy)
-        if saved is None and not request.auto_approve and not ui.confirm(
-                f"Apply this plan ({len(plan.operations)} operation(s))?"):
+        question = f"Apply this plan ({len(plan.operations)} operation(s))?"
+        # A terminal UI may ask harder for a large or destructive plan (the CLI's typed confirmation).
+        confirm_plan = getattr(ui, "confirm_plan", None)
+        if saved is None and not request.auto_approve and not (
+                confirm_plan(plan, question) if confirm_plan is not None else ui.confirm(question)):
             ui.echo("Apply cancelled; nothing was changed.")
             return 1
         options = ApplyOptions(

@@ -8,20 +8,37 @@ from pathlib import Path
 
 import typer
 
+from reconciler.cli import common
 from reconciler.cli._click import Abort
 from reconciler.cli.common import ConfigOption, load_config
+from reconciler.core.plan import Action, Plan
 
 EXIT_HELP = "Exit codes: 0 done or nothing to do, 1 error or refused, 3 finished with failed accounts, 130 Ctrl-C."
+# A plan that touches more accounts than this (or removes anything) is approved by typing the organization id,
+# not by `y`: a reflex answer should not roll out to a whole organization.
+TYPED_CONFIRMATION_ACCOUNTS = 25
+
+
+def needs_typed_confirmation(plan: Plan, threshold: int = TYPED_CONFIRMATION_ACCOUNTS) -> str | None:
+    """Why approving ``plan`` takes typing the organization id, or None when `y` is enough."""
+    removals = sum(1 for c in plan.changes if c.action is Action.REMOVE)
+    if removals:
+        return f"it removes {removals} stack instance(s)"
+    accounts = {c.key.account for c in plan.changes}
+    if len(accounts) > threshold:
+        return f"it touches {len(accounts)} accounts (more than {threshold})"
+    return None
 
 
 class TerminalUI:
     """Rich live display on a terminal; one plain line per event otherwise (CI logs)."""
 
-    def __init__(self, *, no_color: bool) -> None:
+    def __init__(self, *, org_id: str) -> None:
         from reconciler.apply.progress import PlainProgress, Progress
 
+        self.org_id = org_id
         self.interactive = sys.stdin.isatty() and sys.stdout.isatty() and not os.environ.get("CI")
-        self.color = sys.stdout.isatty() and not no_color and not os.environ.get("NO_COLOR")
+        self.color = common.options.color_for()
         self.progress: Progress
         if self.interactive:
             from rich.console import Console
@@ -30,7 +47,10 @@ class TerminalUI:
 
             self.progress = RichProgress(Console(highlight=False, no_color=not self.color))
         else:
-            self.progress = PlainProgress(self.echo)
+            from reconciler.apply.progress import heartbeat_seconds
+
+            # In CI nothing else shows a long wave is alive: a line per running operation at a steady interval.
+            self.progress = PlainProgress(self.echo, heartbeat=None if common.options.quiet else heartbeat_seconds())
 
     def echo(self, text: str) -> None:
         stop = getattr(self.progress, "stop", None)
@@ -40,6 +60,16 @@ class TerminalUI:
 
     def confirm(self, question: str) -> bool:
         return bool(typer.confirm(question, default=False))
+
+    def confirm_plan(self, plan: Plan, question: str) -> bool:
+        """`y` for a small plan; the organization id typed back for one that removes or reaches many accounts."""
+        why = needs_typed_confirmation(plan)
+        if why is None:
+            return self.confirm(question)
+        typer.echo(f"This plan needs a typed confirmation: {why}.")
+        answer = typer.prompt(f"Type the organization id ({self.org_id}) to apply, anything else to cancel",
+                              default="", show_default=False)
+        return bool(answer.strip() == self.org_id)
 
     def confirm_stop(self, operation_id: str) -> bool:
         """Ctrl-C: on a terminal ask whether to stop the running operation; in CI stop it, and say so."""
@@ -62,14 +92,14 @@ def register(app: typer.Typer) -> None:
         planfile: Path | None = typer.Argument(None, help="A plan file from `clumio-org plan --out`; without one, "
                                                           "apply plans, shows the plan and asks."),
         config: Path | None = ConfigOption,
-        auto_approve: bool = typer.Option(False, "--auto-approve", help="Do not ask for approval (CI)."),
+        auto_approve: bool = typer.Option(False, "--auto-approve",
+                                          help="Do not ask for approval, not even the typed one (CI)."),
         allow_destroy: bool = typer.Option(False, "--allow-destroy", help="Allow removing stack instances."),
         max_destroy: int | None = typer.Option(None, "--max-destroy", min=0,
                                                help="Refuse if the plan removes more than N stack instances."),
         rotate_credentials: bool = typer.Option(False, "--rotate-credentials",
                                                 help="Send fresh ClumioToken/RoleExternalId values from Clumio "
                                                      "instead of keeping the deployed ones."),
-        no_color: bool = typer.Option(False, "--no-color", help="Plain output without colour."),
     ) -> None:
         """Run the plan's StackSet operations in waves; gate each wave on Clumio `connected`.
 
@@ -78,7 +108,7 @@ def register(app: typer.Typer) -> None:
         from reconciler.apply.run import ApplyRequest, run_apply
 
         desired = load_config(config)
-        ui = TerminalUI(no_color=no_color)
+        ui = TerminalUI(org_id=desired.organization.id)
         request = ApplyRequest(desired=desired, plan_path=planfile, auto_approve=auto_approve,
                                allow_destroy=allow_destroy, max_destroy=max_destroy,
                                rotate_credentials=rotate_credentials)

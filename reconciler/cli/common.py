@@ -1,8 +1,11 @@
-"""Options and steps every config-reading command shares: finding the desired-state file, loading it."""
+"""Options and steps every command shares: the global options (``--debug``, ``--no-color``, ``--quiet``,
+``--profile``, ``--region``), finding the desired-state file, loading it."""
 
 from __future__ import annotations
 
 import os
+import sys
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import typer
@@ -13,10 +16,36 @@ from reconciler.core.errors import ReconcilerError
 CONFIG_ENV = "CLUMIO_ORG_CONFIG"
 DEFAULT_CONFIG = "clumio-org.yaml"
 
+
+@dataclass
+class GlobalOptions:
+    """What the options every command accepts (before or after the command name) asked for, for this run.
+
+    ``profile`` is the AWS CLI's ``--profile`` (the same as ``AWS_PROFILE``); ``region`` is the AWS CLI's
+    ``--region``: the region the StackSet lives in and the AWS calls go to, over ``organization.home_region``.
+    """
+
+    debug: bool = False
+    no_color: bool = False
+    quiet: bool = False
+    profile: str | None = None
+    region: str | None = None
+
+    def color_for(self, stream: object = None) -> bool:
+        """ANSI colour only on a terminal, never with ``--no-color`` or ``$NO_COLOR``."""
+        target = stream if stream is not None else sys.stdout
+        isatty = getattr(target, "isatty", None)
+        return not self.no_color and "NO_COLOR" not in os.environ and bool(isatty and isatty())
+
+
+# Reset by ``main`` at the start of every run (tests call it many times in one process).
+options = GlobalOptions()
+
 ConfigOption = typer.Option(
     None,
     "--config",
     "-c",
+    metavar="FILE",
     help=f"Desired-state file. Default: ${CONFIG_ENV}, then ./{DEFAULT_CONFIG}.",
     show_default=False,
 )
@@ -40,7 +69,11 @@ def resolve_config_path(config: Path | None) -> Path:
 
 
 def load_config(config: Path | None) -> Desired:
-    """Resolve and load the desired-state file; validation errors are raised as one ConfigError."""
+    """Resolve and load the desired-state file; validation errors are raised as one ConfigError. ``--region``
+    replaces ``organization.home_region`` for this run."""
     from reconciler.config import load_desired
 
-    return load_desired(resolve_config_path(config))
+    desired = load_desired(resolve_config_path(config))
+    if options.region and options.region != desired.organization.home_region:
+        desired = replace(desired, organization=replace(desired.organization, home_region=options.region))
+    return desired

@@ -4,13 +4,12 @@ region."""
 from __future__ import annotations
 
 import enum
-import os
-import sys
 from pathlib import Path
 from typing import Any
 
 import typer
 
+from reconciler.cli import common
 from reconciler.cli.common import ConfigOption, load_config
 from reconciler.core.desired import Desired
 from reconciler.core.plan import Plan
@@ -42,7 +41,9 @@ def build_plan(desired: Desired, ports: Any = None) -> Plan:
     return make_plan(desired, live, template=template, state=read_state(desired))
 
 
-def render(plan: Plan, fmt: PlanFormat, color: bool) -> str:
+def render(plan: Plan, fmt: PlanFormat, color: bool, *, source: str | None = None) -> str:
+    """The plan in ``fmt``; ``source`` is where the full plan lives (the plan file), for the markdown comment to
+    point at when it leaves detail out."""
     if fmt is PlanFormat.json:
         from reconciler.render.json import render_plan_json
 
@@ -50,7 +51,7 @@ def render(plan: Plan, fmt: PlanFormat, color: bool) -> str:
     if fmt is PlanFormat.markdown:
         from reconciler.render.markdown import render_plan_markdown
 
-        return render_plan_markdown(plan)
+        return render_plan_markdown(plan, plan_file=source)
     from reconciler.render.text import render_plan
 
     return render_plan(plan, color=color)
@@ -62,7 +63,6 @@ def plan_command(
     out: Path | None = typer.Option(None, "--out", "-o", help="Save the plan (JSON) for `clumio-org apply PLANFILE`."),
     detailed_exitcode: bool = typer.Option(
         False, "--detailed-exitcode", help="Exit 0 when there is nothing to do, 2 when there are changes."),
-    no_color: bool = typer.Option(False, "--no-color", help="Plain text without ANSI colours."),
 ) -> int:
     """Show what apply would change, per StackSet, account and region, grouped by wave."""
     desired = load_config(config)
@@ -71,9 +71,9 @@ def plan_command(
         from reconciler.plan.planfile import write_plan
 
         write_plan(plan, out)
-    color = not no_color and fmt is PlanFormat.text and sys.stdout.isatty() and "NO_COLOR" not in os.environ
-    typer.echo(render(plan, fmt, color), nl=False)
-    if out is not None:
+    color = fmt is PlanFormat.text and common.options.color_for()
+    typer.echo(render(plan, fmt, color, source=str(out) if out is not None else None), nl=False)
+    if out is not None and not common.options.quiet:
         typer.echo(f"Saved the plan to {out}; run `clumio-org apply {out}` to apply exactly this plan.", err=True)
     code = 2 if detailed_exitcode and not plan.empty else 0
     if code:

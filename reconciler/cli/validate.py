@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from reconciler.cli.common import ConfigOption, resolve_config_path
 from reconciler.config import validate_file
 from reconciler.core.errors import ReconcilerError
 
@@ -20,14 +21,17 @@ def validate(
     output: str = typer.Option(
         "text", "--format", "-f", metavar="text|json", help="text: FILE: ok / FILE:LINE:COL: message; json: a document."
     ),
+    config: Path | None = ConfigOption,
 ) -> int:
     """Check desired-state files against the schema and the cross-field rules; exit 0 when all are valid, else 1.
 
-    No AWS or Clumio call is made; ${env:NAME} references are resolved from the environment.
+    No AWS or Clumio call is made; ${env:NAME} references are resolved from the environment. Without FILE, checks
+    the file every other command would read: --config, else $CLUMIO_ORG_CONFIG, else ./clumio-org.yaml.
     """
-    # Checked here rather than by typer so a usage mistake reads like every other error (error:/hint:, exit 1).
+    files = [*(files or []), *([config] if config is not None else [])]
     if not files:
-        raise ReconcilerError("validate needs at least one FILE", hint="e.g. clumio-org validate examples/minimal.yaml")
+        files = [resolve_config_path(None)]
+    # Checked here rather than by typer so a usage mistake reads like every other error (error:/hint:, exit 1).
     if output not in FORMATS:
         raise ReconcilerError(f"unknown --format {output!r}", hint="use --format text or --format json")
     results = [(str(path), validate_file(path)) for path in files]

@@ -93,7 +93,7 @@ def _details(b: _Budget, summary: str, head: Sequence[str], rows: Sequence[str])
     b.table(head, rows, ["", "</details>", ""])
 
 
-def render_plan_markdown(plan: Plan, *, max_chars: int = MAX_CHARS) -> str:
+def render_plan_markdown(plan: Plan, *, max_chars: int = MAX_CHARS, plan_file: str | None = None) -> str:
     """The plan as GitHub-flavoured Markdown, at most ``max_chars`` characters."""
     s = plan.summary()
     b = _Budget(max_chars - _RESERVE)

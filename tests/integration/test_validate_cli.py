@@ -94,7 +94,8 @@ def test_other_commands_see_the_same_diagnostics_through_load_config(tmp_path: P
 
 @pytest.mark.parametrize(
     ("argv", "message"),
-    [(["validate"], "error: validate needs at least one FILE"), (["validate", "-f", "xml", "x.yaml"], "--format")],
+    [(["validate"], "error: desired-state file clumio-org.yaml not found"),
+     (["validate", "-f", "xml", "x.yaml"], "--format")],
 )
 def test_usage_mistakes_are_errors_not_tracebacks(
     argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
