@@ -13,11 +13,13 @@ from reconciler.apply.model import ApplyResult, Failure, OperationOutcome, Outco
 from reconciler.apply.operation import OperationRunner
 from reconciler.apply.options import ApplyOptions, ApplyPorts
 from reconciler.apply.progress import Progress
+from reconciler.apply.resume import not_found
 from reconciler.apply.timing import Timing
 from reconciler.core.errors import ReconcilerError
 from reconciler.core.keys import InstanceKey
 from reconciler.core.live import OperationStatus
 from reconciler.core.plan import Action, Operation, OperationKind, Plan, WavePlan
+from reconciler.core.ports import StackSets
 from reconciler.state import JournalStatus
 
 log = logging.getLogger(__name__)
@@ -172,12 +174,7 @@ class Executor:
             except (KeyboardInterrupt, EOFError):
                 stop = True
             if stop:
-                try:
-                    running.port.stop_operation(op.stack_set, op.operation_id)
-                    self.journal.finished(op.operation_id, JournalStatus.STOPPED)
-                    details.append(f"StopStackSetOperation sent for {op.operation_id}")
-                except ReconcilerError as exc:
-                    details.append(f"stopping {op.operation_id} failed: {exc.message}")
+                details.append(self._stop(running.port, op))
             else:
                 details.append(f"{op.operation_id} left running in AWS (the next apply follows it)")
         detail = "interrupted; " + "; ".join(details) if details else "interrupted before the next submit"
@@ -188,6 +185,25 @@ class Executor:
         result.operations_submitted = self.runner.submitted
         result.operations_followed = self.runner.followed
         result.notes.append(detail)
+
+
+    def _stop(self, port: StackSets, op: Operation) -> str:
+        """StopStackSetOperation for an operation Ctrl-C caught just after (or during) its submit. AWS may not know
+        it yet — the call never left, or is still being taken — so a not-found answer is checked once more."""
+        for attempt in range(2):
+            try:
+                port.stop_operation(op.stack_set, op.operation_id)
+            except ReconcilerError as exc:
+                if not not_found(exc):
+                    return f"stopping {op.operation_id} failed: {exc.message}"
+                if attempt == 0:
+                    self.timing.sleep(self.timing.poll_seconds / 10)
+                    continue
+                return (f"{op.operation_id} never reached AWS (the next apply checks again by its id before "
+                        "submitting it)")
+            self.journal.finished(op.operation_id, JournalStatus.STOPPED)
+            return f"StopStackSetOperation sent for {op.operation_id}"
+        raise AssertionError("unreachable")
 
 
 def _whole_operation_failed(op: Operation, outcome: OperationOutcome) -> Iterator[Failure]:

@@ -176,26 +176,36 @@ class OperationRunner:
         if op.kind is OperationKind.CREATE_STACK_SET:
             return self._create_stack_set(op, entry)
         port = self.port_for(op.stack_set)
-        started = self.timing.now()
+        running = Running(op, port, self.timing.now())
+        # Registered before the submit: a Ctrl-C landing anywhere after it (the journal write that follows the
+        # call included) still finds the operation to stop.
+        self.running[op.operation_id] = running
+        try:
+            self._submit_or_find(op, port, entry)
+            self.journal.running(op.operation_id)
+        except KeyboardInterrupt:
+            raise
+        except BaseException:
+            self.running.pop(op.operation_id, None)
+            raise
+        return running
+
+    def _submit_or_find(self, op: Operation, port: StackSets, entry: JournalEntry | None) -> None:
         view = None
         if entry is not None and entry.status in (JournalStatus.SUBMITTED, JournalStatus.RUNNING):
             view = self.find(port, op.stack_set, op.operation_id)
         if view is not None:
             self.followed += 1
             self.progress.operation_submitted(op, "resumed: following")
+            return
+        self.journal.submitted(self.plan.plan_id, op)
+        submission = self.submitter.submit(port, op, lambda: self._call(port, op))
+        if submission.followed:
+            self.followed += 1
+            self.progress.operation_submitted(op, "following (already submitted)")
         else:
-            self.journal.submitted(self.plan.plan_id, op)
-            submission = self.submitter.submit(port, op, lambda: self._call(port, op))
-            if submission.followed:
-                self.followed += 1
-                self.progress.operation_submitted(op, "following (already submitted)")
-            else:
-                self.submitted += 1
-                self.progress.operation_submitted(op, "submitted")
-        self.journal.running(op.operation_id)
-        running = Running(op, port, started)
-        self.running[op.operation_id] = running
-        return running
+            self.submitted += 1
+            self.progress.operation_submitted(op, "submitted")
 
     def complete(self, running: Running, view: OperationView) -> OperationOutcome:
         """The operation finished: read its failed (account, region) rows, record everything, report."""

@@ -22,12 +22,12 @@ def find_operation(waiter: OperationWaiter, port: StackSets, stack_set: str,
     try:
         return waiter.describe(port, stack_set, operation_id)
     except ProviderError as exc:
-        if not _not_found(exc):
+        if not not_found(exc):
             raise
     try:
         listed = {v.operation_id: v for v in port.list_operations(stack_set)}
     except ProviderError as exc:
-        if _not_found(exc):
+        if not_found(exc):
             return None  # the StackSet itself does not exist: nothing of ours ever ran on it
         raise
     return listed.get(operation_id)
@@ -57,7 +57,7 @@ def settle_unfinished(journal: Journal, port_for: Callable[[str], StackSets], wa
     return count
 
 
-def _not_found(exc: ReconcilerError) -> bool:
+def not_found(exc: ReconcilerError) -> bool:
     text = f"{type(exc).__name__} {exc.message}".lower()
     return "notfound" in text.replace(" ", "") or "not found" in text
 

@@ -6,8 +6,9 @@ Layout for ``.clumio-org/state.json``:
   ``.state.json.*.tmp`` file behind; it is never read and the next write does not need it.
 - ``state.json.lock`` — the lock record (JSON: id, operation, who, host, pid, where, created_at), created with
   O_EXCL so exactly one run gets it; removed when the run ends.
-- ``state.json.lock.guard`` — a filelock held for a few milliseconds around lock-taking and around each
-  read-check-replace write, so processes on this machine never interleave those steps.
+- a guard held for a few milliseconds around lock-taking and around each read-check-replace write, so processes on
+  this machine never interleave those steps: an ``flock`` on the state's folder itself (POSIX), so a run leaves no
+  file behind; where folders cannot be locked (Windows), a ``state.json.lock.guard`` filelock.
 """
 
 from __future__ import annotations
@@ -15,10 +16,9 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
-
-import filelock
 
 from reconciler.core.errors import StateError
 from reconciler.state.backend import LockInfo, StateBackend, locked_error, readable_identity
@@ -99,12 +99,49 @@ class LocalBackend(StateBackend):
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StateError(f"cannot create the state folder {self.path.parent}: {exc.strerror}") from None
+        guard = _folder_guard(self.path.parent) if _fcntl is not None else self._file_guard()
+        with guard:
+            yield
+
+    @contextlib.contextmanager
+    def _file_guard(self) -> Iterator[None]:
+        import filelock
+
         try:
             with filelock.FileLock(str(self._guard_path), timeout=_GUARD_TIMEOUT_SECONDS):
                 yield
         except filelock.Timeout:
             raise StateError(f"could not take {self._guard_path} within {_GUARD_TIMEOUT_SECONDS}s",
                              hint="another clumio-org process on this machine is stuck writing the state") from None
+
+
+try:
+    import fcntl as _fcntl
+except ImportError:  # Windows
+    _fcntl = None  # type: ignore[assignment]
+
+
+@contextlib.contextmanager
+def _folder_guard(folder: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on the folder itself: released when the descriptor closes (or the process dies), and
+    no file to leave behind."""
+    assert _fcntl is not None
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        deadline = time.monotonic() + _GUARD_TIMEOUT_SECONDS
+        while True:
+            try:
+                _fcntl.flock(fd, _fcntl.LOCK_EX | _fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise StateError(f"could not lock the state folder {folder} within {_GUARD_TIMEOUT_SECONDS}s",
+                                     hint="another clumio-org process on this machine is stuck writing the state"
+                                     ) from None
+                time.sleep(0.005)
+        yield
+    finally:
+        os.close(fd)  # closing drops the flock
 
 
 def atomic_write(path: Path, data: bytes) -> None:

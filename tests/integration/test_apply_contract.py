@@ -145,6 +145,7 @@ def test_a_spent_plan_file_says_it_was_already_applied(world: Any, tmp_path: Pat
     config, planfile = demo_config(tmp_path), tmp_path / "plan.json"
     _plan(capsys, config, planfile)
     assert cli(capsys, "apply", str(planfile), "-c", str(config)).code == 0
+    assert sorted(p.name for p in (tmp_path / ".clumio-org").iterdir()) == ["state.json"]  # no lock, no guard
     serial = json.loads((tmp_path / ".clumio-org" / "state.json").read_text())["serial"]
     before = len(operations(world))
 

@@ -128,6 +128,9 @@ class SlowStackSets(FakeStackSets):
 
     def stop_operation(self, stack_set: str, operation_id: str) -> None:
         self.stopped.append(operation_id)
+        if operation_id not in self._get(stack_set).operations:  # as AWS answers an id it never got
+            raise ProviderError(f"cloudformation:StopStackSetOperation failed: OperationNotFoundException: "
+                                f"{operation_id}")
         self.pending.pop(operation_id, None)
         super().stop_operation(stack_set, operation_id)
 
