@@ -15,7 +15,7 @@ from reconciler.apply.options import ApplyOptions, ApplyPorts
 from reconciler.apply.progress import Progress
 from reconciler.apply.resume import not_found
 from reconciler.apply.timing import Timing
-from reconciler.core.errors import ReconcilerError
+from reconciler.core.errors import ReconcilerError, Resumable
 from reconciler.core.keys import InstanceKey
 from reconciler.core.live import OperationStatus
 from reconciler.core.plan import Action, Operation, OperationKind, Plan, WavePlan
@@ -112,6 +112,12 @@ class Executor:
             self._interrupted(result)
             result.seconds = self.timing.now() - started
             return result
+        except ReconcilerError as exc:
+            if not isinstance(exc, Resumable):
+                raise
+            self._suspended(result, exc)
+            result.seconds = self.timing.now() - started
+            return result
         result.operations_submitted = self.runner.submitted
         result.operations_followed = self.runner.followed
         result.outcome = Outcome.FAILED if result.failures or result.stopped_before else Outcome.SUCCEEDED
@@ -186,6 +192,22 @@ class Executor:
         result.operations_followed = self.runner.followed
         result.notes.append(detail)
 
+
+    # -- credentials expired, an endpoint gone ------------------------------------------------------------
+    def _suspended(self, result: ApplyResult, exc: ReconcilerError) -> None:
+        """Stop submitting and keep the journal as it is: operations already submitted keep running in AWS (nothing
+        can stop them without credentials anyway) and stay SUBMITTED/RUNNING, so the next run follows them."""
+        result.outcome = Outcome.SUSPENDED
+        running = sorted(self.runner.running)
+        detail = exc.message + (f"; still running in AWS: {', '.join(running)}" if running else "")
+        result.stop_reason = detail
+        result.operations_submitted = self.runner.submitted
+        result.operations_followed = self.runner.followed
+        result.notes.append(detail)
+        try:
+            self.journal.suspend(detail)
+        except ReconcilerError as error:  # the state backend may be what went away; the journal still has the rest
+            log.warning("could not record the stop in state: %s", error.message)
 
     def _stop(self, port: StackSets, op: Operation) -> str:
         """StopStackSetOperation for an operation Ctrl-C caught just after (or during) its submit. AWS may not know

@@ -90,10 +90,12 @@ class Outcome(enum.Enum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"  # finished (or stopped at a wave gate) with failed accounts → exit 3
     INTERRUPTED = "interrupted"  # Ctrl-C → exit 130
+    # Credentials expired or were revoked, an endpoint or the state backend went away → exit 4; the next run resumes
+    SUSPENDED = "suspended"
 
     @property
     def exit_code(self) -> int:
-        return {"nothing-to-do": 0, "succeeded": 0, "failed": 3, "interrupted": 130}[self.value]
+        return {"nothing-to-do": 0, "succeeded": 0, "failed": 3, "interrupted": 130, "suspended": 4}[self.value]
 
 
 @dataclass

@@ -21,7 +21,7 @@ from reconciler.apply.resume import settle_unfinished
 from reconciler.apply.timing import Timing
 from reconciler.apply.wait import OperationWaiter
 from reconciler.core.desired import Desired
-from reconciler.core.errors import ReconcilerError
+from reconciler.core.errors import ReconcilerError, Resumable
 from reconciler.core.plan import Plan
 from reconciler.core.ports import StackSets
 
@@ -52,7 +52,8 @@ class ApplyUI(Protocol):
 
 def run_apply(request: ApplyRequest, ui: ApplyUI, *, ports: Any = None, backend: Any = None,
               timing: Timing | None = None) -> int:
-    """Run one apply and return its exit code (0 done/nothing to do, 1 refused, 3 failed accounts, 130 Ctrl-C)."""
+    """Run one apply and return its exit code (0 done/nothing to do, 1 refused, 3 failed accounts, 4 stopped by
+    expired credentials or a vanished endpoint — the next run resumes —, 130 Ctrl-C)."""
     from reconciler.plan.planfile import read_plan
 
     desired = request.desired
@@ -78,6 +79,20 @@ def run_apply(request: ApplyRequest, ui: ApplyUI, *, ports: Any = None, backend:
         port: StackSets = ports.management_stacksets if management and stack_set == management else ports.stacksets
         return port
 
+    try:
+        return _locked_apply(request, ui, saved, ports, backend, timing, port_for, management)
+    except ReconcilerError as exc:
+        if not isinstance(exc, Resumable):
+            raise
+        # Before the executor ran (settling, discovery, the Clumio template) or while the lock was taken: nothing
+        # was submitted by this run, and what earlier runs left is still in the journal.
+        _stopped(ui, exc.message, exc.hint)
+        return Outcome.SUSPENDED.exit_code
+
+
+def _locked_apply(request: ApplyRequest, ui: ApplyUI, saved: Plan | None, ports: Any, backend: Any, timing: Timing,
+                  port_for: Any, management: str | None) -> int:
+    desired = request.desired
     with backend.lock("apply"), redacted_logs():
         redact.remember(os.environ.get(desired.clumio.token_env))
         journal = Journal(backend, backend.read())
@@ -156,3 +171,18 @@ def _summarise(result: ApplyResult, ui: ApplyUI) -> None:
                 "again: the next plan retries only what is unfinished.")
     elif result.outcome is Outcome.INTERRUPTED:
         ui.echo(f"Apply interrupted (exit 130): {result.stop_reason}. Run `clumio-org apply` again to continue.")
+    elif result.outcome is Outcome.SUSPENDED:
+        _stopped(ui, result.stop_reason or "an endpoint or the credentials went away", None)
+
+
+RESUME_HINT = ("nothing is lost: operations already submitted keep running in AWS and the journal in state records "
+               "them; refresh the credentials (or wait for the endpoint), then run the same command again — it "
+               "follows those operations and submits only what is left")
+
+
+def _stopped(ui: ApplyUI, reason: str, hint: str | None) -> None:
+    """The exit-4 message: why the run stopped, what to fix, and that re-running resumes."""
+    ui.echo(f"Apply stopped (exit 4): {reason}")
+    if hint:
+        ui.echo(f"  fix: {hint}")
+    ui.echo(f"  resume: {RESUME_HINT}")

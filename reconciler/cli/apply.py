@@ -13,7 +13,8 @@ from reconciler.cli._click import Abort
 from reconciler.cli.common import ConfigOption, load_config
 from reconciler.core.plan import Action, Plan
 
-EXIT_HELP = "Exit codes: 0 done or nothing to do, 1 error or refused, 3 finished with failed accounts, 130 Ctrl-C."
+EXIT_HELP = ("Exit codes: 0 done or nothing to do, 1 error or refused, 3 finished with failed accounts, 4 stopped "
+             "because credentials expired or an endpoint went away (run again to resume), 130 Ctrl-C.")
 # A plan that touches more accounts than this (or removes anything) is approved by typing the organization id,
 # not by `y`: a reflex answer should not roll out to a whole organization.
 TYPED_CONFIRMATION_ACCOUNTS = 25

@@ -39,6 +39,24 @@ class StateError(ReconcilerError):
     """The state file cannot be read, written, or is not the one expected."""
 
 
+class Resumable:
+    """Marks an error that stops a run for a reason outside it — credentials that expired or were revoked, an AWS or
+    Clumio endpoint or the state backend that went away. Nothing is lost: ``apply`` stops submitting, keeps its
+    journal and exits 4; the next run (with fresh credentials, once the endpoint is back) resumes."""
+
+
+class CredentialsExpired(ProviderError, Resumable):
+    """AWS answered ExpiredToken, or Clumio refused the API token (HTTP 401/403) — expired, rotated or revoked."""
+
+
+class EndpointUnreachable(ProviderError, Resumable):
+    """An AWS or Clumio endpoint could not be reached (connection refused or reset, timed out) after retries."""
+
+
+class StateUnavailable(StateError, Resumable):
+    """The state backend kept failing (S3 5xx, slow down, unreachable) after retries; nothing was overwritten."""
+
+
 class StateLockedError(StateError):
     """Another run holds the state lock."""
 

@@ -75,6 +75,10 @@ class ClumioService:
         self._by_account: dict[str, list[Connection]] = {}
         self._sorted: list[Connection] | None = None
         self.connect_seconds = 30.0
+        # API tokens revoked by the revoke-clumio-token event, and new ones it issued (the tenant's token stays the
+        # one ClumioToken/RoleExternalId derive from: revoking an API token does not change the org's parameters).
+        self.revoked_tokens: set[str] = set()
+        self.extra_tokens: set[str] = set()
         objects.create_bucket(TEMPLATE_BUCKET)
         for version in self.versions:
             self.publish(version, None)
@@ -134,7 +138,10 @@ class ClumioService:
         auth = request.headers.get("authorization", "")
         if not auth.strip():
             return _error(403, 359, "The authentication token is missing")
-        if not auth.startswith("Bearer ") or auth[len("Bearer "):].strip() != self.api_token:
+        bearer = auth[len("Bearer "):].strip() if auth.startswith("Bearer ") else ""
+        if bearer in self.revoked_tokens:
+            return _error(401, 360, "The authentication token has expired or was revoked")
+        if bearer != self.api_token and bearer not in self.extra_tokens:
             return _error(401, 360, "The authentication token is invalid")
         accept = request.headers.get("accept", "")
         if not ACCEPT_RE.search(accept):

@@ -133,6 +133,10 @@ def apply_event(world: World, name: str, args: dict[str, Any]) -> dict[str, Any]
         return {"event": name, "account": account}
     if name == "set-faults":
         return _set_faults(world, args)
+    if name in ("expire-credentials", "renew-credentials", "revoke-clumio-token", "s3-fault"):
+        from reconciler.sandbox.credential_events import apply_credential_event
+
+        return apply_credential_event(world, name, args)
     if name == "advance-time":
         advance = getattr(world.clock, "advance", None)
         if advance is None:
@@ -141,7 +145,8 @@ def apply_event(world: World, name: str, args: dict[str, Any]) -> dict[str, Any]
         return {"event": name, "now": world.clock.now().isoformat()}
     raise AwsFault("ValidationError", f"unknown world event {name!r}; known: move-account, add-account, "
                                       "suspend-account, close-account, drift-stack, release-template, "
-                                      "unlink-connection, fail-account, heal-account, set-faults, advance-time")
+                                      "unlink-connection, fail-account, heal-account, set-faults, advance-time, "
+                                      "expire-credentials, renew-credentials, revoke-clumio-token, s3-fault")
 
 
 def _new_account_id(world: World) -> str:

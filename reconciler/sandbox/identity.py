@@ -16,6 +16,19 @@ def _digest(text: str, size: int) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:size].upper()
 
 
+EXPIRED_MESSAGE = "The security token included in the request is expired"
+
+
+def check_credentials(world: World, access_key: str, service: str) -> None:
+    """ExpiredToken for a key the ``expire-credentials`` event expired (every key when ``*`` is expired), as AWS
+    answers a session that outlived its DurationSeconds; JSON-protocol services name it ExpiredTokenException."""
+    expired = getattr(world, "expired_keys", None)
+    if not expired or (access_key not in expired and "*" not in expired):
+        return
+    code = "ExpiredTokenException" if service == "organizations" else "ExpiredToken"
+    raise AwsFault(code, EXPIRED_MESSAGE, 400)
+
+
 def handle_sts(world: World, operation: str, params: dict[str, Any], caller: str, access_key: str) -> dict[str, Any]:
     if operation == "GetCallerIdentity":
         issued = world.access_keys.get(access_key)

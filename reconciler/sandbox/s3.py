@@ -96,12 +96,23 @@ def _headers(operation: OperationModel, values: dict[str, Any]) -> dict[str, str
 
 
 def handle(world: SandboxWorld, request: WireRequest, *, access_key: str, region: str) -> WireResponse:
-    """One S3 call; anonymous callers (empty ``access_key``) may only read."""
+    """One S3 call; anonymous callers (empty ``access_key``) may only read. Injected faults (world ``s3_faults``,
+    see :mod:`reconciler.sandbox.s3_faults`) answer before or after the call takes effect."""
+    from reconciler.sandbox.s3_faults import before_call
+
     bucket, key = _locate(request)
     try:
+        if access_key:
+            from reconciler.sandbox.identity import check_credentials
+
+            check_credentials(world, access_key, "s3")
         if not access_key and request.method not in ("GET", "HEAD"):
             raise AwsFault("AccessDenied", "Access Denied", 403)
-        return _dispatch(world, request, bucket, key)
+        late = before_call(world, request.method, bucket, key)
+        response = _dispatch(world, request, bucket, key)
+        if late is not None:  # the call took effect; its answer is "lost"
+            raise late
+        return response
     except AwsFault as fault:
         return _error(request, fault, bucket, key)
 

@@ -14,7 +14,7 @@ from urllib.parse import urlparse
 from reconciler.core.errors import ConfigError
 from reconciler.sandbox.api import AwsFault, Clock, ClumioRequest, ClumioResponse
 from reconciler.sandbox.clumio import ClumioService
-from reconciler.sandbox.identity import handle_ec2, handle_iam, handle_sts
+from reconciler.sandbox.identity import check_credentials, handle_ec2, handle_iam, handle_sts
 from reconciler.sandbox.instances import StackInstance
 from reconciler.sandbox.objects import InMemoryObjectStore
 from reconciler.sandbox.organizations import STACKSETS_PRINCIPAL, Organization, handle_organizations
@@ -58,6 +58,10 @@ class World:
         self.throttle_rate = float(faults.get("throttle_rate", 0.0))
         self.latency_ms = float(faults.get("latency_ms", 0))
         self.empty_first_pages = bool(faults.get("empty_first_pages", False))
+        from reconciler.sandbox.s3_faults import validate as validate_s3_fault
+
+        self.s3_faults: list[dict[str, Any]] = [validate_s3_fault(f) for f in faults.get("s3") or []]
+        self.expired_keys: set[str] = set()  # access keys the expire-credentials event expired ("*": all)
         self.rng = random.Random(int(faults.get("seed", 0)))
         self.enabled_regions: list[str] = sorted((spec.get("regions") or {}).get("enabled") or ALL_REGIONS)
         self.access_keys: dict[str, tuple[str, str, str]] = {}  # issued key -> (account, role, session)
@@ -151,6 +155,7 @@ class World:
                    access_key: str, region: str) -> dict[str, Any]:
         with self.lock:
             self.engine.settle(self.now_ts())
+            check_credentials(self, access_key, service)
             if self.throttle_rate and self.rng.random() < self.throttle_rate:
                 raise AwsFault(THROTTLE_CODES.get(service, "Throttling"), "Rate exceeded", 400)
             caller = self.caller_account(access_key)

@@ -7,6 +7,11 @@
 - The lock is an object created with ``If-None-Match: *``: S3 lets exactly one creator win; the loser's 412 becomes a
   StateLockedError naming the holder read from the lock object.
 - With ``kms_key_id`` every object is written SSE-KMS with that key.
+- Retries are botocore's (standard mode, :data:`S3_CONFIG`): 5xx, SlowDown and dropped connections are retried with
+  backoff. A conditional put is safe to retry: when a retry of our own put answers 412 because the first attempt
+  landed (its answer was lost), the stored body is ours and the write succeeded; any other 412 is a lost
+  compare-and-swap, reported, never overwritten. What retries do not cure is StateUnavailable: apply exits 4 and
+  the next run resumes from the last stored journal.
 boto3 honours ``AWS_ENDPOINT_URL``, so the same code runs against the sandbox's S3.
 """
 
@@ -15,9 +20,10 @@ from __future__ import annotations
 from typing import Any
 
 import boto3
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from reconciler.core.errors import StateError
+from reconciler.core.errors import StateError, StateUnavailable
 from reconciler.state.backend import LockInfo, StateBackend, locked_error, readable_identity
 from reconciler.state.codec import state_from_text, state_to_text
 from reconciler.state.model import State
@@ -25,6 +31,11 @@ from reconciler.state.model import State
 _PRECONDITION_CODES = ("PreconditionFailed", "ConditionalRequestConflict", "412", "409")
 _MISSING_CODES = ("NoSuchKey", "404", "NotFound")
 _UNSUPPORTED_CODES = ("NotImplemented", "InvalidArgument", "InvalidRequest", "501")
+_TRANSIENT_CODES = ("InternalError", "ServiceUnavailable", "SlowDown", "RequestTimeout", "500", "502", "503", "504")
+_EXPIRED_CODES = ("ExpiredToken", "ExpiredTokenException", "RequestExpired")
+# One retry policy: botocore's standard mode (exponential backoff with jitter) on 5xx, SlowDown, timeouts and
+# connection errors; nothing here loops on top of it.
+S3_CONFIG = Config(retries={"mode": "standard", "max_attempts": 6}, connect_timeout=10, read_timeout=30)
 
 
 class S3Backend(StateBackend):
@@ -42,7 +53,7 @@ class S3Backend(StateBackend):
     @property
     def client(self) -> Any:
         if self._client is None:
-            self._client = boto3.client("s3", region_name=self.region)
+            self._client = boto3.client("s3", region_name=self.region, config=S3_CONFIG)
         return self._client
 
     def describe(self) -> str:
@@ -62,14 +73,32 @@ class S3Backend(StateBackend):
         current = readable_identity(found[0], f"s3://{self.bucket}/{self.key}", force=force) if found else None
         stored = self._next_state(current, state, force=force)
         condition = {"IfMatch": found[1]} if found else {"IfNoneMatch": "*"}
+        body = state_to_text(stored).encode()
         try:
-            self._put(self.key, state_to_text(stored).encode(), **condition)
+            self._put(self.key, body, **condition)
         except ClientError as exc:
-            if _code(exc) in _PRECONDITION_CODES:
-                raise StateError(f"the state at {self.describe()} was written by another run while this one wrote it",
-                                 hint="re-run the command so it starts from the latest state") from None
-            raise self._error("write", self.key, exc) from None
+            if _code(exc) not in _PRECONDITION_CODES:
+                raise self._error("write", self.key, exc) from None
+            now = self._get(self.key)
+            if now is None or now[0] != body:
+                raise self._lost_swap(stored, now) from None
+            # A retry of our own put: the first attempt landed and its answer was lost; the stored state is ours.
         return self._returned(stored)
+
+    def _lost_swap(self, ours: State, now: tuple[bytes, str] | None) -> StateError:
+        """Another writer stored the state between our read and our put: say so, and leave its state alone."""
+        theirs = "it is gone"
+        if now is not None:
+            try:
+                lineage, serial = readable_identity(now[0], self.describe(), force=False) or ("?", 0)
+                theirs = f"it now holds serial {serial} (lineage {lineage})"
+            except StateError:
+                theirs = "it now holds something unreadable"
+        return StateError(
+            f"lost the compare-and-swap on the state at {self.describe()}: it was written by another run while this "
+            f"one wrote serial {ours.serial}; {theirs} — nothing was overwritten",
+            hint="find the other run (`clumio-org state show`: lock holder, last apply); then re-run the command so "
+                 "it starts from the latest state")
 
     def current_lock(self) -> LockInfo | None:
         found = self._get(self.lock_key)
@@ -84,6 +113,8 @@ class S3Backend(StateBackend):
             if _code(exc) not in _PRECONDITION_CODES:
                 raise self._error("lock", self.lock_key, exc) from None
             holder = self.current_lock()
+            if holder is not None and holder.id == info.id:
+                return  # a retry of our own put: the first attempt created the lock, its answer was lost
             if holder is None:  # released between the failed put and our read
                 raise StateError(f"the state lock at s3://{self.bucket}/{self.lock_key} changed hands; "
                                  "try again") from None
@@ -99,7 +130,7 @@ class S3Backend(StateBackend):
         except ClientError as exc:
             code = _code(exc)
             if code in _PRECONDITION_CODES:
-                return False
+                return self._get(self.lock_key) is None  # gone: a retry of our own delete that had landed
             if code not in _UNSUPPORTED_CODES:
                 raise self._error("unlock", self.lock_key, exc) from None
             # An S3-compatible store without conditional deletes: the id was checked just above.
@@ -143,6 +174,10 @@ class S3Backend(StateBackend):
             "AccessDenied": "the caller needs s3:GetObject, s3:PutObject and s3:DeleteObject on the state key and "
                             "its .lock object (and kms:Decrypt/kms:GenerateDataKey on the KMS key, if set)",
         }
+        if code in _TRANSIENT_CODES or code in _EXPIRED_CODES:
+            hint = ("refresh your AWS credentials and run again" if code in _EXPIRED_CODES else
+                    "S3 kept failing after retries; run again in a few minutes")
+            return StateUnavailable(f"cannot {action} s3://{self.bucket}/{key}: {code}: {message}", hint=hint)
         return StateError(f"cannot {action} s3://{self.bucket}/{key}: {code}: {message}",
                           hint=hints.get(code, "check the bucket, key, region and your AWS credentials"))
 
@@ -153,5 +188,5 @@ def _code(exc: ClientError) -> str:
 
 
 def _unreachable(where: str, exc: BotoCoreError) -> StateError:
-    return StateError(f"cannot reach the state at {where}: {exc}",
+    return StateUnavailable(f"cannot reach the state at {where}: {exc}",
                       hint="check AWS credentials (AWS_PROFILE, AWS_REGION) and AWS_ENDPOINT_URL if you set one")

@@ -10,13 +10,16 @@ from typing import Any, TypeVar
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
     EndpointConnectionError,
     NoCredentialsError,
     NoRegionError,
     PartialCredentialsError,
+    ReadTimeoutError,
 )
 
-from reconciler.core.errors import ProviderError
+from reconciler.core.errors import CredentialsExpired, EndpointUnreachable, ProviderError
 from reconciler.core.ports import (
     STACKSETS_SERVICE_PRINCIPAL,
     OperationIdAlreadyExists,
@@ -90,7 +93,7 @@ def map_client_error(error: ClientError, service: str, operation: str, subject: 
             hint=f"allow {action} for the calling identity (check its IAM policy, permission boundary and any "
                  "SCP); a StackSets delegated administrator also needs `call_as: DELEGATED_ADMIN` in the config")
     if code in _EXPIRED:
-        return ProviderError(f"AWS credentials have expired ({action}{about}): {message}", hint=REFRESH_HINT)
+        return CredentialsExpired(f"AWS credentials have expired ({action}{about}): {message}", hint=REFRESH_HINT)
     if code in _BAD_CREDENTIALS:
         return ProviderError(f"AWS did not accept the credentials ({action}{about}): {message}",
                              hint="check which profile/keys are in use with `aws sts get-caller-identity`; "
@@ -114,8 +117,8 @@ def map_botocore_error(error: BotoCoreError, service: str, operation: str) -> Pr
                                   "SSO, or instance role) before running clumio-org")
     if isinstance(error, NoRegionError):
         return ProviderError(f"no AWS region for {action}", hint="set organization.home_region or AWS_REGION")
-    if isinstance(error, EndpointConnectionError):
-        return ProviderError(f"cannot reach the AWS endpoint for {action}: {error}",
+    if isinstance(error, EndpointConnectionError | ConnectionClosedError | ConnectTimeoutError | ReadTimeoutError):
+        return EndpointUnreachable(f"cannot reach the AWS endpoint for {action}: {error}",
                              hint="check the network, a proxy, or AWS_ENDPOINT_URL if you point at a sandbox")
     return ProviderError(f"{action} failed: {error}")
 

@@ -17,7 +17,13 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from reconciler.core.errors import PreflightError, ProviderError, ReconcilerError
+from reconciler.core.errors import (
+    CredentialsExpired,
+    EndpointUnreachable,
+    PreflightError,
+    ProviderError,
+    ReconcilerError,
+)
 from reconciler.core.live import ClumioTemplateInfo, Connection, ConnectionStatus
 from reconciler.core.ports import ClumioTemplate, DeploymentParameters
 from reconciler.core.secrets import Secret
@@ -100,7 +106,8 @@ class ClumioClient:
             response = self._session.request(method, target, params=params, headers=headers,
                                              data=json.dumps(body) if body is not None else None, timeout=TIMEOUT)
         except requests.RequestException as error:
-            raise ProviderError(f"cannot reach the Clumio API ({method} {path}): {self._scrub(type(error).__name__)}",
+            raise EndpointUnreachable(f"cannot reach the Clumio API ({method} {path}): "
+                                      f"{self._scrub(type(error).__name__)}",
                                 hint=f"check the network and clumio.api_url / CLUMIO_API_URL ({self.base_url})"
                                 ) from None
         if response.status_code >= 400:
@@ -116,7 +123,7 @@ class ClumioClient:
         detail = _error_detail(response)
         status = response.status_code
         if status in (401, 403):
-            return ProviderError(f"{TOKEN_REJECTED}: HTTP {status}{self._scrub(detail)}",
+            return CredentialsExpired(f"{TOKEN_REJECTED}: HTTP {status}{self._scrub(detail)}",
                                  hint=f"create a new API token in the Clumio portal that serves {self.base_url} and "
                                       f"export it as {self.token_env}")
         if status == 429 or status >= 500:
