@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from reconciler.apply.model import Failure, GateResult
 from reconciler.apply.progress import Progress
 from reconciler.apply.timing import Timing
-from reconciler.core.errors import ReconcilerError
+from reconciler.core.errors import ReconcilerError, Resumable
 from reconciler.core.keys import InstanceKey
 from reconciler.core.live import Connection, ConnectionStatus
 from reconciler.core.ports import Clumio
@@ -66,6 +66,8 @@ class ConnectionGate:
             try:
                 rows = self.clumio.list_connections(batch, regions)
             except ReconcilerError as exc:
+                if isinstance(exc, Resumable):
+                    raise  # a revoked token or a vanished endpoint: stop (exit 4) rather than fail the wave
                 # A Clumio hiccup must not fail a wave whose stacks deployed fine: try again next poll.
                 log.warning("Clumio connections read failed (%s); retrying", exc.message)
                 continue
