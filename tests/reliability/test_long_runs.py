@@ -141,6 +141,7 @@ def s3_state_config(world: Any, tmp_path: Path) -> Path:
     return config
 
 
+@pytest.mark.slow  # botocore's retry backoff sleeps for real (seconds)
 def test_s3_faults_during_journal_writes_are_ridden_out_and_the_apply_converges(
         world: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config, planfile = s3_state_config(world, tmp_path), tmp_path / "plan.json"
@@ -160,6 +161,7 @@ def test_s3_faults_during_journal_writes_are_ridden_out_and_the_apply_converges(
     assert_converged(world, capsys, config, plan)
 
 
+@pytest.mark.slow  # botocore's retry backoff sleeps for real (seconds)
 def test_the_state_backend_failing_mid_wave_stops_with_exit_4_and_the_next_run_resumes(
         world: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     config, planfile = s3_state_config(world, tmp_path), tmp_path / "plan.json"
