@@ -10,6 +10,7 @@ from typing import Any
 
 from reconciler.core.desired import (
     Amount,
+    AutoDeploymentReach,
     CallAs,
     ClumioSpec,
     ConcurrencyMode,
@@ -20,6 +21,7 @@ from reconciler.core.desired import (
     RolloutSpec,
     StackSetSpec,
     StateSpec,
+    SuspendedAccounts,
     TargetsSpec,
     WaveSpec,
 )
@@ -155,6 +157,7 @@ def make_desired(*, organization: bool = False, ous: Iterable[str] = (), account
                  region_order: Iterable[str] = (), onboard_management: bool = False,
                  call_as: CallAs = CallAs.SELF, template_version: str = "latest",
                  stack_set: StackSetSpec | None = None, org: OrgTree | None = None,
+                 reach: str = "desired", suspended: str = "keep",
                  digest: str = "d" * 64, source: str = "clumio-org.yaml") -> Desired:
     """A Desired built directly (no YAML), with the fake org's ids unless ``org`` is given."""
     return Desired(
@@ -167,7 +170,9 @@ def make_desired(*, organization: bool = False, ous: Iterable[str] = (), account
         clumio=ClumioSpec(api_url="https://clumio.invalid", template_version=template_version),
         stack_set=stack_set or StackSetSpec(),
         targets=TargetsSpec(organization=organization, ous=tuple(ous), accounts=tuple(accounts),
-                            exclude_accounts=tuple(exclude_accounts), exclude_ous=tuple(exclude_ous)),
+                            exclude_accounts=tuple(exclude_accounts), exclude_ous=tuple(exclude_ous),
+                            auto_deployment_reach=AutoDeploymentReach(reach),
+                            suspended_accounts=SuspendedAccounts(suspended)),
         regions=tuple(regions),
         rollout=RolloutSpec(region_concurrency=region_concurrency, region_order=tuple(region_order),
                             waves=tuple(waves)),

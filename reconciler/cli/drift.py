@@ -22,7 +22,7 @@ from reconciler.core.errors import ReconcilerError
 from reconciler.core.keys import InstanceKey
 from reconciler.core.live import Live
 from reconciler.core.ports import StackSetNotFound, StackSets
-from reconciler.drift.classify import DriftInputs, ResourceDrifts
+from reconciler.drift.classify import DriftInputs, ResourceDrifts, information
 from reconciler.drift.detect import (
     DetectionBlocked,
     detect,
@@ -175,6 +175,7 @@ def run_drift(desired: Desired, *, config_path: Path, detect_drift: bool, timeou
     placeholders = [f"#{e.index}" for e in entries if e.owner == PLACEHOLDER_OWNER]
     notes = got.notes + ([f"ignore entries {', '.join(placeholders)} still name owner {PLACEHOLDER_OWNER}: "
                           "set who answers for each"] if placeholders else [])
+    notes += information(got.inputs)
     return build_report(got.inputs, config_path=str(config_path), ignore_entries=entries, fail_on=categories,
                         detections=got.detections, notes=notes)
 

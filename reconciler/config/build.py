@@ -12,6 +12,7 @@ from reconciler.config.checks_base import obj
 from reconciler.config.portals import api_url_for_portal, normalize_api_url
 from reconciler.core.desired import (
     Amount,
+    AutoDeploymentReach,
     CallAs,
     ClumioSpec,
     ConcurrencyMode,
@@ -22,6 +23,7 @@ from reconciler.core.desired import (
     RolloutSpec,
     StackSetSpec,
     StateSpec,
+    SuspendedAccounts,
     TargetsSpec,
     WaveSpec,
 )
@@ -141,6 +143,8 @@ def _targets(raw: dict[str, object]) -> TargetsSpec:
         accounts=_tuple(raw.get("accounts")),
         exclude_accounts=_tuple(exclude.get("accounts")),
         exclude_ous=_tuple(exclude.get("ous")),
+        auto_deployment_reach=AutoDeploymentReach(str(raw.get("auto_deployment_reach", "desired"))),
+        suspended_accounts=SuspendedAccounts(str(raw.get("suspended_accounts", "keep"))),
     )
 
 

@@ -97,6 +97,29 @@ class StackSetSpec:
         }
 
 
+class AutoDeploymentReach(enum.Enum):
+    """``targets.auto_deployment_reach``: where the StackSet's OU list may let auto-deployment go.
+
+    Auto-deployment acts on accounts that join or move into a targeted OU's subtree and ignores account filters
+    (reference/aws-stacksets.md §A3). ``desired`` (the default) keeps the OU list to OUs whose whole subtree is
+    desired, so a new account there is always one the file asked for; an account reachable only through a wider OU
+    is skipped, with the reason. ``any`` deploys such accounts through their parent OU and accepts that
+    auto-deployment will also reach new accounts there (the plan lists them by OU)."""
+
+    DESIRED = "desired"
+    ANY = "any"
+
+
+class SuspendedAccounts(enum.Enum):
+    """``targets.suspended_accounts``: what happens to the instances of SUSPENDED or CLOSED accounts.
+
+    AWS skips them in every operation (SKIPPED_SUSPENDED_ACCOUNT, §A7), so ``keep`` (the default) leaves them
+    alone and lists them as information; ``remove`` removes them with RetainStacks=true (their roles are gone)."""
+
+    KEEP = "keep"
+    REMOVE = "remove"
+
+
 @dataclass(frozen=True)
 class TargetsSpec:
     """Where the StackSet goes: the whole organization and/or OUs (ids ``ou-…``/``r-…`` or paths ``/A/B``) and/or
@@ -107,6 +130,8 @@ class TargetsSpec:
     accounts: tuple[str, ...] = ()
     exclude_accounts: tuple[str, ...] = ()
     exclude_ous: tuple[str, ...] = ()
+    auto_deployment_reach: AutoDeploymentReach = AutoDeploymentReach.DESIRED
+    suspended_accounts: SuspendedAccounts = SuspendedAccounts.KEEP
 
 
 @dataclass(frozen=True)

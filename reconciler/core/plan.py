@@ -94,6 +94,70 @@ class Skip:
     stack_set: str | None = None
 
 
+class OuTargetStatus(enum.Enum):
+    """An OU of the StackSet's target list, desired against live: kept, gained by this plan, or dropped by it."""
+
+    KEEP = "keep"
+    ADD = "add"
+    REMOVE = "remove"
+
+
+@dataclass(frozen=True)
+class OuTarget:
+    """One OU (or the root) in the StackSet's deployment targets, the list auto-deployment watches.
+
+    ``accounts`` counts the desired accounts it reaches now; ``excluded`` names the accounts excluded by id inside
+    it (operations leave them out with DIFFERENCE, but auto-deployment would deploy to them if they left and
+    re-joined it); ``note`` says why a live OU goes, or what an added one brings.
+    """
+
+    ou_id: str
+    path: str
+    status: OuTargetStatus
+    accounts: int = 0
+    excluded: tuple[str, ...] = ()
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Leak:
+    """An OU the StackSet targets although its subtree holds more than the desired accounts: accepted with
+    ``targets.auto_deployment_reach: any``. Auto-deployment will deploy to every account that joins or moves into
+    it; ``excluded_ous`` are the excluded OU paths inside it, ``accounts`` the accounts there now that the file does
+    not want (they get no stack unless they move in again)."""
+
+    ou_id: str
+    path: str
+    excluded_ous: tuple[str, ...] = ()
+    accounts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TargetsPlan:
+    """The StackSet's own targets as data: the desired OU cover against the live OU list.
+
+    ``ous`` holds every OU of either list with its status; ``live_ous`` is the live list as AWS reports it
+    (DescribeStackSet OrganizationalUnitIds, else the instances' OrganizationalUnitId). ``leaks`` lists accepted
+    leaks by OU; ``kept_suspended`` the instances of SUSPENDED/CLOSED accounts left alone (information, not a
+    change); ``assumptions`` what the plan assumes where AWS does not document the behaviour
+    (docs/reference/targets.md).
+    """
+
+    stack_set: str
+    auto_deployment: bool
+    reach: str
+    ous: tuple[OuTarget, ...] = ()
+    live_ous: tuple[str, ...] = ()
+    leaks: tuple[Leak, ...] = ()
+    kept_suspended: tuple[InstanceKey, ...] = ()
+    notes: tuple[str, ...] = ()
+    assumptions: tuple[str, ...] = ()
+
+    @property
+    def desired_ous(self) -> tuple[str, ...]:
+        return tuple(t.ou_id for t in self.ous if t.status is not OuTargetStatus.REMOVE)
+
+
 class OperationKind(enum.Enum):
     """The StackSet calls apply makes, in the order DESIGN.md fixes inside one StackSet."""
 
@@ -202,6 +266,8 @@ class Plan:
     estimate_seconds: float
     warnings: tuple[str, ...] = ()
     format_version: int = PLAN_FORMAT_VERSION
+    # The StackSet's OU targets, desired vs live (None in plans made before targets were planned).
+    targets: TargetsPlan | None = None
     extra: tuple[tuple[str, str], ...] = field(default=())
     coverage: tuple[CoverageRow, ...] = ()
     coverage_counts: tuple[tuple[str, int], ...] = ()

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from reconciler.core.coverage import CoverageRow
-from reconciler.core.desired import Desired
+from reconciler.core.desired import Desired, SuspendedAccounts
 from reconciler.core.keys import InstanceKey
 from reconciler.core.live import (
     AccountState,
@@ -23,6 +23,7 @@ from reconciler.drift.model import Category, Finding, Severity, sort_findings
 from reconciler.drift.versions import StateLike, version_findings
 from reconciler.plan.coverage import stack_name_of
 from reconciler.plan.expand import Expansion
+from reconciler.plan.targets import live_ou_list, scope_for, widening
 
 ResourceDrifts = Mapping[InstanceKey, Sequence[Mapping[str, str]]]
 
@@ -101,15 +102,10 @@ def membership_findings(inputs: DriftInputs, suspended: set[InstanceKey]) -> lis
             details.append(("account_name", acct.name))
         if wave:
             details.append(("wave", wave))
-        ss = live.stack_sets[key.stack_set]
-        auto = (ss.permission_model is PermissionModel.SERVICE_MANAGED and bool(ss.auto_deployment)
-                and acct is not None and bool(set(org.ancestors(key.account)) & set(ss.organizational_unit_ids)))
-        if auto:
-            reason = f"no stack instance: auto-deployment did not reach this account in {path}"
-        else:
-            reason = f"no stack instance: account in {path} is targeted but not deployed"
+        reason = _missing_reason(inputs, key, path)
         findings.append(Finding(Category.MEMBERSHIP, Severity.ERROR, reason, key.stack_set, key.account,
                                 key.region, tuple(details)))
+    findings += _wide_targets(inputs)
     desired_accounts = {(k.stack_set, k.account) for k in desired_keys}
     for inst in _managed_instances(inputs):
         key = inst.key
@@ -124,18 +120,103 @@ def membership_findings(inputs: DriftInputs, suspended: set[InstanceKey]) -> lis
             severity = Severity.WARNING
         elif acct.state is not AccountState.ACTIVE:
             suspended.add(key)
+            if inputs.desired.targets.suspended_accounts is SuspendedAccounts.KEEP:
+                continue  # kept on purpose: AWS skips it; information() lists it
             reason = f"account is {acct.state.value} but still has a stack instance"
             severity = Severity.WARNING
             details.append(("hint", RETAIN_HINT))
         elif (key.stack_set, key.account) in desired_accounts:
             reason = f"stack instance in region {key.region}, which is not a desired region"
             severity = Severity.WARNING
+        elif _leak_of(inputs, key.account) is not None:
+            continue  # an accepted leak (targets.auto_deployment_reach: any): expected; information() lists it
         else:
             reason = f"stack instance outside the desired targets (account in {org.path_of(acct.parent_id)})"
             severity = Severity.WARNING
         findings.append(Finding(Category.MEMBERSHIP, severity, reason, key.stack_set, key.account, key.region,
                                 tuple(details)))
     return findings
+
+
+def _wide_targets(inputs: DriftInputs) -> list[Finding]:
+    """The StackSet's live OU list reaches accounts the file does not want (auto-deployment would deploy there)."""
+    desired, live = inputs.desired, inputs.live
+    ss = live.stack_sets.get(desired.stack_set.name)
+    if ss is None or not ss.auto_deployment:
+        return []
+    ous = live_ou_list(ss.organizational_unit_ids, (i.organizational_unit_id for i in live.instances.values()
+                                                    if i.key.stack_set == ss.name))
+    wide = widening(live.org, scope_for(desired, live.org), ous, inputs.expansion.cover)
+    return [Finding(Category.MEMBERSHIP, Severity.WARNING,
+                    f"the StackSet targets {live.org.path_of(ou)} ({ou}), which is not wholly desired: "
+                    "auto-deployment will deploy to accounts that join it", ss.name,
+                    details=(("ou_id", ou), ("hint", "run clumio-org plan: it narrows the StackSet's targets")))
+            for ou in wide]
+
+
+def _missing_reason(inputs: DriftInputs, key: InstanceKey, path: str) -> str:
+    """The likely cause of a missing instance, from what drift can see: a stack clumio-org applied (state) or that
+    Clumio saw connected was deleted out of band; an account in a watched OU that auto-deployment did not reach; or
+    an account that is simply not deployed yet."""
+    live, org = inputs.live, inputs.live.org
+    records = getattr(inputs.state, "instances", None) or {}
+    conn = live.connections.get((key.account, key.region))
+    unlinked = conn is not None and conn.status is ConnectionStatus.UNLINKED
+    if key in records or unlinked:
+        seen = "the state records it as applied" if key in records else "its Clumio connection is unlinked"
+        return f"no stack instance: deleted out of band ({seen}; account in {path}); apply creates it again"
+    ss = live.stack_sets[key.stack_set]
+    acct = org.accounts.get(key.account)
+    watched = (ss.permission_model is PermissionModel.SERVICE_MANAGED and bool(ss.auto_deployment)
+               and acct is not None and bool(set(org.ancestors(key.account)) & set(ss.organizational_unit_ids)))
+    if watched:
+        return (f"no stack instance: auto-deployment did not reach this account in {path} (it joined or moved "
+                "into a targeted OU; apply creates it)")
+    return f"no stack instance: account in {path} is targeted but not deployed (run apply)"
+
+
+def _leak_of(inputs: DriftInputs, account: str) -> str | None:
+    """The accepted-leak OU an account sits under, if any."""
+    org = inputs.live.org
+    acct = org.accounts.get(account)
+    if acct is None:
+        return None
+    chain = set(org.ancestors(account))
+    return next((leak.path for leak in inputs.expansion.cover.leaks if leak.ou_id in chain), None)
+
+
+def information(inputs: DriftInputs) -> list[str]:
+    """What drift reports once as expected rather than as drift: kept instances of SUSPENDED/CLOSED accounts,
+    instances under an accepted leak, and Clumio connections left behind by removed instances."""
+    out: list[str] = []
+    org = inputs.live.org
+    desired_keys = _desired_keys(inputs)
+    desired_accounts = {k.account for k in desired_keys}
+    kept: set[str] = set()
+    leaked: dict[str, set[str]] = {}
+    for inst in _managed_instances(inputs):
+        if inst.key in desired_keys:
+            continue
+        acct = org.accounts.get(inst.key.account)
+        if acct is not None and acct.state is not AccountState.ACTIVE:
+            if inputs.desired.targets.suspended_accounts is SuspendedAccounts.KEEP:
+                kept.add(acct.id)
+        elif acct is not None and (leak := _leak_of(inputs, acct.id)) is not None:
+            leaked.setdefault(leak, set()).add(acct.id)
+    if kept:
+        out.append(f"kept, not drift: instances of {len(kept)} SUSPENDED/CLOSED account(s) "
+                   f"({', '.join(sorted(kept))}): AWS skips them (targets.suspended_accounts: remove removes them)")
+    for path, accounts in sorted(leaked.items()):
+        out.append(f"expected, not drift: auto-deployment deployed to {len(accounts)} account(s) under the accepted "
+                   f"leak {path} ({', '.join(sorted(accounts))})")
+    deployed = {(i.key.account, i.key.region) for i in _managed_instances(inputs)}
+    left = sorted(c.id for (a, r), c in inputs.live.connections.items()
+                  if (a, r) not in deployed and a not in desired_accounts and c.status is ConnectionStatus.UNLINKED)
+    if left:
+        out.append(f"not drift: {len(left)} unlinked Clumio connection(s) of removed stack instances "
+                   f"({', '.join(left[:10])}{' …' if len(left) > 10 else ''}); delete them in Clumio when no longer "
+                   "needed (DELETE /connections/aws/{id})")
+    return out
 
 
 def _status_text(inst: LiveInstance) -> str:
@@ -253,9 +334,12 @@ def clumio_findings(inputs: DriftInputs) -> list[Finding]:
                                     inst.key.stack_set, account, region,
                                     (("connection_id", inst.key.connection_id),)))
     elsewhere = {(r.account, r.region): r for r in inputs.coverage if r.coverage.blocks_deployment}
+    desired_accounts = {k.account for k in _desired_keys(inputs)}
     for (account, region), conn in sorted(live.connections.items()):
         owner = deployed.get((account, region))
         stack_set = owner.key.stack_set if owner else None
+        if owner is None and account not in desired_accounts and conn.status is ConnectionStatus.UNLINKED:
+            continue  # left behind by a removed instance: information() says so once
         details: tuple[tuple[str, str], ...] = (("connection_id", conn.id), ("connection_status", conn.status.value))
         if conn.status is ConnectionStatus.UNLINKED:
             findings.append(Finding(Category.CLUMIO, Severity.ERROR, "Clumio connection is unlinked",

@@ -85,6 +85,7 @@ def make_plan(desired: Desired, live: Live, *, template: ClumioTemplate, state: 
         estimate_seconds=sched.estimate_seconds,
         warnings=tuple(warnings),
         coverage=existing,
+        targets=d.targets,
         # Counts only for a brownfield plan (something covered elsewhere): a greenfield plan reads as before.
         coverage_counts=tuple((c.value, n) for c, n in coverage_counts(coverage).items()) if existing else (),
     ))

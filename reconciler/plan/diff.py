@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from deepdiff import DeepDiff
 
-from reconciler.core.desired import Desired
+from reconciler.core.desired import Desired, SuspendedAccounts
 from reconciler.core.errors import ReconcilerError
 from reconciler.core.keys import InstanceKey
 from reconciler.core.live import (
@@ -23,9 +23,10 @@ from reconciler.core.live import (
     StackInstanceDetailedStatus,
     StackInstanceStatus,
 )
-from reconciler.core.plan import Action, Change, PropertyChange, StackSetChange, StackSetDefinition
+from reconciler.core.plan import Action, Change, PropertyChange, StackSetChange, StackSetDefinition, TargetsPlan
 from reconciler.core.ports import ClumioTemplate
 from reconciler.plan.expand import Expansion
+from reconciler.plan.targets import Narrowing, live_ou_list, scope_for, targets_plan, widening
 
 if TYPE_CHECKING:
     from reconciler.state.model import State
@@ -58,6 +59,9 @@ class Diff:
     ``push`` names StackSets whose template or parameters change: every existing instance must be updated, wave by
     wave. ``definition_only`` names StackSets where only StackSet-level properties change (one whole-set update).
     ``retain`` holds removals that must keep their stacks (suspended/closed/departed accounts, INOPERABLE instances).
+    ``kept`` holds the instances of SUSPENDED/CLOSED accounts left alone (``targets.suspended_accounts: keep``): AWS
+    skips them, so they are information, not a change. ``narrowing`` says how a live OU list wider than the cover
+    is narrowed; ``targets`` is the plan's targets section.
     """
 
     definitions: dict[str, StackSetDefinition]
@@ -67,6 +71,9 @@ class Diff:
     push: frozenset[str]
     definition_only: frozenset[str]
     notices: tuple[str, ...]
+    kept: frozenset[InstanceKey] = frozenset()
+    narrowing: Narrowing = field(default_factory=Narrowing)
+    targets: TargetsPlan | None = None
 
 
 def resolve_template(desired: Desired, live: LiveStackSet | None, template: ClumioTemplate) -> tuple[str, str]:
@@ -233,7 +240,8 @@ def _removal(key: InstanceKey, inst: LiveInstance, live: Live, skip_reasons: Map
     if acct is None:
         return "account left the organization (RetainStacks: its roles are gone)", True
     if acct.state in _GONE_STATES:
-        return f"account is {acct.state.value} (RetainStacks: the stack cannot be deleted)", True
+        return (f"account is {acct.state.value} (RetainStacks: the stack cannot be deleted; "
+                "targets.suspended_accounts: remove)"), True
     if key.account in skip_reasons:
         reason = skip_reasons[key.account]
     elif key.region not in desired_regions:
@@ -265,6 +273,9 @@ def diff(desired: Desired, live: Live, expansion: Expansion, template: ClumioTem
     skip_reasons = {s.account: s.reason for s in expansion.skipped}
     paths = _Paths(live)
     desired_regions = frozenset(desired.regions)
+    narrowing = _narrowing(desired, live, expansion, live_by_set.get(desired.stack_set.name, []))
+    keep_gone = desired.targets.suspended_accounts is SuspendedAccounts.KEEP
+    kept: set[InstanceKey] = set()
     for name, d in definitions.items():
         ss = live.stack_sets.get(name)
         push_reason: str | None = None
@@ -288,6 +299,11 @@ def diff(desired: Desired, live: Live, expansion: Expansion, template: ClumioTem
         live_accounts = {k.account for k in existing}
         for key, wave in targets.items():
             current = existing.get(key)
+            if key in narrowing.moved:
+                changes.append(Change(key, Action.REMOVE, _MOVE_REASON, None, paths.of(key.account)))
+                changes.append(Change(key, Action.ADD, "created again under its cover OU after the StackSet's "
+                                      "targets narrow", wave, paths.of(key.account)))
+                continue
             if current is None:
                 if key.account in live_accounts:
                     reason = f"new region {key.region}"
@@ -311,15 +327,51 @@ def diff(desired: Desired, live: Live, expansion: Expansion, template: ClumioTem
         for key, gone in existing.items():
             if key in targets:
                 continue
+            acct = live.org.accounts.get(key.account)
+            gone_state = acct is not None and acct.state in _GONE_STATES
+            if gone_state and keep_gone and key not in narrowing.reached:
+                kept.add(key)  # AWS skips it in every operation: information, not a change
+                continue
             reason, keep = _removal(key, gone, live, skip_reasons, desired_regions, paths)
+            if key in narrowing.reached:
+                reason += "; its OU leaves the StackSet's targets"
             if keep:
                 retain.add(key)
             changes.append(Change(key, Action.REMOVE, reason, None, paths.of(key.account)))
     if live.instances and not live.connections:
         notices = [f"Clumio reports no connections for the {len(live.instances)} deployed instance(s)"]
-    changes.sort(key=lambda c: (c.key.stack_set, c.key.account, c.key.region))
+    changes.sort(key=lambda c: (c.key.stack_set, c.key.account, c.key.region, c.action is Action.ADD))
+    name = desired.stack_set.name
+    ss = live.stack_sets.get(name)
+    live_ous = live_ou_list(ss.organizational_unit_ids if ss else (),
+                            (i.organizational_unit_id for i in live_by_set.get(name, [])))
+    created = {c.key.account for c in changes if c.action is Action.ADD and c.key.stack_set == name}
+    section = targets_plan(desired, live.org, expansion.cover, live_ous, narrowing, created, kept)
     return Diff(definitions, tuple(ss_changes), tuple(changes), frozenset(retain), frozenset(push),
-                frozenset(definition_only), tuple(manual) + _summarize(notices))
+                frozenset(definition_only), tuple(manual) + _summarize(notices), frozenset(kept), narrowing,
+                section)
+
+
+_MOVE_REASON = ("its OU target is narrowed: deleted, then created again under its cover OU (AWS has no call that "
+                "re-targets an instance in place)")
+
+
+def _narrowing(desired: Desired, live: Live, expansion: Expansion, instances: list[LiveInstance]) -> Narrowing:
+    """The live OUs to drop (wider than the cover, so auto-deployment would reach accounts the file does not want)
+    and the instances a NONE delete naming them reaches. With auto-deployment off the OU list reaches nothing."""
+    ss = live.stack_sets.get(desired.stack_set.name)
+    if ss is None or not desired.stack_set.auto_deployment:
+        return Narrowing()
+    live_ous = live_ou_list(ss.organizational_unit_ids, (i.organizational_unit_id for i in instances))
+    ous = widening(live.org, scope_for(desired, live.org), live_ous, expansion.cover)
+    if not ous:
+        return Narrowing()
+    under: set[str] = set()
+    for ou in ous:
+        under |= live.org.accounts_under(ou)
+    reached = frozenset(i.key for i in instances if i.key.account in under)
+    moved = frozenset(k for k in reached if k in expansion.targets)
+    return Narrowing(ous, moved, reached)
 
 
 def _inoperable_note(inst: LiveInstance) -> str:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 
 from reconciler.core.desired import Desired, WaveSpec
 from reconciler.core.errors import ConfigError
 from reconciler.core.keys import InstanceKey
 from reconciler.core.live import AccountState, OrgTree
 from reconciler.core.plan import Skip
+from reconciler.plan.targets import Cover, compute_cover
 
 DEFAULT_WAVE = "all"
 IMPLICIT_REST_WAVE = "rest"
@@ -28,8 +29,8 @@ class Expansion:
 
     ``targets`` maps every stack instance of the service-managed StackSet to its wave; ``accounts`` maps every
     targeted account to its wave. ``anchors`` names, per targeted account, the OU (or root) that operations put in
-    ``DeploymentTargets.OrganizationalUnitIds`` for it: the outermost desired OU containing it, so the StackSet's own
-    OU list (and auto-deployment) follows the desired OUs; an account targeted by id uses its parent.
+    ``DeploymentTargets.OrganizationalUnitIds`` for it: its OU in the StackSet's cover (``cover``), so the StackSet's
+    own OU list, which auto-deployment watches, never reaches an account the file does not want.
     ``management_keys`` are the self-managed StackSet's instances when ``management_account.onboard`` is set.
     ``reached`` is every account the targets name, skipped ones included (the live fingerprint covers them).
     """
@@ -42,6 +43,7 @@ class Expansion:
     anchors: dict[str, str]
     reached: frozenset[str]
     warnings: tuple[str, ...] = ()
+    cover: Cover = field(default_factory=lambda: Cover((), {}))
 
     def wave_index(self, name: str | None) -> int:
         for i, spec in enumerate(self.waves):
@@ -61,33 +63,36 @@ def _resolve_ou(org: OrgTree, ref: str, where: str) -> str:
     return ou_id
 
 
-def _reached_accounts(desired: Desired, org: OrgTree) -> tuple[dict[str, str], set[str]]:
-    """Every account the targets name → its anchor OU, and the accounts the exclusions take out."""
+@dataclass(frozen=True)
+class _Reach:
+    """What the targets name, resolved against the tree: the accounts, the OUs targeted and excluded."""
+
+    accounts: frozenset[str]
+    targeted_ous: tuple[str, ...]
+    excluded_ous: tuple[str, ...]
+    excluded: frozenset[str]
+
+
+def _reached_accounts(desired: Desired, org: OrgTree) -> _Reach:
+    """Every account the targets name, the OUs they name, and the accounts the exclusions take out."""
     t = desired.targets
     target_ous: list[str] = [org.root_id] if t.organization else []
     target_ous += [_resolve_ou(org, ref, "targets.ous") for ref in t.ous]
-    desired_ous = set(target_ous)
-    anchors: dict[str, str] = {}
+    reached: set[str] = set()
     for ou_id in target_ous:
-        for account in org.accounts_under(ou_id):
-            if account in anchors:
-                continue
-            # The outermost desired OU above the account, so overlapping targets ([/A, /A/B]) name /A once.
-            chain = org.ancestors(account)
-            anchors[account] = next(node for node in reversed(chain) if node in desired_ous)
+        reached |= org.accounts_under(ou_id)
     for account in t.accounts:
         if account not in org.accounts:
             raise ConfigError(
                 f"targets.accounts: account {account} is not in organization {org.org_id}",
                 hint="remove it, or invite the account into the organization first",
             )
-        anchors.setdefault(account, org.accounts[account].parent_id)
-    excluded: set[str] = set()
-    for account in t.exclude_accounts:
-        excluded.add(account)
-    for ref in t.exclude_ous:
-        excluded |= org.accounts_under(_resolve_ou(org, ref, "targets.exclude_ous"))
-    return anchors, excluded
+        reached.add(account)
+    excluded: set[str] = set(t.exclude_accounts)
+    excluded_ous = tuple(_resolve_ou(org, ref, "targets.exclude_ous") for ref in t.exclude_ous)
+    for ou_id in excluded_ous:
+        excluded |= org.accounts_under(ou_id)
+    return _Reach(frozenset(reached), tuple(target_ous), excluded_ous, frozenset(excluded))
 
 
 def _skip_reason(desired: Desired, org: OrgTree, account: str, excluded: set[str]) -> str | None:
@@ -111,8 +116,30 @@ def effective_waves(desired: Desired) -> tuple[WaveSpec, ...]:
     return desired.rollout.waves or (WaveSpec(name=DEFAULT_WAVE, rest=True),)
 
 
-def assign_waves(desired: Desired, org: OrgTree, accounts: Iterable[str],
-                 waves: tuple[WaveSpec, ...]) -> tuple[dict[str, str], tuple[WaveSpec, ...], list[str]]:
+def _shrunk(spec: WaveSpec, org: OrgTree, target_set: set[str], skips: Mapping[str, str]) -> list[str]:
+    """Warnings for a wave that loses accounts it names (directly or through an OU) to a skip reason."""
+    out: list[str] = []
+    for account in spec.accounts:
+        if account in org.accounts and account not in target_set:
+            why = skips.get(account, "not targeted by targets")
+            out.append(f"wave {spec.name!r} names account {account}, which gets no stack instance: {why}")
+    for ref in spec.ous:
+        ou_id = org.resolve_ou(ref)
+        if ou_id is None:
+            continue
+        lost = sorted(a for a in org.accounts_under(ou_id) if a not in target_set)
+        if not lost:
+            continue
+        reasons = sorted({skips.get(a, "not targeted by targets").split(":")[0] for a in lost})
+        kept = len(org.accounts_under(ou_id)) - len(lost)
+        out.append(f"wave {spec.name!r} names {ref}: {len(lost)} of its accounts get no stack instance "
+                   f"({'; '.join(reasons)}); {kept} remain")
+    return out
+
+
+def assign_waves(desired: Desired, org: OrgTree, accounts: Iterable[str], waves: tuple[WaveSpec, ...],
+                 skips: Mapping[str, str] | None = None
+                 ) -> tuple[dict[str, str], tuple[WaveSpec, ...], list[str]]:
     """Account → wave name. Waves claim in order: first every wave's account ids and OUs (an account belongs to the
     first wave that names it), then, still in order, ``sample: N`` (the first N unassigned accounts by id) and
     ``rest``. An account id listed in two waves is an error; accounts no wave takes go to an implicit last wave."""
@@ -129,6 +156,8 @@ def assign_waves(desired: Desired, org: OrgTree, accounts: Iterable[str],
                     hint="list each account in one wave only",
                 )
             listed_in[account] = spec.name
+    for spec in waves:
+        warnings += _shrunk(spec, org, target_set, skips or {})
     for spec in waves:
         for account in spec.accounts:
             if account in target_set:
@@ -156,18 +185,25 @@ def assign_waves(desired: Desired, org: OrgTree, accounts: Iterable[str],
 
 
 def expand(desired: Desired, org: OrgTree) -> Expansion:
-    """Desired × OrgTree → the stack instances the plan wants, in waves, with every skipped account and why."""
-    anchors, excluded = _reached_accounts(desired, org)
+    """Desired × OrgTree → the stack instances the plan wants, in waves, with every skipped account and why.
+
+    The StackSet's OU cover (plan/targets.py) decides which OU each account is deployed through; an account no
+    exclusion-safe OU reaches is skipped with the reason and the ways out."""
+    reach = _reached_accounts(desired, org)
     skipped: list[Skip] = []
-    kept: dict[str, str] = {}
-    for account in sorted(anchors):
-        reason = _skip_reason(desired, org, account, excluded)
+    eligible: list[str] = []
+    for account in sorted(reach.accounts):
+        reason = _skip_reason(desired, org, account, set(reach.excluded))
         if reason is None:
-            kept[account] = anchors[account]
+            eligible.append(account)
         else:
             skipped.append(Skip(account=account, reason=reason, stack_set=desired.stack_set.name))
+    cover = compute_cover(desired, org, eligible, reach.targeted_ous, reach.excluded_ous)
+    skipped += [Skip(account=a, reason=r, stack_set=desired.stack_set.name) for a, r in cover.unreachable.items()]
+    skipped.sort(key=lambda s: s.account)
+    kept = dict(cover.anchors)
     waves = effective_waves(desired)
-    account_waves, waves, warnings = assign_waves(desired, org, kept, waves)
+    account_waves, waves, warnings = assign_waves(desired, org, kept, waves, {s.account: s.reason for s in skipped})
     regions = sorted(desired.regions)
     name = desired.stack_set.name
     targets = {InstanceKey(name, account, region): account_waves[account]
@@ -185,6 +221,7 @@ def expand(desired: Desired, org: OrgTree) -> Expansion:
         management_keys=management_keys,
         waves=waves,
         anchors=kept,
-        reached=frozenset(anchors),
+        reached=reach.accounts,
         warnings=tuple(warnings),
+        cover=cover,
     )

@@ -30,6 +30,7 @@ from reconciler.core.plan import (
     WavePlan,
 )
 from reconciler.plan.coverage import coverage_from_json, coverage_to_json
+from reconciler.plan.targets import targets_from_json, targets_to_json
 
 
 class PlanFileError(ReconcilerError):
@@ -133,6 +134,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         ],
         "operations": [_operation(op) for op in plan.operations],
         "warnings": list(plan.warnings),
+        "targets": targets_to_json(plan.targets),
         "extra": {k: v for k, v in plan.extra},
         **coverage_to_json(plan.coverage, plan.coverage_counts),
     }
@@ -205,6 +207,7 @@ def plan_from_json(data: dict[str, Any], source: str = "plan") -> Plan:
             extra=tuple(sorted(data.get("extra", {}).items())),
             coverage=coverage_from_json(data)[0],
             coverage_counts=coverage_from_json(data)[1],
+            targets=targets_from_json(data.get("targets")),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise PlanFileError(f"{source} is not a valid clumio-org plan ({type(exc).__name__}: {exc})",

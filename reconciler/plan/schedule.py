@@ -185,20 +185,25 @@ def schedule(desired: Desired, live: Live, expansion: Expansion, d: Diff, plan_i
     updates: dict[tuple[str, str], list[InstanceKey]] = defaultdict(list)
     adds: dict[tuple[str, str], list[InstanceKey]] = defaultdict(list)
     removes: dict[tuple[str, bool], list[InstanceKey]] = defaultdict(list)
+    narrowed: dict[bool, list[InstanceKey]] = defaultdict(list)
     for c in d.changes:
         if c.action is Action.ADD:
             adds[(c.wave or first.name, c.key.stack_set)].append(c.key)
         elif c.action is Action.CHANGE:
             updates[(c.wave or first.name, c.key.stack_set)].append(c.key)
+        elif c.key in d.narrowing.reached:
+            narrowed[c.key in d.retain].append(c.key)
         else:
             removes[(c.key.stack_set, c.key in d.retain)].append(c.key)
     existing: dict[str, int] = defaultdict(int)
     for key in live.instances:
-        existing[key.stack_set] += 1
+        if key not in d.kept and key not in d.narrowing.reached:
+            existing[key.stack_set] += 1
 
     for ch in d.stack_set_changes:
         if ch.action is Action.ADD:
             b.add(OperationKind.CREATE_STACK_SET, ch.stack_set, first, first.name, None)
+    _narrow(b, desired.stack_set.name, first, narrowed)
     names = list(d.definitions)
     pushed: set[str] = set()
     for spec in waves:
@@ -235,6 +240,31 @@ def schedule(desired: Desired, live: Live, expansion: Expansion, d: Diff, plan_i
     wave_plans = _wave_plans(desired, expansion, ops)
     total = sum(w.estimate_seconds for w in wave_plans) + sum(op.estimate_seconds for op in ops if op.wave is None)
     return Schedule(wave_plans, ops, total)
+
+
+def _narrow(b: _Builder, name: str, spec: WaveSpec, narrowed: Mapping[bool, list[InstanceKey]]) -> None:
+    """Before any wave: drop the live OUs wider than the cover. Instances of suspended accounts under them go first
+    with RetainStacks (AWS cannot delete their stacks), then one NONE delete per ≤ 50 OUs takes the OU off the list
+    with every instance left under it (docs/reference/targets.md); the desired ones are created again in their
+    waves."""
+    narrowing = b.diff.narrowing
+    if not narrowing.ous:
+        return
+    for group in b.groups(name, narrowed.get(True, []), listed_only=True):
+        b.add(OperationKind.DELETE_STACK_INSTANCES, name, spec, None, group, retain=True,
+              note="suspended/closed accounts under an OU that leaves the targets")
+    keys = narrowed.get(False, [])
+    regions = tuple(sorted({k.region for k in b.live.instances if k.stack_set == name}))
+    ous = list(narrowing.ous)
+    for start in range(0, len(ous), MAX_OUS_PER_OPERATION):
+        chunk = ous[start:start + MAX_OUS_PER_OPERATION]
+        under: set[str] = set()
+        for ou in chunk:
+            under |= b.live.org.accounts_under(ou)
+        reached = tuple(sorted(k for k in keys if k.account in under))
+        group = Group(regions, (), DeploymentTargets(tuple(chunk), (), AccountFilterType.NONE), reached)
+        b.add(OperationKind.DELETE_STACK_INSTANCES, name, spec, None, group, retain=False,
+              note="narrows the StackSet's targets: " + ", ".join(chunk) + " leave the OU list")
 
 
 def _wave_plans(desired: Desired, expansion: Expansion, ops: Sequence[Operation]) -> tuple[WavePlan, ...]:

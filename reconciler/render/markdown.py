@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 
 from reconciler.core.plan import Action, Change, Plan
 from reconciler.render.coverage import coverage_markdown
+from reconciler.render.targets import targets_markdown
 from reconciler.render.text import describe_targets, duration, summary_line
 
 MAX_CHARS = 65_000
@@ -124,13 +125,15 @@ def render_plan_markdown(plan: Plan, *, max_chars: int = MAX_CHARS, plan_file: s
         if not rows:
             continue
         note = f" — {w.note}" if w.note else ""
-        _details(b, f"Wave {w.index} <b>{w.name}</b>: {len(rows)} change(s) in {len(w.accounts)} account(s), "
+        _details(b, f"Wave {w.index} <b>{w.name}</b>: {len(rows)} change(s) in {len({c.key.account for c in rows})} "
+                 "account(s), "
                  f"{w.effective_concurrency} at a time per region, ~{duration(w.estimate_seconds)}{_cell(note)}",
                  _CHANGE_HEAD, _change_rows(rows))
     b.add(*coverage_markdown(plan))
     if plan.skipped:
         _details(b, f"Skipped accounts ({len(plan.skipped)})", ["| Account | Reason |", "|---|---|"],
                  [f"| `{x.account}` | {_cell(x.reason)} |" for x in plan.skipped])
+    b.add(*targets_markdown(plan))
     if plan.operations:
         _details(b, f"Operations ({len(plan.operations)})",
                  ["| # | Call | StackSet | Wave | Instances | Targets | Estimate |", "|---|---|---|---|---|---|---|"],

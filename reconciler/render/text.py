@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from reconciler.core.plan import Action, Change, Operation, OperationKind, Plan, StackSetChange, WavePlan
 from reconciler.render.coverage import coverage_text
+from reconciler.render.targets import targets_text
 
 _COLORS = {Action.ADD: "\033[32m", Action.CHANGE: "\033[33m", Action.REMOVE: "\033[31m"}
 _BOLD, _RESET = "\033[1m", "\033[0m"
@@ -101,9 +102,11 @@ def _rows(changes: Iterable[Change], color: bool) -> list[str]:
     return lines
 
 
-def _wave_header(w: WavePlan, count: int, total: int) -> str:
-    head = (f"Wave {w.index}/{total} {w.name!r}: {_plural(count, 'change')} in "
-            f"{_plural(len(w.accounts), 'account')}; MaxConcurrent {w.max_concurrent}, "
+def _wave_header(w: WavePlan, rows: list[Change], total: int) -> str:
+    # The accounts that change, not the wave's members: a template update may touch a few of many.
+    changing = len({c.key.account for c in rows})
+    head = (f"Wave {w.index}/{total} {w.name!r}: {_plural(len(rows), 'change')} in "
+            f"{_plural(changing, 'account')}; MaxConcurrent {w.max_concurrent}, "
             f"FailureTolerance {w.failure_tolerance}, {w.concurrency_mode.value} → "
             f"{w.effective_concurrency} at a time per region; ~{duration(w.estimate_seconds)}")
     return head
@@ -124,7 +127,7 @@ def render_plan(plan: Plan, *, color: bool = False) -> str:
         rows = by_wave.get(w.name, [])
         if not rows:
             continue
-        out.append(bold(_wave_header(w, len(rows), len(plan.waves))))
+        out.append(bold(_wave_header(w, rows, len(plan.waves))))
         if w.note:
             out.append(f"  note: {w.note}")
         out += _rows(rows, color)
@@ -132,7 +135,7 @@ def render_plan(plan: Plan, *, color: bool = False) -> str:
     known = {w.name for w in plan.waves}
     removals = [c for wave, rows in by_wave.items() if wave not in known for c in rows]
     if removals:
-        out.append(bold(f"Removals (after every wave; apply needs --allow-destroy): "
+        out.append(bold(f"Removals (apply needs --allow-destroy; see Operations for when): "
                         f"{_plural(len(removals), 'instance')}"))
         out += _rows(sorted(removals, key=lambda c: (c.key.stack_set, c.key.account, c.key.region)), color)
         out.append("")
@@ -141,11 +144,14 @@ def render_plan(plan: Plan, *, color: bool = False) -> str:
         out.append(bold(f"Skipped accounts ({len(plan.skipped)}):"))
         out += [f"  {s.account}  {s.reason}" for s in plan.skipped]
         out.append("")
+    out += targets_text(plan)
     if plan.operations:
         out.append(bold(f"Operations ({len(plan.operations)}, estimated {duration(plan.estimate_seconds)} "
                         f"including Clumio connection checks):"))
+        first_wave = next((op.index for op in plan.operations if op.wave), None)
         for op in plan.operations:
-            wave = f"wave {op.wave}" if op.wave else "after waves"
+            before = first_wave is not None and op.index < first_wave
+            wave = f"wave {op.wave}" if op.wave else ("before waves" if before else "after waves")
             out.append(f"  {op.index:03d} {op.kind.value:<21} {op.stack_set}  {wave}; "
                        f"{_plural(len(op.instances), 'instance')}; {describe_targets(op)}; "
                        f"~{duration(op.estimate_seconds)}")

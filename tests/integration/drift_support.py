@@ -81,13 +81,13 @@ def deploy(world: DriftWorld, *, auto_deployment: bool = True) -> None:
                          Capabilities=list(desired.stack_set.capabilities), PermissionModel="SERVICE_MANAGED",
                          AutoDeployment={"Enabled": auto_deployment, "RetainStacksOnAccountRemoval": False})
     tree = discover(desired, build_ports(desired), connections=False).org
-    wanted = {key.account for key in expand(desired, tree).targets}
-    # Like apply: the root as target, minus every account the config does not want (Sandbox OU, suspended ones).
-    others = sorted(set(tree.accounts) - wanted - {tree.management_account})
+    expansion = expand(desired, tree)
+    wanted = sorted({key.account for key in expansion.targets})
+    # Like apply: the StackSet's OU cover as targets, narrowed to exactly the accounts the config wants.
     cfn.create_stack_instances(
         StackSetName=desired.stack_set.name, Regions=list(desired.regions),
-        DeploymentTargets={"OrganizationalUnitIds": [tree.root_id], "AccountFilterType": "DIFFERENCE",
-                           "Accounts": others},
+        DeploymentTargets={"OrganizationalUnitIds": list(expansion.cover.ous), "AccountFilterType": "INTERSECTION",
+                           "Accounts": wanted},
         OperationPreferences={"RegionConcurrencyType": "PARALLEL", "MaxConcurrentPercentage": 100,
                               "FailureTolerancePercentage": 100})
     world.settle()

@@ -27,8 +27,10 @@ def test_removals_need_allow_destroy_and_respect_max_destroy(
     config = demo_config(tmp_path)
     assert cli(capsys, "apply", "-c", str(config), "--auto-approve").code == 0
     before = len(operations(sandbox_env))
-    # Leave the Dev OU out from now on: its 5 active accounts × 3 regions are to be removed.
-    config.write_text(config.read_text().replace("      - /Sandbox\n", "      - /Sandbox\n      - /Workloads/Dev\n"))
+    # Leave the Dev accounts out from now on: 5 active accounts × 3 regions are to be removed. (Excluding the OU
+    # /Workloads/Dev instead would also narrow the StackSet's /Workloads target: see test_targets_sandbox.)
+    config.write_text(config.read_text().replace(
+        "  exclude:\n", "  exclude:\n    accounts: [" + ", ".join(f'"{a}"' for a in sorted(DEV_ACCOUNTS)) + "]\n"))
 
     refused = cli(capsys, "apply", "-c", str(config), "--auto-approve")
     assert refused.code == 1
@@ -51,6 +53,9 @@ def test_suspended_account_is_removed_with_retain_stacks(
     config = demo_config(tmp_path)
     assert cli(capsys, "apply", "-c", str(config), "--auto-approve").code == 0
     sandbox_env.world.apply_event("suspend-account", {"account": "310000000001"})
+    # Kept (information, no change) by default; one setting away from removal.
+    assert cli(capsys, "plan", "-c", str(config), "--detailed-exitcode").code == 0
+    config.write_text(config.read_text().replace("targets:\n", "targets:\n  suspended_accounts: remove\n"))
 
     run = cli(capsys, "apply", "-c", str(config), "--auto-approve", "--allow-destroy")
 

@@ -96,7 +96,8 @@ def test_a_foreign_operation_in_progress_is_waited_out(
     # Someone else's operation on the StackSet: an UpdateStackInstances re-push of the canary accounts.
     foreign = cfn.update_stack_instances(
         StackSetName="clumio-org", Regions=["us-east-1"],
-        DeploymentTargets={"OrganizationalUnitIds": ["r-d3m0"], "Accounts": ["400000000001", "400000000002"],
+        DeploymentTargets={"OrganizationalUnitIds": ["ou-d3m0-canary01"],
+                           "Accounts": ["400000000001", "400000000002"],
                            "AccountFilterType": "INTERSECTION"},
         OperationPreferences={"MaxConcurrentCount": 1})["OperationId"]
     assert cfn.describe_stack_set_operation(StackSetName="clumio-org", OperationId=foreign)[

@@ -52,7 +52,7 @@ def test_account_added_to_a_targeted_ou_without_auto_deployment_is_membership(fr
     assert code == 2
     found = fresh.findings(report, "membership")
     assert keys(found) == [("clumio-org", account, r) for r in REGIONS]
-    assert all(f["reason"] == "no stack instance: account in /Workloads/Prod is targeted but not deployed"
+    assert all(f["reason"].startswith("no stack instance: account in /Workloads/Prod is targeted but not deployed")
                and f["severity"] == "error" for f in found)
     assert report["summary"]["membership"] == 3 and sum(report["summary"].values()) == 3
 
@@ -64,7 +64,15 @@ def test_account_added_with_auto_deployment_on_is_deployed_and_no_drift(world: D
     assert code == 0, out
 
 
-def test_suspended_account_still_holding_instances_is_membership(world: DriftWorld) -> None:
+def test_suspended_account_is_kept_and_noted_not_drift(world: DriftWorld) -> None:
+    world.event("suspend-account", account="300000000002")
+    code, report = world.drift_json()
+    assert code == 0, report
+    assert any("300000000002" in note and "not drift" in note for note in report["notes"])
+
+
+def test_suspended_account_still_holding_instances_is_membership_when_removal_is_asked(world: DriftWorld) -> None:
+    world.edit_config("targets:\n", "targets:\n  suspended_accounts: remove\n")
     world.event("suspend-account", account="300000000002")
     code, report = world.drift_json()
     assert code == 2

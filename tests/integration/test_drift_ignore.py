@@ -17,6 +17,7 @@ from tests.integration.drift_support import DriftWorld, deploy, make_world
 def world(sandbox: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> DriftWorld:
     w = make_world(sandbox, tmp_path, monkeypatch, capsys)
     deploy(w)
+    w.edit_config("targets:\n", "targets:\n  suspended_accounts: remove\n")  # so a suspension is drift
     w.event("suspend-account", account="300000000002")
     return w
 

@@ -14,7 +14,7 @@ from reconciler.core.live import (
     StackInstanceDetailedStatus,
     StackInstanceStatus,
 )
-from reconciler.drift.classify import classify
+from reconciler.drift.classify import classify, information
 from reconciler.drift.model import Category, Severity
 from tests.fakes import connection, instance
 from tests.unit.drift.conftest import NOW, World, healthy_world
@@ -73,7 +73,33 @@ def test_instance_in_an_undesired_region_names_the_region(world: World) -> None:
     assert "eu-west-1" in f.reason and "not a desired region" in f.reason
 
 
-def test_suspended_account_with_an_instance_is_reported_once_as_membership(world: World) -> None:
+def test_kept_suspended_account_is_information_not_drift(world: World) -> None:
+    suspended = instance(SS, "444400000002", "us-east-1", StackInstanceStatus.OUTDATED,
+                         StackInstanceDetailedStatus.SKIPPED_SUSPENDED_ACCOUNT, reason="This account is suspended.")
+    inputs = world.with_instance(suspended).inputs()
+    assert classify(inputs) == ()
+    (note,) = information(inputs)
+    assert "444400000002" in note and "not drift" in note and "suspended_accounts: remove" in note
+
+
+def test_missing_instance_whose_connection_is_unlinked_was_deleted_out_of_band(world: World) -> None:
+    conns = dict(world.live.connections)
+    conns[(PROD, "us-east-1")] = connection(PROD, "us-east-1", ConnectionStatus.UNLINKED)
+    findings = classify(world.without_instance(KEY).with_live(connections=conns).inputs())
+    (missing,) = only(findings, Category.MEMBERSHIP)
+    assert "deleted out of band" in missing.reason and "auto-deployment" not in missing.reason
+
+
+def test_unlinked_connection_of_a_removed_instance_is_not_counted(world: World) -> None:
+    conns = dict(world.live.connections)
+    conns[("555500000001", "us-east-1")] = connection("555500000001", "us-east-1", ConnectionStatus.UNLINKED)
+    inputs = world.with_live(connections=conns).inputs()
+    assert classify(inputs) == ()
+    assert any("555500000001_us-east-1" in n for n in information(inputs))
+
+
+def test_suspended_account_with_an_instance_is_reported_once_as_membership() -> None:
+    world = healthy_world(suspended="remove")
     suspended = instance(SS, "444400000002", "us-east-1", StackInstanceStatus.OUTDATED,
                          StackInstanceDetailedStatus.SKIPPED_SUSPENDED_ACCOUNT, reason="This account is suspended.")
     findings = classify(world.with_instance(suspended).inputs())
@@ -83,7 +109,8 @@ def test_suspended_account_with_an_instance_is_reported_once_as_membership(world
     assert findings[0].detail("status_reason") == "This account is suspended."
 
 
-def test_closed_account_is_membership(world: World) -> None:
+def test_closed_account_is_membership() -> None:
+    world = healthy_world(suspended="remove")
     org = world.live.org
     accounts = dict(org.accounts)
     accounts[PROD] = replace(accounts[PROD], state=AccountState.CLOSED)

@@ -6,9 +6,9 @@ from dataclasses import replace
 
 import pytest
 
-from reconciler.core.desired import StackSetSpec
+from reconciler.core.desired import Desired, StackSetSpec
 from reconciler.core.errors import ReconcilerError
-from reconciler.core.live import ConnectionStatus, StackInstanceDetailedStatus, StackInstanceStatus
+from reconciler.core.live import ConnectionStatus, Live, StackInstanceDetailedStatus, StackInstanceStatus
 from reconciler.core.plan import Action
 from reconciler.plan.build import make_plan
 from reconciler.state.model import StackSetRecord, State
@@ -168,8 +168,33 @@ def test_inoperable_instance_is_not_scheduled_but_explained_as_manual_work() -> 
     assert "DeleteStackInstances RetainStacks=true" in warning
 
 
-def test_instances_of_suspended_accounts_are_removed_retaining_stacks() -> None:
+def _with_suspended_instance(desired: Desired) -> Live:
+    live = deployed(desired)
+    live.instances[instance("clumio-org", "444400000002", "us-east-1").key] = instance(  # type: ignore[index]
+        "clumio-org", "444400000002", "us-east-1", StackInstanceStatus.OUTDATED,
+        StackInstanceDetailedStatus.SKIPPED_SUSPENDED_ACCOUNT, "This account is suspended.")
+    return live
+
+
+def test_suspended_accounts_instances_are_kept_as_information_not_a_change() -> None:
     desired = make_desired(ous=["/Workloads/Dev"])
+    plan = make_plan(desired, _with_suspended_instance(desired), template=T24_4)
+    assert plan.changes == () and plan.operations == () and plan.empty
+    assert plan.targets is not None
+    assert [k.account for k in plan.targets.kept_suspended] == ["444400000002"]
+
+
+def test_template_update_with_a_suspended_account_removes_nothing() -> None:
+    desired = make_desired(ous=["/Workloads/Dev"])
+    live = _with_suspended_instance(desired)
+    plan = make_plan(desired, live, template=make_template("24.5"))
+    assert {c.action for c in plan.changes} == {Action.CHANGE}
+    assert "444400000002" not in {c.key.account for c in plan.changes}
+    assert [op.kind.value for op in plan.operations] == ["UpdateStackSet"]
+
+
+def test_instances_of_suspended_accounts_are_removed_retaining_stacks() -> None:
+    desired = make_desired(ous=["/Workloads/Dev"], suspended="remove")
     live = deployed(desired)
     live.instances[instance("clumio-org", "444400000002", "us-east-1").key] = instance(  # type: ignore[index]
         "clumio-org", "444400000002", "us-east-1", StackInstanceStatus.OUTDATED,

@@ -114,9 +114,23 @@ def test_no_waves_means_one_wave_taking_everything() -> None:
     assert set(exp.accounts.values()) == {"all"}
 
 
-def test_explicit_account_outside_target_ous_is_anchored_on_its_parent() -> None:
+def test_explicit_account_outside_target_ous_is_skipped_with_the_ways_out() -> None:
+    b = OrgBuilder()
+    b.ou("/Team", "ou-fake-teamteam")
+    b.account("777700000001", "/Team")
+    exp = expand(make_desired(accounts=["777700000001"]), b.build())
+    assert exp.anchors == {}
+    (skip,) = exp.skipped[1:] if exp.skipped[0].account == MANAGEMENT else exp.skipped
+    assert skip.account == "777700000001"
+    assert "/Team is not wholly targeted" in skip.reason and "auto_deployment_reach: any" in skip.reason
+
+
+def test_explicit_account_is_anchored_on_its_parent_when_auto_deployment_is_off() -> None:
+    from reconciler.core.desired import StackSetSpec
+
     b = OrgBuilder()
     ou = b.ou("/Team", "ou-fake-teamteam")
     b.account("777700000001", "/Team")
-    exp = expand(make_desired(accounts=["777700000001"]), b.build())
+    exp = expand(make_desired(accounts=["777700000001"], stack_set=StackSetSpec(auto_deployment=False)), b.build())
     assert exp.anchors == {"777700000001": ou}
+    assert exp.cover.leaks == ()

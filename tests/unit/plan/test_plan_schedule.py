@@ -109,9 +109,9 @@ def test_single_wave_template_update_is_one_whole_stack_set_update() -> None:
 
 def test_new_canary_instances_get_the_new_template_before_later_waves() -> None:
     org = demo_org()
-    waves = [wave("canary", accounts=["666600000001"]), wave("rest", rest=True)]
+    waves = [wave("canary", accounts=["555500000001"]), wave("rest", rest=True)]
     old = make_desired(ous=["/Security"], waves=waves)
-    desired = make_desired(ous=["/Security"], accounts=["666600000001"], waves=waves)
+    desired = make_desired(ous=["/Security", "/Sandbox"], waves=waves)
     plan = make_plan(desired, deployed(old, org, T24_3), template=T24_4)
     first = plan.operations[:2]
     assert [op.kind for op in first] == [OperationKind.CREATE_STACK_INSTANCES, OperationKind.UPDATE_STACK_SET]
@@ -129,7 +129,7 @@ def test_deletes_come_last_and_retained_ones_in_their_own_call() -> None:
         key = InstanceKey("clumio-org", "444400000002", region)
         live.instances[key] = instance(key.stack_set, key.account, region, StackInstanceStatus.OUTDATED,  # type: ignore[index]
                                        StackInstanceDetailedStatus.SKIPPED_SUSPENDED_ACCOUNT)
-    desired = make_desired(ous=["/Workloads/Dev", "/Security"])
+    desired = make_desired(ous=["/Workloads/Dev", "/Security"], suspended="remove")
     plan = make_plan(desired, live, template=T24_4)
     assert kinds(plan) == [OperationKind.CREATE_STACK_INSTANCES, OperationKind.DELETE_STACK_INSTANCES,
                            OperationKind.DELETE_STACK_INSTANCES]

@@ -26,7 +26,7 @@ T = make_template("24.4")
 
 def mixed_plan():
     desired = make_desired(organization=True, exclude_ous=["/Sandbox"],
-                           waves=[wave("canary", accounts=["666600000001"]), wave("rest", rest=True)])
+                           waves=[wave("canary", accounts=["222200000001"]), wave("rest", rest=True)])
     live = make_live(demo_org(), stack_sets=[live_stack_set(desired, T)], instances=[
         instance("clumio-org", "555500000001", "us-east-1"),
         instance("clumio-org", "333300000001", "us-east-1", StackInstanceStatus.OUTDATED,
@@ -38,13 +38,13 @@ def mixed_plan():
 def test_text_groups_rows_by_wave_and_ends_with_the_summary_line() -> None:
     text = render_plan(mixed_plan())
     lines = text.rstrip("\n").splitlines()
-    assert lines[-1] == "Plan: 13 to add, 1 to change, 1 to remove."
+    assert lines[-1] == "Plan: 11 to add, 1 to change, 1 to remove."
     assert text.index("Wave 1/2 'canary'") < text.index("Wave 2/2 'rest'") < text.index("Removals")
-    assert "    + 666600000001  us-east-1       new account in /" in lines
+    assert "    + 222200000001  us-east-1       new account in /Security" in lines
     assert any(line.strip().startswith("~ 333300000001  us-east-1") and "Role already exists" in line
                for line in lines)
     assert any(line.strip().startswith("- 555500000001  us-east-1") for line in lines)
-    assert "Skipped accounts (3):" in text and "SUSPENDED" in text
+    assert "Skipped accounts (4):" in text and "SUSPENDED" in text
     assert "\033[" not in text
 
 
@@ -66,7 +66,7 @@ def test_color_only_when_asked() -> None:
 def test_markdown_puts_removals_first_and_folds_details() -> None:
     md = render_plan_markdown(mixed_plan())
     assert md.startswith(STICKY_MARKER)
-    assert "**Plan: 13 to add, 1 to change, 1 to remove.**" in md
+    assert "**Plan: 11 to add, 1 to change, 1 to remove.**" in md
     assert md.index("#### Removals") < md.index("Changes by OU and region") < md.index("<details>")
     assert "| `/Workloads/Prod` | +1 ~1 | +2 |" in md
     assert md.count("<details>") == md.count("</details>")
@@ -85,7 +85,7 @@ def test_markdown_stays_under_the_comment_limit_with_a_truncation_note() -> None
 
 def test_json_render_is_the_plan_file_document() -> None:
     data = json.loads(render_plan_json(mixed_plan()))
-    assert data["summary"] == {"add": 13, "change": 1, "remove": 1, "skipped": 3}
+    assert data["summary"] == {"add": 11, "change": 1, "remove": 1, "skipped": 4}
 
 
 def test_durations_read_at_a_glance() -> None:
