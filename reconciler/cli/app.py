@@ -17,7 +17,7 @@ import typer.main
 from reconciler import __version__
 from reconciler.cli import common
 from reconciler.cli._click import Abort, ClickException, Exit
-from reconciler.cli.common import GlobalOptions
+from reconciler.cli.common import GlobalOptions, error_lines
 from reconciler.core.errors import ReconcilerError
 
 app = typer.Typer(
@@ -161,9 +161,8 @@ def hoist_global_options(args: Sequence[str]) -> list[str]:
 
 def print_error(err: ReconcilerError) -> None:
     """Print ``error:`` and ``hint:`` lines on stderr, the format every command shares."""
-    typer.echo(f"error: {err.message}", err=True)
-    if err.hint:
-        typer.echo(f"hint: {err.hint}", err=True)
+    for line in error_lines(err.message, err.hint):
+        typer.echo(line, err=True)
 
 
 def _usage_error(exc: Any) -> None:
@@ -172,8 +171,8 @@ def _usage_error(exc: Any) -> None:
     message = message.replace("Value error, ", "")
     ctx = getattr(exc, "ctx", None)
     path = getattr(ctx, "command_path", None) or "clumio-org"
-    typer.echo(f"error: {message[:1].lower() + message[1:]}", err=True)
-    typer.echo(f"hint: see `{path} --help`", err=True)
+    for line in error_lines(message[:1].lower() + message[1:], f"see `{path} --help`"):
+        typer.echo(line, err=True)
 
 
 @contextlib.contextmanager
@@ -217,7 +216,7 @@ def _run(args: list[str]) -> int:
     except Exception as exc:  # a bug: say so plainly, show the traceback only with --debug
         if common.options.debug or "--debug" in args:
             traceback.print_exc()
-        typer.echo(f"error: internal error: {type(exc).__name__}: {exc}", err=True)
+        typer.echo(error_lines(f"internal error: {type(exc).__name__}: {exc}")[0], err=True)
         typer.echo("hint: this is a bug in clumio-org; re-run with --debug and report the traceback", err=True)
         return 1
     return int(result) if isinstance(result, int) else 0

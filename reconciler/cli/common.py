@@ -12,6 +12,7 @@ import typer
 
 from reconciler.core.desired import Desired
 from reconciler.core.errors import ReconcilerError
+from reconciler.core.terminal import terminal_safe
 
 CONFIG_ENV = "CLUMIO_ORG_CONFIG"
 DEFAULT_CONFIG = "clumio-org.yaml"
@@ -77,3 +78,13 @@ def load_config(config: Path | None) -> Desired:
     if options.region and options.region != desired.organization.home_region:
         desired = replace(desired, organization=replace(desired.organization, home_region=options.region))
     return desired
+
+
+def error_lines(message: str, hint: str | None = None) -> list[str]:
+    """``error: …`` and ``hint: …`` as printed, with control and invisible characters escaped: messages quote file
+    names, config values and AWS/Clumio answers, none of which may move the cursor or reorder the line. Line breaks
+    stay only where a message lists one located problem per line (every such line is indented)."""
+    lines = [f"error: {terminal_safe(message, keep_newlines=True)}"]
+    if hint:
+        lines.append(f"hint: {terminal_safe(hint)}")
+    return lines

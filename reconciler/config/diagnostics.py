@@ -7,6 +7,8 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from reconciler.core.terminal import terminal_safe
+
 # A location inside the parsed document: mapping keys and list indexes from the root.
 DocPath = tuple[str | int, ...]
 
@@ -36,10 +38,11 @@ class Diagnostic:
         return f"{self.path}:{self.line}:{self.column or 1}"
 
     def render(self) -> str:
-        """The text form: ``FILE:LINE:COL: message`` and, when there is one, an indented ``hint:`` line."""
-        text = f"{self.location()}: {self.message}"
+        """The text form: ``FILE:LINE:COL: message`` on one line and, when there is one, an indented ``hint:`` line.
+        Both are escaped: the file name and the values quoted come from the user and may hold any character."""
+        text = terminal_safe(f"{self.location()}: {self.message}")
         if self.hint:
-            text += f"\n  hint: {self.hint}"
+            text += f"\n  hint: {terminal_safe(self.hint)}"
         return text
 
     def to_json(self) -> dict[str, object]:
