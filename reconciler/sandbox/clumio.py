@@ -1,50 +1,57 @@
-"""The sandbox's Clumio REST API (reference/clumio-api.md): deployment parameters, templates, connections."""
+"""The sandbox's Clumio REST API (reference/clumio-api.md): deployment parameters, templates, connections,
+connection groups, AWS environments and organizational units, with the SDKs' header conventions."""
 
 from __future__ import annotations
 
-import base64
 import json
 import random
 import re
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
-from urllib.parse import quote
 
 from reconciler.sandbox.api import ClumioRequest, ClumioResponse, ObjectStore
+from reconciler.sandbox.clumio_resources import (
+    CONNECTION_FILTERS,
+    ENVIRONMENT_FILTERS,
+    GLOBAL_OU,
+    GROUP_FILTERS,
+    OU_FILTERS,
+    ClumioInputError,
+    Connection,
+    ConnectionGroup,
+    Schema,
+    canonical_asset_types,
+    connection_facts,
+    connection_json,
+    environment_facts,
+    environment_id,
+    environment_json,
+    global_ou_facts,
+    global_ou_json,
+    group_facts,
+    group_json,
+    list_envelope,
+    manual_resources,
+    parse_filter,
+    template_config,
+    template_to_request_types,
+)
 from reconciler.sandbox.template import normalise_asset_types, render_clumio_template
 
+__all__ = ["GLOBAL_OU", "TEMPLATE_BUCKET", "ClumioService", "Connection"]
+
 TEMPLATE_BUCKET = "clumio-templates"
-GLOBAL_OU = "00000000-0000-0000-0000-000000000000"
 ACCEPT_RE = re.compile(r"application/api\.clumio\.(\*|[a-z0-9-]+)=v[0-9]+(&[a-z0-9-]+=v[0-9]+)*\+json")
-# Per-asset template versions the catalog reports next to the org template version (clumio-api.md §3.2).
-ASSET_VERSIONS = {"ebs": "25.4", "rds": "21.1", "s3": "7.6", "dynamodb": "7.4", "ec2_mssql": "4.4"}
+OU_CONTEXT = "x-clumio-organizationalunit-context"  # both SDKs send it, empty when unset (§1)
 _NAMESPACE = uuid.UUID("6f1c2d4e-8a57-4c1b-9e0f-3a2b1c0d9e8f")
-
-
-# Mutable: a connection moves connecting → connected → unlinked as the world changes.
-@dataclass(slots=True)
-class Connection:
-    account: str
-    region: str
-    created: datetime
-    connected_at: datetime
-    installed_version: str | None
-    stack_arn: str | None
-    unlinked_at: datetime | None = None
-    asset_types: tuple[str, ...] = ()
-
-    @property
-    def id(self) -> str:
-        return f"{self.account}_{self.region}"
-
-    def status(self, now: datetime) -> str:
-        if self.unlinked_at is not None and now >= self.unlinked_at:
-            return "unlinked"
-        return "connected" if now >= self.connected_at else "connecting"
+_CONNECTION_PATH = re.compile(r"/connections/aws/([0-9]{12}_[a-z0-9-]+)")
+_GROUP_PATH = re.compile(r"/connections/aws/connection-groups/([0-9a-f-]{36})")
+_ENVIRONMENT_PATH = re.compile(r"/datasources/aws/environments/([0-9a-f-]{36})")
+_OU_PATH = re.compile(r"/organizational-units/([0-9a-f-]{36})")
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]")
 
 
 def _error(status: int, code: int, message: str) -> ClumioResponse:
@@ -55,6 +62,10 @@ def _error(status: int, code: int, message: str) -> ClumioResponse:
 def _ok(body: dict[str, Any], resource: str) -> ClumioResponse:
     return ClumioResponse(200, json.dumps(body, default=str).encode(),
                           {"Content-Type": f"application/api.clumio.{resource}=v1+json"})
+
+
+def _flag(request: ClumioRequest, name: str) -> bool:
+    return (request.query.get(name) or ["false"])[0].lower() == "true"
 
 
 class ClumioService:
@@ -71,6 +82,7 @@ class ClumioService:
         self.rng = rng
         self.error_rate = 0.0
         self.connections: dict[str, Connection] = {}
+        self.groups: dict[str, ConnectionGroup] = {}
         # Indexes for listings at scale: connections by account, and all of them sorted by id (rebuilt lazily).
         self._by_account: dict[str, list[Connection]] = {}
         self._sorted: list[Connection] | None = None
@@ -94,6 +106,9 @@ class ClumioService:
         """RoleExternalId for the organization: stable per org."""
         return "ExternalID_" + uuid.uuid5(_NAMESPACE, f"external/{self.org_id}/{self.api_token}").hex
 
+    def _new_uuid(self) -> str:
+        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+
     # --- template catalog ---------------------------------------------------------------------------------
     def publish(self, version: str, asset_types: list[str] | None) -> str:
         """Store the template for ``version`` in the sandbox S3 and return its key."""
@@ -113,25 +128,38 @@ class ClumioService:
     def stack_deployed(self, account: str, region: str, version: str | None, stack_arn: str | None,
                        at: datetime, asset_types: tuple[str, ...] = ()) -> None:
         existing = self.connections.get(f"{account}_{region}")
+        types = tuple(template_to_request_types(asset_types))
         if existing is not None and existing.unlinked_at is None:
-            # A template update keeps the connection connected and records what is installed now.
+            # A template update keeps the connection connected and records what is installed now; a connection
+            # made through the API connects once its stack runs.
             existing.installed_version, existing.stack_arn = version, stack_arn
-            existing.asset_types = asset_types or existing.asset_types
+            existing.asset_types = types or existing.asset_types
+            if existing.connected_at is None:
+                existing.connected_at = at + timedelta(seconds=self.connect_seconds)
             return
         connection = Connection(account, region, at, at + timedelta(seconds=self.connect_seconds), version,
-                                stack_arn, asset_types=asset_types)
-        if existing is None:
-            self._by_account.setdefault(account, []).append(connection)
-        else:
-            self._by_account[account] = [c for c in self._by_account.get(account, []) if c is not existing]
-            self._by_account[account].append(connection)
+                                stack_arn, asset_types=types or ("EC2/EBS", "RDS", "S3"), token=self.token,
+                                external_id=self.external_id)
+        self._add(connection, replacing=existing)
+
+    def _add(self, connection: Connection, replacing: Connection | None = None) -> None:
+        account = connection.account
+        self._by_account[account] = [c for c in self._by_account.get(account, []) if c is not replacing]
+        self._by_account[account].append(connection)
         self.connections[connection.id] = connection
+        self._sorted = None
+
+    def _remove(self, connection: Connection) -> None:
+        self._by_account[connection.account] = [c for c in self._by_account.get(connection.account, [])
+                                                if c is not connection]
+        del self.connections[connection.id]
         self._sorted = None
 
     def stack_deleted(self, account: str, region: str, at: datetime) -> None:
         connection = self.connections.get(f"{account}_{region}")
         if connection is not None and connection.unlinked_at is None:
             connection.unlinked_at = at
+            connection.retired_stack_arn = connection.stack_arn
 
     # --- HTTP ---------------------------------------------------------------------------------------------
     def handle(self, request: ClumioRequest, now: datetime) -> ClumioResponse:
@@ -147,49 +175,62 @@ class ClumioService:
         if not ACCEPT_RE.search(accept):
             return _error(406, 406, "Missing or unsupported Accept header; use "
                                     "application/api.clumio.<resource>=v1+json")
+        context = request.headers.get(OU_CONTEXT, "").strip()
+        if context not in ("", GLOBAL_OU):
+            return _error(404, 404, f"Organizational unit {context} (header {OU_CONTEXT}) does not exist")
         if self.error_rate and self.rng.random() < self.error_rate:
             if self.rng.random() < 0.5:
                 return _error(429, 429, "Too many requests, please retry later")
             return _error(503, 503, "Service temporarily unavailable")
-        path = "/" + request.path.strip("/")
-        if path == "/connections/aws/org-deployment-parameters" and request.method == "PUT":
-            return self._deployment_parameters(request)
-        if path == "/connections/aws/templates" and request.method in ("GET", "POST"):
-            return self._templates(request)
-        if path == "/connections/aws" and request.method == "GET":
-            return self._list(request, now)
-        match = re.fullmatch(r"/connections/aws/([0-9]{12}_[a-z0-9-]+)", path)
-        if match and request.method == "GET":
-            connection = self.connections.get(match.group(1))
-            if connection is None:
-                return _error(404, 404, f"Connection {match.group(1)} not found")
-            return _ok({**self._connection(connection, now), "_etag": str(hash(connection.id) & 0xFFFFFFFF)},
-                       "aws-connections")
-        return _error(404, 404, f"{request.method} {path} is not an endpoint of the Clumio sandbox")
+        try:
+            return self._route(request, "/" + request.path.strip("/"), now)
+        except ClumioInputError as exc:
+            return _error(400, 400, str(exc))
 
-    def _json(self, request: ClumioRequest) -> dict[str, Any] | None:
+    def _route(self, request: ClumioRequest, path: str, now: datetime) -> ClumioResponse:
+        method = request.method
+        if path == "/connections/aws/org-deployment-parameters" and method == "PUT":
+            return self._deployment_parameters(request)
+        if path == "/connections/aws/templates" and method in ("GET", "POST"):
+            return self._templates(request)
+        if path == "/connections/aws" and method == "GET":
+            return self._list_connections(request, now)
+        if path == "/connections/aws" and method == "POST":
+            return self._create_connection(request, now)
+        if path == "/connections/aws/connection-groups" and method in ("GET", "POST"):
+            return self._list_groups(request) if method == "GET" else self._create_group(request, now)
+        if path == "/datasources/aws/environments" and method == "GET":
+            return self._list_environments(request, now)
+        if path == "/organizational-units" and method == "GET":
+            return self._list(request, "/organizational-units", [(global_ou_facts(), global_ou_json)], OU_FILTERS,
+                              "organizational-units", totals=True)
+        for pattern, handler in ((_CONNECTION_PATH, self._connection_call), (_GROUP_PATH, self._group_call),
+                                 (_ENVIRONMENT_PATH, self._environment_call), (_OU_PATH, self._ou_call)):
+            match = pattern.fullmatch(path)
+            if match:
+                return handler(request, match.group(1), now)
+        return _error(404, 404, f"{method} {path} is not an endpoint of the Clumio sandbox")
+
+    def _json(self, request: ClumioRequest) -> dict[str, Any]:
         try:
             body = json.loads(request.body or b"{}")
         except ValueError:
-            return None
-        return body if isinstance(body, dict) else None
+            raise ClumioInputError("Request body is not valid JSON") from None
+        if not isinstance(body, dict):
+            raise ClumioInputError("Request body must be a JSON object")
+        return body
 
     def _deployment_parameters(self, request: ClumioRequest) -> ClumioResponse:
-        body = self._json(request)
-        if body is None:
-            return _error(400, 400, "Request body is not valid JSON")
-        org_id = body.get("aws_org_id")
+        org_id = self._json(request).get("aws_org_id")
         if org_id != self.org_id:
             return _error(400, 400, f"The AWS organization {org_id!r} is not the one registered with this Clumio "
                                     f"account")
         return _ok({"token": self.token, "external_id": self.external_id}, "aws-connections")
 
+    # --- templates (§3.2) ---------------------------------------------------------------------------------
     def _config(self, asset_types: list[str] | None) -> dict[str, Any]:
-        config: dict[str, Any] = {"available_template_version": self.current,
-                                  "asset_types_enabled": list(normalise_asset_types(asset_types))}
-        for key, version in ASSET_VERSIONS.items():
-            config[key] = {"available_template_version": version}
-        return config
+        chosen = asset_types if asset_types is not None else template_to_request_types(normalise_asset_types(None))
+        return template_config(self.current, chosen)
 
     def _templates(self, request: ClumioRequest) -> ClumioResponse:
         links = {"_self": {"href": "/connections/aws/templates", "type": request.method.lower(),
@@ -197,81 +238,96 @@ class ClumioService:
         if request.method == "GET":
             return _ok({"_links": links, "config": self._config(None)}, "aws-templates")
         body = self._json(request)
-        if body is None:
-            return _error(400, 400, "Request body is not valid JSON")
-        asset_types = body.get("asset_types_enabled")
-        if asset_types is not None and not isinstance(asset_types, list):
-            return _error(400, 400, "asset_types_enabled must be a list")
+        raw_types = body.get("asset_types_enabled")
+        asset_types = None if raw_types is None else canonical_asset_types(raw_types)
+        permission_set = body.get("template_permission_set", "all")
+        if permission_set not in ("all", "inventory_backup"):
+            raise ClumioInputError("template_permission_set must be all or inventory_backup")
+        resources = None
+        if body.get("show_manual_resources"):
+            account, region = body.get("aws_account_id"), body.get("aws_region")
+            if not (isinstance(account, str) and re.fullmatch(r"[0-9]{12}", account)) or not (
+                    isinstance(region, str) and _REGION.fullmatch(region)):
+                raise ClumioInputError("show_manual_resources needs aws_account_id (12 digits) and aws_region")
+            resources = manual_resources(account, region, asset_types or [])
         key = self.publish(self.current, asset_types)
         host = request.headers.get("host", "127.0.0.1")
         url = f"http://{host}/{TEMPLATE_BUCKET}/{key}"
+        group_token = self._new_uuid() if _flag(request, "return_group_token") else None
         return _ok({"_links": links, "cloudformation_url": url, "deployable_cloudformation_url": url,
-                    "terraform_url": None, "group_token": None, "config": self._config(asset_types),
-                    "resources": None}, "aws-templates")
+                    "terraform_url": None, "group_token": group_token, "config": self._config(asset_types),
+                    "resources": resources}, "aws-templates")
 
-    def _connection(self, connection: Connection, now: datetime) -> dict[str, Any]:
-        status = connection.status(now)
-        href = f"/connections/aws/{connection.id}"
-        done = "completed" if status == "connected" else "in_progress" if status == "connecting" else "initial"
-        return {
-            "_links": {"_self": {"href": href, "type": "get", "templated": False}},
-            "id": connection.id, "account_native_id": connection.account, "aws_region": connection.region,
-            "account_name": self.account_names(connection.account), "description": "",
-            "organizational_unit_id": GLOBAL_OU, "connection_status": status,
-            "connection_management_status": "managed", "deployment_type": "stack_set",
-            "ingestion_status": done, "target_setup_status": done,
-            "clumio_aws_region": connection.region, "stack_arn": connection.stack_arn,
-            "stack_name": (connection.stack_arn or "/").split("/")[1] or None,
-            "created_timestamp": connection.created.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "template_permission_set": "all", "services_enabled": ["discover", "protect"],
-            "config": self._installed_config(connection),
-        }
+    # --- connections (§3.3) -------------------------------------------------------------------------------
+    def _connection_json(self, connection: Connection, now: datetime, external_id: bool = False) -> dict[str, Any]:
+        return connection_json(connection, now, self.account_names(connection.account), external_id=external_id)
 
-    def _installed_config(self, connection: Connection) -> dict[str, Any]:
-        """config.installed_template_version plus per-asset versions for the asset blocks the stack runs (§3.3)."""
-        enabled = [a.lower() for a in connection.asset_types or ("EBS", "RDS", "S3")]
-        config: dict[str, Any] = {"installed_template_version": connection.installed_version,
-                                  "asset_types_enabled": enabled}
-        for key, version in ASSET_VERSIONS.items():
-            config[key] = {"installed_template_version": version} if key in enabled else None
-        return config
+    def _connection_call(self, request: ClumioRequest, connection_id: str, now: datetime) -> ClumioResponse:
+        connection = self.connections.get(connection_id)
+        if connection is None:
+            return _error(404, 404, f"Connection {connection_id} not found")
+        if request.method == "GET":
+            body = self._connection_json(connection, now, external_id=_flag(request, "return_external_id"))
+            return _ok({**body, "_etag": str(uuid.uuid5(_NAMESPACE, f"etag/{connection.id}/{connection.description}"
+                                                                    f"/{connection.asset_types}"))},
+                       "aws-connections")
+        if request.method == "PATCH":
+            body = self._json(request)
+            if "description" in body:
+                if not isinstance(body["description"], str):
+                    raise ClumioInputError("description must be a string")
+                connection.description = body["description"]
+            if body.get("asset_types_enabled") is not None:
+                if connection.stack_arn is not None:
+                    raise ClumioInputError("asset_types_enabled can be updated only on a manual connection")
+                connection.asset_types = tuple(canonical_asset_types(body["asset_types_enabled"]))
+            return _ok(self._connection_json(connection, now), "aws-connections")
+        if request.method == "DELETE":
+            self._remove(connection)
+            return _ok({}, "aws-connections")
+        return _error(405, 405, f"{request.method} is not allowed on /connections/aws/{connection_id}")
 
-    def _list(self, request: ClumioRequest, now: datetime) -> ClumioResponse:
-        try:
-            limit = int((request.query.get("limit") or ["20"])[0])
-            start = int(base64.urlsafe_b64decode((request.query.get("start") or ["MA=="])[0]).decode() or 0)
-        except ValueError:
-            return _error(400, 400, "limit must be an integer and start a token from _links._next")
-        if not 1 <= limit <= 100:
-            return _error(400, 400, "limit must be between 1 and 100")
-        raw_filter = (request.query.get("filter") or [""])[0]
-        try:
-            flt = json.loads(raw_filter) if raw_filter else {}
-            keep = _filter(flt)
-        except ValueError as exc:
-            return _error(400, 400, f"Invalid filter: {exc}")
-        # Filter on the three filterable fields only: rendering every connection for every page made a 34,000-
-        # connection listing cost ~0.6 s per page (benchmarks/plan_scale.py).
-        items = [c for c in self._candidates(flt)
-                 if keep({"account_native_id": c.account, "aws_region": c.region,
-                          "connection_status": c.status(now)})]
-        page = [self._connection(c, now) for c in items[start:start + limit]]
-        base = f"/connections/aws?limit={limit}" + (f"&filter={quote(raw_filter)}" if raw_filter else "")
-        links: dict[str, Any] = {"_self": {"href": base, "type": "get", "templated": False},
-                                 "_first": {"href": base, "type": "get", "templated": False}}
-        if start + limit < len(items):
-            token = base64.urlsafe_b64encode(str(start + limit).encode()).decode()
-            links["_next"] = {"href": f"{base}&start={token}", "type": "get", "templated": False}
-        return _ok({"_embedded": {"items": page}, "_links": links, "current_count": len(page), "limit": limit,
-                    "start": (request.query.get("start") or [""])[0], "filter_applied": raw_filter},
-                   "aws-connections")
+    def _create_connection(self, request: ClumioRequest, now: datetime) -> ClumioResponse:
+        body = self._json(request)
+        account, region = body.get("account_native_id"), body.get("aws_region")
+        if not (isinstance(account, str) and re.fullmatch(r"[0-9]{12}", account)):
+            raise ClumioInputError("account_native_id must be a 12-digit AWS account id")
+        if not (isinstance(region, str) and _REGION.fullmatch(region)):
+            raise ClumioInputError("aws_region must be an AWS region such as us-west-2")
+        ou = body.get("organizational_unit_id") or GLOBAL_OU
+        if ou != GLOBAL_OU:
+            raise ClumioInputError(f"organizational unit {ou} does not exist")
+        existing = self.connections.get(f"{account}_{region}")
+        if existing is not None and existing.status(now) != "unlinked":
+            return _error(409, 409, f"A connection for account {account} in {region} already exists")
+        services = body.get("services_enabled") or ["discover", "protect"]
+        if services not in (["discover"], ["discover", "protect"]):
+            raise ClumioInputError('services_enabled must be ["discover"] or ["discover", "protect"]')
+        types = canonical_asset_types(body.get("protect_asset_types_enabled") or ["EC2/EBS", "RDS"],
+                                      field_name="protect_asset_types_enabled")
+        token = self._new_uuid()
+        description = body.get("description") or ""
+        if not isinstance(description, str):
+            raise ClumioInputError("description must be a string")
+        connection = Connection(account, region, now, None, None, None, asset_types=tuple(types), token=token,
+                                external_id=f"ExternalID_{token}", description=description,
+                                organizational_unit_id=ou, services_enabled=tuple(services),
+                                deployment_type="manual")
+        self._add(connection, replacing=existing)
+        return _ok(self._connection_json(connection, now), "aws-connections")
 
+    def _list_connections(self, request: ClumioRequest, now: datetime) -> ClumioResponse:
+        raw = (request.query.get("filter") or [""])[0]
+        flt = parse_filter(raw)
+        candidates = self._candidates(flt)
+        rows = ((connection_facts(c, now, self.account_names(c.account)),
+                 lambda c=c: self._connection_json(c, now)) for c in candidates)
+        return self._list(request, "/connections/aws", rows, CONNECTION_FILTERS, "aws-connections")
 
     def _candidates(self, flt: dict[str, Any]) -> list[Connection]:
         """Connections that may match, sorted by id: only the named accounts' when the filter names accounts."""
-        accounts = flt.get("account_native_id", {})
-        named = accounts.get("$in") if isinstance(accounts.get("$in"), list) else (
-            [accounts["$eq"]] if "$eq" in accounts else None)
+        accounts = flt.get("account_native_id")
+        named = accounts.get("$in") if isinstance(accounts, dict) and isinstance(accounts.get("$in"), list) else None
         if named is not None:
             found = [c for a in {str(v) for v in named} for c in self._by_account.get(a, [])]
             return sorted(found, key=lambda c: c.id)
@@ -279,28 +335,77 @@ class ClumioService:
             self._sorted = sorted(self.connections.values(), key=lambda c: c.id)
         return self._sorted
 
+    # --- connection groups (§3.5) -------------------------------------------------------------------------
+    def _group_stack(self, group: ConnectionGroup) -> str | None:
+        connection = self.connections.get(f"{group.master_account}_{group.master_region}")
+        return connection.stack_arn if connection is not None else None
 
-_FILTERABLE = {"account_native_id": ("$in", "$eq", "$begins_with"), "aws_region": ("$in", "$eq"),
-               "connection_status": ("$in", "$eq")}
+    def _group_json(self, group: ConnectionGroup, external_id: bool = False) -> dict[str, Any]:
+        return group_json(group, "", self._group_stack(group), external_id=external_id)
 
+    def _create_group(self, request: ClumioRequest, now: datetime) -> ClumioResponse:
+        body = self._json(request)
+        account = body.get("account_native_id")
+        master = body.get("master_aws_account_id") or account
+        regions = body.get("aws_regions")
+        if not (isinstance(account, str) and re.fullmatch(r"[0-9]{12}", account)):
+            raise ClumioInputError("account_native_id must be a 12-digit AWS account id")
+        if not (isinstance(regions, list) and regions and all(isinstance(r, str) and _REGION.fullmatch(r)
+                                                              for r in regions)):
+            raise ClumioInputError("aws_regions must be a non-empty list of AWS regions")
+        master_region = body.get("master_region") or regions[0]
+        types = canonical_asset_types(body.get("asset_types") or body.get("asset_types_enabled") or ["EC2/EBS"],
+                                      field_name="asset_types")
+        group_id = self._new_uuid()
+        group = ConnectionGroup(group_id, account, str(master), str(master_region), tuple(regions), tuple(types),
+                                str(body.get("description") or ""), GLOBAL_OU,
+                                str(body.get("template_permission_set") or "all"), now,
+                                external_id=f"ExternalID_{group_id}")
+        self.groups[group_id] = group
+        for region in regions:
+            if self.connections.get(f"{account}_{region}") is None:
+                self._add(Connection(account, region, now, None, None, None, asset_types=tuple(types),
+                                     token=group_id, external_id=group.external_id, connection_group_id=group_id,
+                                     description=group.description, deployment_type="connection_group"))
+        return _ok(self._group_json(group, external_id=True), "aws-connection-groups")
 
-def _filter(flt: Any) -> Callable[[dict[str, Any]], bool]:
-    if not isinstance(flt, dict):
-        raise ValueError("filter must be a JSON object")
-    checks: list[Callable[[dict[str, Any]], bool]] = []
-    for field, cond in flt.items():
-        if field not in _FILTERABLE or not isinstance(cond, dict):
-            raise ValueError(f"field {field!r} cannot be filtered")
-        for op, value in cond.items():
-            if op not in _FILTERABLE[field]:
-                raise ValueError(f"operator {op} is not supported on {field}")
-            if op == "$in":
-                if not isinstance(value, list):
-                    raise ValueError(f"$in on {field} needs a list")
-                allowed = {str(v) for v in value}
-                checks.append(lambda c, f=field, a=allowed: str(c[f]) in a)  # type: ignore[misc]
-            elif op == "$eq":
-                checks.append(lambda c, f=field, v=value: str(c[f]) == str(v))  # type: ignore[misc]
-            else:
-                checks.append(lambda c, f=field, v=value: str(c[f]).startswith(str(v)))  # type: ignore[misc]
-    return lambda c: all(check(c) for check in checks)
+    def _list_groups(self, request: ClumioRequest) -> ClumioResponse:
+        rows = ((group_facts(g, self.account_names(g.account)), lambda g=g: self._group_json(g))
+                for g in sorted(self.groups.values(), key=lambda g: g.id))
+        return self._list(request, "/connections/aws/connection-groups", rows, GROUP_FILTERS,
+                          "aws-connection-groups")
+
+    def _group_call(self, request: ClumioRequest, group_id: str, now: datetime) -> ClumioResponse:
+        group = self.groups.get(group_id)
+        if group is None or request.method != "GET":
+            return _error(404, 404, f"Connection group {group_id} not found")
+        return _ok(self._group_json(group, external_id=_flag(request, "return_external_id")),
+                   "aws-connection-groups")
+
+    # --- environments and OUs (§3.6) ----------------------------------------------------------------------
+    def _environments(self, now: datetime) -> list[Connection]:
+        """A connection is an environment once it has connected (TF ``clumio_aws_connection/utils.go``)."""
+        if self._sorted is None:
+            self._sorted = sorted(self.connections.values(), key=lambda c: c.id)
+        return [c for c in self._sorted if c.connected_at is not None and now >= c.connected_at]
+
+    def _list_environments(self, request: ClumioRequest, now: datetime) -> ClumioResponse:
+        rows = ((environment_facts(c, now), lambda c=c: environment_json(c, now, self.account_names(c.account)))
+                for c in self._environments(now))
+        return self._list(request, "/datasources/aws/environments", rows, ENVIRONMENT_FILTERS, "aws-environments")
+
+    def _environment_call(self, request: ClumioRequest, env_id: str, now: datetime) -> ClumioResponse:
+        for connection in self._environments(now):
+            if environment_id(connection) == env_id and request.method == "GET":
+                return _ok(environment_json(connection, now, self.account_names(connection.account)),
+                           "aws-environments")
+        return _error(404, 404, f"AWS environment {env_id} not found")
+
+    def _ou_call(self, request: ClumioRequest, ou_id: str, now: datetime) -> ClumioResponse:
+        if ou_id != GLOBAL_OU or request.method != "GET":
+            return _error(404, 404, f"Organizational unit {ou_id} not found")
+        return _ok(global_ou_json(), "organizational-units")
+
+    def _list(self, request: ClumioRequest, path: str, rows: Iterable[tuple[Any, Callable[[], dict[str, Any]]]],
+              schema: Schema, resource: str, *, totals: bool = False) -> ClumioResponse:
+        return _ok(list_envelope(request.query, path, rows, schema, totals=totals), resource)

@@ -1,8 +1,9 @@
 """Values to and from AWS wire text, walked from botocore's service models: query/ec2 form decoding, XML and JSON
 output writing. No field name is written by hand: every tag and key comes from a shape.
 
-Members a world returns that the output shape lacks are dropped and remembered in :data:`UNKNOWN_MEMBERS` (a contract
-test asserts it stays empty for the real World).
+Members a world returns that the output shape lacks are dropped and remembered in :data:`UNKNOWN_MEMBERS`; members
+the shape requires that the world left out are remembered in :data:`MISSING_MEMBERS` (contract tests assert both
+stay empty for the real World over every served operation).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ SERVICES = ("cloudformation", "organizations", "sts", "iam", "ec2", "s3")
 
 # (service, shape name, member) triples the world returned but the output shape lacks.
 UNKNOWN_MEMBERS: set[tuple[str, str, str]] = set()
+# (service, shape name, member) triples the output shape requires but the world left out.
+MISSING_MEMBERS: set[tuple[str, str, str]] = set()
 
 _models: dict[str, ServiceModel] = {}
 _models_lock = threading.Lock()
@@ -236,8 +239,12 @@ def _struct_writer(service: str, shape: Shape) -> Writer:
         return known
     fields: dict[str, Writer] = {}
     unknown = UNKNOWN_MEMBERS
+    required = _required_body_members(shape)
 
     def write_structure(value: dict[str, Any], out: list[str]) -> None:
+        for name in required:
+            if value.get(name) is None:
+                MISSING_MEMBERS.add((service, shape.name, name))
         for name, item in value.items():
             if item is None:
                 continue
@@ -256,6 +263,13 @@ def _struct_writer(service: str, shape: Shape) -> Writer:
         else:
             fields[name] = _element_writer(service, member, tag)
     return write_structure
+
+
+def _required_body_members(shape: Shape) -> tuple[str, ...]:
+    """Members the shape requires in the body (header and status members travel elsewhere)."""
+    members = shape.members
+    return tuple(name for name in shape.required_members
+                 if name in members and "location" not in members[name].serialization)
 
 
 def _repeat(item_writer: Writer) -> Writer:
@@ -317,6 +331,9 @@ def json_output(service: str, shape: Shape, value: Any) -> Any:
     kind = shape.type_name
     if kind == "structure":
         members = shape.members
+        for name in _required_body_members(shape):
+            if value.get(name) is None:
+                MISSING_MEMBERS.add((service, shape.name, name))
         out = {}
         for name, item in value.items():
             member = members.get(name)

@@ -21,6 +21,7 @@ from botocore.model import OperationModel, ServiceModel
 from reconciler.sandbox import codec, validation
 from reconciler.sandbox.api import AwsFault, SandboxWorld
 from reconciler.sandbox.codec import (  # re-exported: the wire layer's one import
+    MISSING_MEMBERS,
     SERVICES,
     UNKNOWN_MEMBERS,
     http_date,
@@ -30,9 +31,9 @@ from reconciler.sandbox.codec import (  # re-exported: the wire layer's one impo
     xml_members,
 )
 
-__all__ = ["SERVICES", "UNKNOWN_MEMBERS", "CredentialScope", "WireRequest", "WireResponse", "credential_scope",
-           "handle_json", "handle_query", "handle_unsigned_query", "http_date", "service_model", "warm_models",
-           "xml_members"]
+__all__ = ["MISSING_MEMBERS", "SERVICES", "UNKNOWN_MEMBERS", "CredentialScope", "WireRequest", "WireResponse",
+           "credential_scope", "handle_json", "handle_query", "handle_unsigned_query", "http_date", "service_model",
+           "warm_models", "xml_members"]
 
 log = logging.getLogger(__name__)
 

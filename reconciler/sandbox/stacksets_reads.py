@@ -10,6 +10,7 @@ from reconciler.sandbox.api import AwsFault
 from reconciler.sandbox.instances import StackInstance
 from reconciler.sandbox.operations import Operation, Step, to_datetime
 from reconciler.sandbox.stacksets import NOT_CHECKED, StackSet
+from reconciler.sandbox.template import load_template_document
 
 if TYPE_CHECKING:
     from reconciler.sandbox.world import World
@@ -289,6 +290,67 @@ def list_auto_deployment_targets(world: World, params: dict[str, Any], owner: st
     return _slice(items if (stack_set.auto_deployment or {}).get("Enabled") else [], params, "Summaries")
 
 
+# GetTemplateSummary (docs/reference/sandbox-fidelity.md §3): what a template asks of its caller.
+_NAMED_IAM = {"AWS::IAM::Role": "RoleName", "AWS::IAM::User": "UserName", "AWS::IAM::Group": "GroupName",
+              "AWS::IAM::ManagedPolicy": "ManagedPolicyName", "AWS::IAM::InstanceProfile": "InstanceProfileName"}
+
+
+def get_template_summary(world: World, params: dict[str, Any], owner: str, region: str) -> dict[str, Any]:
+    """The parameters, capabilities and resource types of a StackSet's stored template (or of a given one)."""
+    given = [k for k in ("StackSetName", "TemplateBody", "TemplateURL", "StackName") if params.get(k)]
+    if len(given) != 1:
+        raise AwsFault("ValidationError", "Exactly one of StackSetName, StackName, TemplateBody or TemplateURL "
+                                          "must be specified")
+    if given[0] == "StackName":
+        raise AwsFault("ValidationError", f"Stack with id {params['StackName']} does not exist")
+    if given[0] == "StackSetName":
+        body = world.engine.find(owner, region, params["StackSetName"]).template_body
+    elif given[0] == "TemplateBody":
+        body = str(params["TemplateBody"])
+    else:
+        body = world.fetch_template_url(str(params["TemplateURL"]))
+    return template_summary(load_template_document(body))
+
+
+def template_summary(doc: dict[str, Any]) -> dict[str, Any]:
+    resources = {n: r for n, r in (doc.get("Resources") or {}).items() if isinstance(r, dict)}
+    types: list[str] = []
+    for resource in resources.values():
+        kind = str(resource.get("Type", ""))
+        if kind and kind not in types:
+            types.append(kind)
+    iam = sorted({str(r.get("Type")) for r in resources.values() if str(r.get("Type", "")).startswith("AWS::IAM::")})
+    named = any(_NAMED_IAM.get(str(r.get("Type"))) in (r.get("Properties") or {}) for r in resources.values())
+    capabilities = (["CAPABILITY_NAMED_IAM"] if named else ["CAPABILITY_IAM"]) if iam else []
+    transforms = doc.get("Transform")
+    if transforms:
+        capabilities.append("CAPABILITY_AUTO_EXPAND")
+    parameters = []
+    for name, decl in (doc.get("Parameters") or {}).items():
+        decl = decl if isinstance(decl, dict) else {}
+        parameter: dict[str, Any] = {"ParameterKey": name, "ParameterType": str(decl.get("Type", "String")),
+                                     "NoEcho": str(decl.get("NoEcho", "false")).lower() == "true"}
+        if decl.get("Default") is not None:
+            parameter["DefaultValue"] = str(decl["Default"])
+        if decl.get("Description") is not None:
+            parameter["Description"] = str(decl["Description"])
+        # AWS always sends ParameterConstraints, empty when the parameter declares no AllowedValues.
+        parameter["ParameterConstraints"] = (
+            {"AllowedValues": [str(v) for v in decl["AllowedValues"]]} if decl.get("AllowedValues") else {})
+        parameters.append(parameter)
+    out: dict[str, Any] = {"Parameters": parameters, "Capabilities": capabilities, "ResourceTypes": types,
+                           "Version": str(doc.get("AWSTemplateFormatVersion", "2010-09-09"))}
+    if iam:
+        out["CapabilitiesReason"] = f"The following resource(s) require capabilities: [{', '.join(iam)}]"
+    if doc.get("Description") is not None:
+        out["Description"] = str(doc["Description"])
+    if isinstance(doc.get("Metadata"), dict):
+        out["Metadata"] = json.dumps(doc["Metadata"], default=str)
+    if transforms:
+        out["DeclaredTransforms"] = [transforms] if isinstance(transforms, str) else list(transforms)
+    return out
+
+
 READS = {
     "DescribeStackSet": describe_stack_set,
     "ListStackSets": list_stack_sets,
@@ -299,4 +361,5 @@ READS = {
     "ListStackSetOperationResults": list_operation_results,
     "ListStackInstanceResourceDrifts": list_resource_drifts,
     "ListStackSetAutoDeploymentTargets": list_auto_deployment_targets,
+    "GetTemplateSummary": get_template_summary,
 }

@@ -12,10 +12,13 @@ import yaml
 
 from reconciler.sandbox.api import AwsFault
 
-ASSET_TYPES = ("EBS", "RDS", "S3", "DynamoDB")
+# The template's asset blocks; EC2MSSQL and the Iceberg types add no resources to the sandbox's template but stay
+# listed in its ClumioAssetTypes (clumio-api.md §5: a valid asset type is never dropped).
+ASSET_TYPES = ("EBS", "RDS", "S3", "DynamoDB", "EC2MSSQL", "IcebergOnGlue", "IcebergOnS3Tables")
 DEFAULT_ASSET_TYPES = ("EBS", "RDS", "S3")
 # Clumio names EC2/EBS and EBS interchangeably in requests (clumio-api.md §5); the template block is "EBS".
-_ASSET_ALIASES = {"EC2/EBS": "EBS", "EBS": "EBS", "RDS": "RDS", "S3": "S3", "DYNAMODB": "DynamoDB"}
+_ASSET_ALIASES = {"EC2/EBS": "EBS", "EBS": "EBS", "RDS": "RDS", "S3": "S3", "DYNAMODB": "DynamoDB",
+                  "EC2MSSQL": "EC2MSSQL", "ICEBERGONGLUE": "IcebergOnGlue", "ICEBERGONS3TABLES": "IcebergOnS3Tables"}
 MAX_BODY_BYTES = 51_200  # TemplateBody limit (aws-stacksets.md §A2)
 
 
@@ -69,8 +72,8 @@ def parse_template(body: str) -> ParsedTemplate:
     return _parse_cached(body)
 
 
-@lru_cache(maxsize=64)
-def _parse_cached(body: str) -> ParsedTemplate:
+def load_template_document(body: str) -> dict[str, Any]:
+    """A YAML or JSON template as a dict (short-form tags expanded); format errors as CloudFormation words them."""
     try:
         doc = json.loads(body) if body.lstrip().startswith("{") else yaml.load(body, Loader=_CfnLoader)  # noqa: S506
     except (yaml.YAMLError, json.JSONDecodeError) as exc:
@@ -80,9 +83,15 @@ def _parse_cached(body: str) -> ParsedTemplate:
         raise AwsFault("ValidationError", f"Template format error: {kind} not well-formed.{where}") from None
     if not isinstance(doc, dict):
         raise AwsFault("ValidationError", "Template format error: unsupported structure.")
-    resources_ = doc.get("Resources")
-    if not isinstance(resources_, dict) or not resources_:
+    if not isinstance(doc.get("Resources"), dict) or not doc["Resources"]:
         raise AwsFault("ValidationError", "Template format error: At least one Resources member must be defined.")
+    return doc
+
+
+@lru_cache(maxsize=64)
+def _parse_cached(body: str) -> ParsedTemplate:
+    doc = load_template_document(body)
+    resources_ = doc["Resources"]
     if "Transform" in doc:
         raise AwsFault("ValidationError", "StackSets with SERVICE_MANAGED permission model do not support "
                                           "macros or transforms in the template.")

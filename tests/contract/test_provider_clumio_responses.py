@@ -62,6 +62,7 @@ def test_connections_follow_next_links_with_versioned_accept_and_bearer_token() 
     first, second = responses.calls
     assert first.request.headers["Accept"] == "application/api.clumio.aws-connections=v1+json"
     assert first.request.headers["Authorization"] == f"Bearer {TOKEN}"
+    assert first.request.headers["x-clumio-organizationalunit-context"] == ""  # as both SDKs send it (§1)
     assert json.loads(query(first)["filter"][0]) == {"account_native_id": {"$in": ["111111111111"]}}
     assert query(second)["start"] == ["p2"]  # the opaque start taken from _links._next
     assert calls == ["clumio.ListConnections", "clumio.ListConnections"]

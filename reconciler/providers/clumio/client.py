@@ -36,6 +36,7 @@ PAGE_LIMIT = 100
 ACCOUNTS_PER_FILTER = 100  # account ids per `$in` filter: keeps the query string a few KB
 LIST_WORKERS = 8
 TIMEOUT = (10, 60)
+OU_CONTEXT_HEADER = "x-clumio-organizationalunit-context"
 
 
 class ClumioRetry(Retry):
@@ -96,7 +97,9 @@ class ClumioClient:
     def _request(self, operation: str, method: str, path: str, resource: str, *,
                  params: Mapping[str, str] | None = None, body: Any = None, url: str | None = None) -> Any:
         """One Clumio call; ``resource`` names the versioned media type (``aws-connections`` …, ``*`` for all)."""
-        headers = {"Authorization": self._auth(), "Accept": f"application/api.clumio.{resource}=v1+json"}
+        # Both Clumio SDKs always send the OU context, empty for the Global OU (clumio-api.md §1): so do we.
+        headers = {"Authorization": self._auth(), "Accept": f"application/api.clumio.{resource}=v1+json",
+                   OU_CONTEXT_HEADER: ""}
         if body is not None:
             headers["Content-Type"] = "application/json"
         target = url or self.base_url + path
