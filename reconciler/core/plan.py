@@ -152,6 +152,7 @@ class TargetsPlan:
     kept_suspended: tuple[InstanceKey, ...] = ()
     notes: tuple[str, ...] = ()
     assumptions: tuple[str, ...] = ()
+    leaked: tuple[InstanceKey, ...] = ()
 
     @property
     def desired_ous(self) -> tuple[str, ...]:

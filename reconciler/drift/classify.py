@@ -23,7 +23,7 @@ from reconciler.drift.model import Category, Finding, Severity, sort_findings
 from reconciler.drift.versions import StateLike, version_findings
 from reconciler.plan.coverage import stack_name_of
 from reconciler.plan.expand import Expansion
-from reconciler.plan.targets import live_ou_list, scope_for, widening
+from reconciler.plan.targets import leak_of, live_ou_list, scope_for, widening
 
 ResourceDrifts = Mapping[InstanceKey, Sequence[Mapping[str, str]]]
 
@@ -177,12 +177,7 @@ def _missing_reason(inputs: DriftInputs, key: InstanceKey, path: str) -> str:
 
 def _leak_of(inputs: DriftInputs, account: str) -> str | None:
     """The accepted-leak OU an account sits under, if any."""
-    org = inputs.live.org
-    acct = org.accounts.get(account)
-    if acct is None:
-        return None
-    chain = set(org.ancestors(account))
-    return next((leak.path for leak in inputs.expansion.cover.leaks if leak.ou_id in chain), None)
+    return leak_of(inputs.live.org, inputs.expansion.cover, account)
 
 
 def information(inputs: DriftInputs) -> list[str]:
@@ -234,9 +229,12 @@ def status_findings(inputs: DriftInputs, suspended: set[InstanceKey]) -> list[Fi
     """OUTDATED, FAILED, INOPERABLE and SKIPPED_SUSPENDED_ACCOUNT instances, each with AWS's StatusReason.
     Instances an operation is working on right now (PENDING/RUNNING) are not drift yet."""
     findings: list[Finding] = []
+    desired_keys = _desired_keys(inputs)
     for inst in _managed_instances(inputs):
         if inst.key in suspended:
             continue
+        if inst.key not in desired_keys and _leak_of(inputs, inst.key.account) is not None:
+            continue  # expected under an accepted leak: information() lists it
         detailed = inst.detailed_status
         severity: Severity | None = None
         if inst.status is StackInstanceStatus.INOPERABLE or detailed in _BROKEN:

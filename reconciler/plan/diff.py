@@ -26,7 +26,7 @@ from reconciler.core.live import (
 from reconciler.core.plan import Action, Change, PropertyChange, StackSetChange, StackSetDefinition, TargetsPlan
 from reconciler.core.ports import ClumioTemplate
 from reconciler.plan.expand import Expansion
-from reconciler.plan.targets import Narrowing, live_ou_list, scope_for, targets_plan, widening
+from reconciler.plan.targets import Narrowing, leak_of, live_ou_list, scope_for, targets_plan, widening
 
 if TYPE_CHECKING:
     from reconciler.state.model import State
@@ -71,7 +71,7 @@ class Diff:
     push: frozenset[str]
     definition_only: frozenset[str]
     notices: tuple[str, ...]
-    kept: frozenset[InstanceKey] = frozenset()
+    kept: frozenset[InstanceKey] = frozenset()  # suspended kept, and leaked under an accepted leak
     narrowing: Narrowing = field(default_factory=Narrowing)
     targets: TargetsPlan | None = None
 
@@ -276,6 +276,7 @@ def diff(desired: Desired, live: Live, expansion: Expansion, template: ClumioTem
     narrowing = _narrowing(desired, live, expansion, live_by_set.get(desired.stack_set.name, []))
     keep_gone = desired.targets.suspended_accounts is SuspendedAccounts.KEEP
     kept: set[InstanceKey] = set()
+    leaked: set[InstanceKey] = set()
     for name, d in definitions.items():
         ss = live.stack_sets.get(name)
         push_reason: str | None = None
@@ -332,6 +333,10 @@ def diff(desired: Desired, live: Live, expansion: Expansion, template: ClumioTem
             if gone_state and keep_gone and key not in narrowing.reached:
                 kept.add(key)  # AWS skips it in every operation: information, not a change
                 continue
+            if (not gone_state and key.region in desired_regions
+                    and leak_of(live.org, expansion.cover, key.account) is not None):
+                leaked.add(key)  # auto-deployment under an accepted leak: expected, not a change
+                continue
             reason, keep = _removal(key, gone, live, skip_reasons, desired_regions, paths)
             if key in narrowing.reached:
                 reason += "; its OU leaves the StackSet's targets"
@@ -346,9 +351,9 @@ def diff(desired: Desired, live: Live, expansion: Expansion, template: ClumioTem
     live_ous = live_ou_list(ss.organizational_unit_ids if ss else (),
                             (i.organizational_unit_id for i in live_by_set.get(name, [])))
     created = {c.key.account for c in changes if c.action is Action.ADD and c.key.stack_set == name}
-    section = targets_plan(desired, live.org, expansion.cover, live_ous, narrowing, created, kept)
+    section = targets_plan(desired, live.org, expansion.cover, live_ous, narrowing, created, kept, leaked)
     return Diff(definitions, tuple(ss_changes), tuple(changes), frozenset(retain), frozenset(push),
-                frozenset(definition_only), tuple(manual) + _summarize(notices), frozenset(kept), narrowing,
+                frozenset(definition_only), tuple(manual) + _summarize(notices), frozenset(kept | leaked), narrowing,
                 section)
 
 

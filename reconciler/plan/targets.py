@@ -201,7 +201,8 @@ def _path(org: OrgTree, ou: str) -> str:
 
 
 def targets_plan(desired: Desired, org: OrgTree, cover: Cover, live_ous: tuple[str, ...], narrowing: Narrowing,
-                 created: Iterable[str], kept_suspended: Iterable[InstanceKey]) -> TargetsPlan:
+                 created: Iterable[str], kept_suspended: Iterable[InstanceKey],
+                 leaked: Iterable[InstanceKey] = ()) -> TargetsPlan:
     """The plan's targets section: every OU of the cover and of the live list, with its status and why."""
     counts: dict[str, int] = {}
     for ou in cover.anchors.values():
@@ -241,8 +242,16 @@ def targets_plan(desired: Desired, org: OrgTree, cover: Cover, live_ous: tuple[s
         stack_set=desired.stack_set.name, auto_deployment=desired.stack_set.auto_deployment,
         reach=desired.targets.auto_deployment_reach.value, ous=tuple(sorted(rows, key=lambda r: r.path)),
         live_ous=live_ous, leaks=cover.leaks, kept_suspended=tuple(sorted(kept_suspended)), notes=tuple(notes),
-        assumptions=assumptions,
+        assumptions=assumptions, leaked=tuple(sorted(leaked)),
     )
+
+
+def leak_of(org: OrgTree, cover: Cover, account: str) -> str | None:
+    """The accepted-leak OU (its path) an account sits under, if any."""
+    if account not in org.accounts or not cover.leaks:
+        return None
+    chain = set(org.ancestors(account))
+    return next((leak.path for leak in cover.leaks if leak.ou_id in chain), None)
 
 
 # --- JSON (plan file and --format json; schemas/plan.schema.json "targets") ----------------------------------------
@@ -259,6 +268,7 @@ def targets_to_json(t: TargetsPlan | None) -> dict[str, Any] | None:
                    "accounts": list(x.accounts)} for x in t.leaks],
         "kept_suspended": [[k.account, k.region] for k in t.kept_suspended],
         "notes": list(t.notes), "assumptions": list(t.assumptions),
+        "leaked": [[k.account, k.region] for k in t.leaked],
     }
 
 
@@ -275,4 +285,5 @@ def targets_from_json(data: dict[str, Any] | None) -> TargetsPlan | None:
                     for x in data["leaks"]),
         kept_suspended=tuple(InstanceKey(name, a, r) for a, r in data["kept_suspended"]),
         notes=tuple(data["notes"]), assumptions=tuple(data["assumptions"]),
+        leaked=tuple(InstanceKey(name, a, r) for a, r in data.get("leaked", ())),
     )

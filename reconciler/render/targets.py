@@ -32,6 +32,12 @@ def _kept_line(t: TargetsPlan) -> str:
             "change (targets.suspended_accounts: remove removes them with RetainStacks)")
 
 
+def _leaked_line(t: TargetsPlan) -> str:
+    accounts = sorted({k.account for k in t.leaked})
+    return (f"expected: {len(t.leaked)} instance(s) auto-deployment made in {len(accounts)} account(s) under the "
+            f"accepted leak ({', '.join(accounts[:10])}{' …' if len(accounts) > 10 else ''}); not a change")
+
+
 def _interesting(t: TargetsPlan) -> bool:
     return bool(t.ous or t.live_ous or t.leaks or t.kept_suspended or t.notes)
 
@@ -49,6 +55,8 @@ def targets_text(plan: Plan) -> list[str]:
     if len(t.ous) > MAX_ROWS:
         out.append(f"  … and {len(t.ous) - MAX_ROWS} more OUs (the JSON plan lists every one)")
     out += [f"  ! {_leak_line(x.path, x.excluded_ous, x.accounts)}" for x in t.leaks]
+    if t.leaked:
+        out.append(f"  i {_leaked_line(t)}")
     if t.kept_suspended:
         out.append(f"  i {_kept_line(t)}")
     out += [f"  i {note}" for note in t.notes[:MAX_ROWS]]
@@ -68,6 +76,8 @@ def targets_markdown(plan: Plan) -> list[str]:
                     f"{(row.note or '').replace('|', '/')} |")
     rows.append("")
     rows += [f"- ⚠️ {_leak_line(x.path, x.excluded_ous, x.accounts)}" for x in t.leaks]
+    if t.leaked:
+        rows.append(f"- {_leaked_line(t)}")
     if t.kept_suspended:
         rows.append(f"- {_kept_line(t)}")
     rows += [f"- {note}" for note in t.notes[:MAX_ROWS]]
