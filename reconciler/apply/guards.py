@@ -47,7 +47,9 @@ def check_fresh(plan: Plan, desired: Desired, state: State | None, fresh: Plan |
     serial = state.serial if state is not None else None
     lineage = state.lineage if state is not None else None
     if plan.state_lineage is not None and lineage is not None and plan.state_lineage != lineage:
-        moved.append(f"the state is another deployment's (lineage {plan.state_lineage} → {lineage})")
+        # Resuming, it is this plan's own re-link (apply --force/--adopt) that moved it.
+        (notes if resuming else moved).append(f"the state is another deployment's (lineage {plan.state_lineage} → "
+                                              f"{lineage})")
     if serial != plan.state_serial:
         text = f"the state serial moved ({_show(plan.state_serial)} → {_show(serial)})"
         (notes if resuming else moved).append(text)

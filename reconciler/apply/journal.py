@@ -54,6 +54,11 @@ class Journal:
             return str(last["plan_id"])
         return None
 
+    def relink(self, lineage: str) -> None:
+        """Take on the managed StackSet's lineage (``--adopt`` into a new state, ``--force`` for a state of another
+        deployment): written at once, over the stored lineage, so the link holds even if nothing else changes."""
+        self.state = self.backend.write(replace(self.state, lineage=lineage), force=True)
+
     # -- run boundaries ------------------------------------------------------------------------------------
     def begin(self, plan: Plan) -> None:
         last = self.state.last_apply or {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from reconciler.apply import redact
 from reconciler.apply.journal import Journal
@@ -18,7 +18,7 @@ from reconciler.apply.submit import Submitter
 from reconciler.apply.timing import Timing
 from reconciler.apply.wait import OperationTimeout, OperationWaiter, is_throttling
 from reconciler.core.errors import ProviderError, ReconcilerError
-from reconciler.core.live import OperationStatus, OperationView
+from reconciler.core.live import LINEAGE_TAG, OperationStatus, OperationView
 from reconciler.core.plan import Operation, OperationKind, Plan, StackSetDefinition
 from reconciler.core.ports import ClumioTemplate, DeploymentParameters, StackSets
 from reconciler.state import JournalEntry, JournalStatus
@@ -222,7 +222,7 @@ class OperationRunner:
         if op.kind is OperationKind.UPDATE_STACK_SET:
             definition, body = self._definition_and_body(port, op)
             params = self._parameters(definition, creating=False)
-            return port.update_stack_set(definition, body, params.parameters, op)
+            return port.update_stack_set(self._tagged(definition), body, params.parameters, op)
         if op.kind is OperationKind.CREATE_STACK_INSTANCES:
             return port.create_instances(op)
         if op.kind is OperationKind.UPDATE_STACK_INSTANCES:
@@ -244,7 +244,8 @@ class OperationRunner:
             assert self.template is not None
             body = self.template.body
             try:
-                self._retrying(lambda: port.create_stack_set(definition, body, params.parameters))
+                tagged = self._tagged(definition)
+                self._retrying(lambda: port.create_stack_set(tagged, body, params.parameters))
             except ProviderError as exc:
                 if "namealreadyexists" not in exc.message.lower().replace(" ", ""):
                     raise
@@ -298,6 +299,12 @@ class OperationRunner:
             record = self.journal.state.stack_sets.get(op.stack_set)
             self._live[op.stack_set] = (definition_from_live(live, record), live.template_body)
         return self._live[op.stack_set]
+
+    def _tagged(self, definition: StackSetDefinition) -> StackSetDefinition:
+        """The definition as sent: its tags plus the state's lineage (LINEAGE_TAG), which ties the StackSet to this
+        state; UpdateStackSet replaces the tag list, so every call carries it."""
+        tags = {**dict(definition.tags), LINEAGE_TAG: self.journal.state.lineage}
+        return replace(definition, tags=tuple(sorted(tags.items())))
 
     def _definition(self, op: Operation) -> StackSetDefinition:
         try:

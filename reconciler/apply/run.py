@@ -22,8 +22,10 @@ from reconciler.apply.timing import Timing
 from reconciler.apply.wait import OperationWaiter
 from reconciler.core.desired import Desired
 from reconciler.core.errors import ReconcilerError, Resumable
+from reconciler.core.live import Live
 from reconciler.core.plan import Plan
 from reconciler.core.ports import StackSets
+from reconciler.state.lineage import check_lineage
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,8 @@ class ApplyRequest:
     allow_destroy: bool = False
     max_destroy: int | None = None
     rotate_credentials: bool = False
+    adopt: bool = False  # no state yet over a StackSet another state manages: take it over
+    force: bool = False  # a state of another lineage than the StackSet's: re-link it
 
 
 class ApplyUI(Protocol):
@@ -103,7 +107,9 @@ def _locked_apply(request: ApplyRequest, ui: ApplyUI, saved: Plan | None, ports:
         settle_unfinished(journal, port_for, waiter, ui.progress, timing,
                           except_plan=saved.plan_id if saved is not None and resuming else None)
         stored = backend.read()  # None until the first write: a plan made with no state recorded serial None
-        fresh = _make_fresh_plan(desired, ports, stored)
+        fresh, live = _make_fresh_plan(desired, ports, stored)
+        link = check_lineage(live.stack_sets, stored, backend.describe(), adopt=request.adopt, force=request.force,
+                             command="apply")
         if saved is not None:
             if not resuming:
                 check_spent(saved, journal.applied(saved.plan_id), backend.describe())
@@ -124,6 +130,9 @@ def _locked_apply(request: ApplyRequest, ui: ApplyUI, saved: Plan | None, ports:
             from reconciler.render.text import render_plan
 
             ui.echo(render_plan(plan, color=ui.color))
+        if link.lineage is not None:
+            journal.relink(link.lineage)
+            ui.echo(f"state: {link.note}")
         if not plan.operations:
             if saved is not None:  # a fresh plan's rendering already said so
                 ui.echo("No changes. The organization matches the desired state; nothing to apply.")
@@ -150,14 +159,14 @@ def _locked_apply(request: ApplyRequest, ui: ApplyUI, saved: Plan | None, ports:
         return result.outcome.exit_code
 
 
-def _make_fresh_plan(desired: Desired, ports: Any, state: Any) -> Plan:
+def _make_fresh_plan(desired: Desired, ports: Any, state: Any) -> tuple[Plan, Live]:
     from reconciler.plan.build import make_plan, observe
 
     live, template = observe(desired, ports)
     deployment = ports.clumio.org_deployment_parameters(desired.organization.id)
     redact.remember(deployment.token, deployment.external_id)
     fingerprints = {name: value.fingerprint() for name, value in secrets_of(deployment).items()}
-    return make_plan(desired, live, template=template, state=state, secret_fingerprints=fingerprints)
+    return make_plan(desired, live, template=template, state=state, secret_fingerprints=fingerprints), live
 
 
 def _summarise(result: ApplyResult, ui: ApplyUI) -> None:

@@ -101,6 +101,11 @@ def register(app: typer.Typer) -> None:
         rotate_credentials: bool = typer.Option(False, "--rotate-credentials",
                                                 help="Send fresh ClumioToken/RoleExternalId values from Clumio "
                                                      "instead of keeping the deployed ones."),
+        adopt: bool = typer.Option(False, "--adopt", help="There is no state yet, but the StackSet is managed by "
+                                                          "another state: take it over (the new state takes its "
+                                                          "lineage)."),
+        force: bool = typer.Option(False, "--force", help="The state has another lineage than the StackSet: re-link "
+                                                          "it to the StackSet on purpose."),
     ) -> None:
         """Run the plan's StackSet operations in waves; gate each wave on Clumio `connected`.
 
@@ -112,7 +117,7 @@ def register(app: typer.Typer) -> None:
         ui = TerminalUI(org_id=desired.organization.id)
         request = ApplyRequest(desired=desired, plan_path=planfile, auto_approve=auto_approve,
                                allow_destroy=allow_destroy, max_destroy=max_destroy,
-                               rotate_credentials=rotate_credentials)
+                               rotate_credentials=rotate_credentials, adopt=adopt, force=force)
         try:
             code = run_apply(request, ui)
         finally:

@@ -124,10 +124,15 @@ def _resource_drifts(ports_by_name: dict[str, StackSets], live: Live,
     return found
 
 
-def _read_state(desired: Desired) -> StateLike | None:
+def _read_state(desired: Desired, live: Live) -> StateLike | None:
+    """The state, refused when it is not the one the managed StackSet says deploys it (another lineage)."""
     from reconciler.state import open_backend
+    from reconciler.state.lineage import check_lineage
 
-    state: StateLike | None = open_backend(desired).read()
+    backend = open_backend(desired)
+    stored = backend.read()
+    check_lineage(live.stack_sets, stored, backend.describe(), command="apply")
+    state: StateLike | None = stored
     return state
 
 
@@ -154,9 +159,10 @@ def gather(desired: Desired, ports: object, *, detect_drift: bool, timeout: floa
     from reconciler.plan.build import expand_uncovered
 
     expansion, coverage = expand_uncovered(desired, live)
+    state = _read_state(desired, live)
     inputs = DriftInputs(
         desired=desired, live=live, expansion=expansion, now=now, coverage=coverage,
-        state=_read_state(desired), resource_drifts=_resource_drifts(by_name, live, detections),
+        state=state, resource_drifts=_resource_drifts(by_name, live, detections),
         connecting_seconds=float(desired.rollout.verify_connections_seconds),
     )
     return Gathered(inputs, detections, notes)

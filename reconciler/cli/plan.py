@@ -21,24 +21,25 @@ class PlanFormat(enum.Enum):
     json = "json"
 
 
-def read_state(desired: Desired) -> Any:
-    """The current state, or None when there is none yet."""
-    from reconciler.state import open_backend
-
-    return open_backend(desired).read()
-
-
-def build_plan(desired: Desired, ports: Any = None) -> Plan:
+def build_plan(desired: Desired, ports: Any = None, *, adopt: bool = False, force: bool = False) -> Plan:
     """Discover, preflight, fetch the Clumio template, read state, make the plan: what `plan` and `apply` without a
-    plan file share. ``ports`` defaults to the real providers."""
+    plan file share. ``ports`` defaults to the real providers. A state of another lineage than the managed
+    StackSet's is refused unless ``force`` (re-link) or, for no state, ``adopt``."""
     from reconciler.plan.build import make_plan, observe
+    from reconciler.state import open_backend
+    from reconciler.state.lineage import check_lineage
 
     if ports is None:
         from reconciler.providers.factory import build_ports
 
         ports = build_ports(desired)
     live, template = observe(desired, ports)
-    return make_plan(desired, live, template=template, state=read_state(desired))
+    backend = open_backend(desired)
+    state = backend.read()
+    link = check_lineage(live.stack_sets, state, backend.describe(), adopt=adopt, force=force)
+    if link.note:
+        typer.echo(f"note: {link.note} (apply does it, with the same flag)", err=True)
+    return make_plan(desired, live, template=template, state=state)
 
 
 def render(plan: Plan, fmt: PlanFormat, color: bool, *, source: str | None = None) -> str:
@@ -63,10 +64,14 @@ def plan_command(
     out: Path | None = typer.Option(None, "--out", "-o", help="Save the plan (JSON) for `clumio-org apply PLANFILE`."),
     detailed_exitcode: bool = typer.Option(
         False, "--detailed-exitcode", help="Exit 0 when there is nothing to do, 2 when there are changes."),
+    adopt: bool = typer.Option(False, "--adopt", help="Plan over a StackSet another state manages, with no state "
+                                                      "here yet (apply --adopt takes it over)."),
+    force: bool = typer.Option(False, "--force", help="Plan with a state of another lineage than the StackSet's "
+                                                      "(apply --force re-links it)."),
 ) -> int:
     """Show what apply would change, per StackSet, account and region, grouped by wave."""
     desired = load_config(config)
-    plan = build_plan(desired)
+    plan = build_plan(desired, adopt=adopt, force=force)
     if out is not None:
         from reconciler.plan.planfile import write_plan
 

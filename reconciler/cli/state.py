@@ -10,6 +10,7 @@ from typing import Any
 import typer
 
 from reconciler.cli.common import ConfigOption, load_config
+from reconciler.core.desired import Desired
 from reconciler.core.errors import ReconcilerError, StateError
 from reconciler.state import (
     FORMAT_VERSION,
@@ -33,6 +34,44 @@ FormatOption = typer.Option(OutputFormat.text, "--format", "-f", help="Output fo
 
 def _backend(config: Path | None) -> StateBackend:
     return open_backend(load_config(config))
+
+
+def stack_set_lineage(desired: Desired, state: State | None, backend: StateBackend) -> dict[str, Any]:
+    """Whether the managed StackSets' lineage tag names this state: one DescribeStackSet each, with few retries, so
+    ``state show`` stays usable without AWS (then it says the link was not checked). A state of another lineage
+    than a StackSet's is refused (LineageError), as plan, apply and drift refuse it."""
+    from reconciler.state.lineage import check_lineage, stack_set_lineages
+
+    if state is None:
+        return {"checked": False, "why": "no state"}
+    names = [desired.stack_set.name]
+    if desired.management_account.onboard:
+        names.append(desired.management_account.stack_set_name)
+    try:
+        found = _describe_stack_sets(desired, names)
+    except ReconcilerError as exc:
+        return {"checked": False, "why": exc.message}
+    check_lineage(found, state, backend.describe(), command="apply")
+    return {"checked": True, "stack_sets": stack_set_lineages(found)}
+
+
+def _describe_stack_sets(desired: Desired, names: list[str]) -> dict[str, Any]:
+    from botocore.config import Config
+
+    from reconciler.core.desired import CallAs
+    from reconciler.providers.aws.session import CLIENT_CONFIG, make_session
+    from reconciler.providers.aws.stacksets import AwsStackSets
+
+    quick = CLIENT_CONFIG.merge(Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=5,
+                                       read_timeout=20))
+    org = desired.organization
+    session = make_session(org.home_region, org.assume_role_arn)
+    cfn = session.client("cloudformation", region_name=org.home_region, config=quick)
+    found: dict[str, Any] = {}
+    for name in names:
+        call_as = org.call_as if name == desired.stack_set.name else CallAs.SELF
+        found[name] = AwsStackSets(cfn, call_as).describe_stack_set(name)
+    return found
 
 
 def _require(backend: StateBackend) -> State:
@@ -101,6 +140,14 @@ def _show_text(data: dict[str, Any]) -> str:
         for op in data["unfinished_operations"]:
             lines.append(f"Unfinished: {op['operation_id']} {op['kind']} ({op['status']}): "
                          "the next apply follows it instead of submitting it again")
+    link = data.get("stack_set_link") or {}
+    if data["exists"]:
+        if link.get("checked"):
+            tagged = link.get("stack_sets") or {}
+            lines.append("Link:       " + (", ".join(f"StackSet {n} carries this lineage" for n in tagged)
+                                           or "no managed StackSet carries a lineage yet (the next apply tags it)"))
+        else:
+            lines.append(f"Link:       not checked against the StackSet ({link.get('why', '?')})")
     lock = data["lock"]
     if lock is None:
         lines.append("Lock:       free")
@@ -158,9 +205,15 @@ def register(app: typer.Typer) -> None:
 
     @state_app.command("show")
     def show(config: Path | None = ConfigOption, output: OutputFormat = FormatOption) -> None:
-        """Summary: StackSets, instances by status, last apply, lineage, serial, lock, where the state lives."""
-        backend = _backend(config)
-        data = summary(backend.read(), backend)
+        """Summary: StackSets, instances by status, last apply, lineage, serial, lock, where the state lives.
+
+        Refuses (exit 1) a state whose lineage is not the one the managed StackSet carries."""
+        desired = load_config(config)
+        backend = open_backend(desired)
+        state = backend.read()
+        link = stack_set_lineage(desired, state, backend)
+        data = summary(state, backend)
+        data["stack_set_link"] = link
         typer.echo(json.dumps(data, indent=2, sort_keys=True) if output is OutputFormat.json else _show_text(data))
 
     @state_app.command("list")

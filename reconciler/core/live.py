@@ -152,10 +152,18 @@ class StackSetDriftDetails:
     failed_count: int = 0
 
 
+# The tag that ties a managed StackSet to the clumio-org state deploying it (the state's lineage). Set on every
+# CreateStackSet/UpdateStackSet apply makes; read apart from ``tags`` at the provider edge, so it is never a plan
+# change or drift.
+LINEAGE_TAG = "clumio-org:state-lineage"
+
+
 @dataclass(frozen=True)
 class LiveStackSet:
     """A StackSet as DescribeStackSet returns it. NoEcho parameter values come back masked (``****``), so
-    ``parameters`` never holds a secret; the state file's fingerprints tell whether they changed."""
+    ``parameters`` never holds a secret; the state file's fingerprints tell whether they changed. ``lineage`` is
+    the :data:`LINEAGE_TAG` value (None when untagged: created by hand or by an older clumio-org); ``tags`` are the
+    others."""
 
     name: str
     stack_set_id: str
@@ -174,6 +182,7 @@ class LiveStackSet:
     administration_role_arn: str | None = None
     execution_role_name: str | None = None
     drift: StackSetDriftDetails | None = None
+    lineage: str | None = None
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from typing import Any
 
 from reconciler.core.keys import InstanceKey
 from reconciler.core.live import (
+    LINEAGE_TAG,
     Account,
     AccountState,
     LiveInstance,
@@ -74,7 +75,7 @@ def stack_set(raw: Mapping[str, Any]) -> LiveStackSet:
         template_body=raw.get("TemplateBody", ""),
         parameters={p["ParameterKey"]: p.get("ParameterValue", "") for p in raw.get("Parameters", [])},
         capabilities=tuple(sorted(raw.get("Capabilities", []))),
-        tags=tuple(sorted((t["Key"], t["Value"]) for t in raw.get("Tags", []))),
+        tags=tuple(sorted((t["Key"], t["Value"]) for t in raw.get("Tags", []) if t["Key"] != LINEAGE_TAG)),
         auto_deployment=auto.get("Enabled") if auto else None,
         retain_stacks_on_account_removal=auto.get("RetainStacksOnAccountRemoval") if auto else None,
         managed_execution=bool((raw.get("ManagedExecution") or {}).get("Active", False)),
@@ -83,6 +84,7 @@ def stack_set(raw: Mapping[str, Any]) -> LiveStackSet:
         administration_role_arn=raw.get("AdministrationRoleARN"),
         execution_role_name=raw.get("ExecutionRoleName"),
         drift=_drift_details(raw.get("StackSetDriftDetectionDetails")),
+        lineage=next((t["Value"] for t in raw.get("Tags", []) if t["Key"] == LINEAGE_TAG), None),
     )
 
 
