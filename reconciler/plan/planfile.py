@@ -39,7 +39,8 @@ class PlanFileError(ReconcilerError):
 
 # Fields of the plan file its id does not cover: the id itself, when and from which path the plan was made. Every
 # other byte is part of the contract (operation ids are left out too: they are derived from the plan id).
-_UNSEALED = ("plan_id", "created_at", "config_path")
+# ``overview`` (what `plan --format json` leads with) is derived from the rest and never read back.
+_UNSEALED = ("plan_id", "created_at", "config_path", "overview")
 PLAN_ID_LENGTH = 16
 
 

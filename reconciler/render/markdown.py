@@ -1,157 +1,232 @@
-"""Plan as a sticky pull-request comment: summary, OU × region matrix, destructive rows first, details folded, and
-never over GitHub's 65,536-character comment limit."""
+"""Plan as a sticky pull-request comment: the summary, StackSet changes, waves, OU × region matrix, removals,
+grouped changes, skipped accounts and operations always; per-instance rows folded in ``<details>`` and cut first.
+Never over GitHub's 65,536-character comment limit, always balanced markup, and it says what it left out and where
+the full plan is."""
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 from reconciler.core.plan import Action, Change, Plan
+from reconciler.plan.overview import AFTER_WAVES, ChangeGroup, Overview, overview
 from reconciler.render.coverage import coverage_markdown
 from reconciler.render.targets import targets_markdown
-from reconciler.render.text import describe_targets, duration, summary_line
+from reconciler.render.text import (
+    accounts_text,
+    describe_targets,
+    duration,
+    op_wave,
+    summary_line,
+    targets_summary,
+    wave_counts,
+)
 
-MAX_CHARS = 65_000
+GITHUB_COMMENT_LIMIT = 65_536
+MAX_CHARS = GITHUB_COMMENT_LIMIT
 # A marker the CI recipe finds to update the same comment instead of adding a new one each push.
 STICKY_MARKER = "<!-- clumio-org plan -->"
-_RESERVE = 600  # room for the closing tags and the truncation note
+_GROUPS_PER_WAVE = 60  # beyond this a wave's grouped lines are counted, not listed (the plan file has them all)
+_CHANGE_HEAD = ("| | StackSet | Account | Region | Reason |", "|---|---|---|---|---|")
 
 
-def _cell(text: str | None) -> str:
-    return (text or "").replace("|", "\\|").replace("\n", " ")
+def _cell(text: object) -> str:
+    return str(text if text is not None else "").replace("|", "\\|").replace("\n", " ").replace("<", "&lt;")
 
 
-def _matrix(changes: Sequence[Change]) -> list[str]:
-    regions = sorted({c.key.region for c in changes})
-    cells: dict[str, dict[str, dict[Action, int]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))
-    for c in changes:
-        cells[c.ou_path or "(outside the organization)"][c.key.region][c.action] += 1
-    lines = ["| OU | " + " | ".join(regions) + " |", "|---|" + "---|" * len(regions)]
-    for ou in sorted(cells):
-        row = []
-        for region in regions:
-            counts = cells[ou].get(region, {})
-            row.append(" ".join(f"{a.symbol}{counts[a]}" for a in Action if counts.get(a)) or "·")
-        lines.append(f"| `{_cell(ou)}` | " + " | ".join(row) + " |")
-    return lines
+def _group_row(g: ChangeGroup) -> str:
+    ous = ", ".join(f"`{_cell(o)}`" for o in g.ous[:3]) + (f" +{len(g.ous) - 3}" if len(g.ous) > 3 else "")
+    return (f"| {g.action.symbol} | {g.instances} | {_cell(g.reason)} | {len(g.accounts)} × {len(g.regions)} "
+            f"({', '.join(g.regions)}) | {ous} | {_cell(accounts_text(g.accounts, 3))} |")
 
 
-def _change_rows(changes: Iterable[Change]) -> list[str]:
-    return [f"| {c.action.symbol} | {c.key.stack_set} | `{c.key.account}` | {c.key.region} | {_cell(c.wave)} | "
-            f"{_cell(c.reason)} |" for c in changes]
+_GROUP_HEAD = ("| | Instances | Change | Accounts × regions | OUs | Accounts |", "|---|---|---|---|---|---|")
 
 
-_CHANGE_HEAD = ["| | StackSet | Account | Region | Wave | Reason |", "|---|---|---|---|---|---|"]
+def _groups_table(groups: Sequence[ChangeGroup], where: str) -> list[str]:
+    rows = [_group_row(g) for g in groups[:_GROUPS_PER_WAVE]]
+    out = [*_GROUP_HEAD, *rows]
+    if len(groups) > _GROUPS_PER_WAVE:
+        rest = groups[_GROUPS_PER_WAVE:]
+        out.append(f"| … | {sum(g.instances for g in rest)} | {len(rest)} more kinds of change ({where}) | | | |")
+    return [*out, ""]
 
 
-class _Budget:
-    """Appends lines until the character budget is spent, then counts what it had to leave out."""
+def _summary(plan: Plan, view: Overview) -> list[str]:
+    s = plan.summary()
+    out = [STICKY_MARKER, f"### clumio-org plan `{plan.plan_id}`", "", f"**{summary_line(plan)}**", "",
+           f"{s['skipped']} account(s) skipped · {len(plan.operations)} StackSet operation(s) in "
+           f"{len(plan.waves)} wave(s) · estimated {duration(plan.estimate_seconds)}", ""]
+    if view.removals:
+        n = sum(g.instances for g in view.removals)
+        out += [f"> [!CAUTION]\n> {n} stack instance(s) would be **removed**; `apply` refuses without "
+                "`--allow-destroy`.", ""]
+    targets = targets_summary(plan)
+    if targets:
+        out += [f"StackSet {_cell(targets)}", ""]
+    if plan.warnings:
+        out += [f"> [!WARNING]\n> {len(plan.warnings)} warning(s): see **Warnings** below.", ""]
+    out += ["#### Waves", "| # | Wave | Changes | Accounts | At a time per region | Estimate |",
+            "|---|---|---|---|---|---|"]
+    for w in view.waves:
+        if w.plan is None:
+            out.append(f"| – | removals (see Operations for when) | {wave_counts(w)} | {w.accounts} | | |")
+        else:
+            out.append(f"| {w.plan.index} | **{_cell(w.name)}** | {wave_counts(w)} | {w.accounts} | "
+                       f"{w.plan.effective_concurrency} | ~{duration(w.plan.estimate_seconds)} |")
+    out.append("")
+    return out
 
-    def __init__(self, limit: int) -> None:
-        self.lines: list[str] = []
-        self.size = 0
-        self.limit = limit
-        self.dropped = 0
 
-    def fits(self, extra: int) -> bool:
-        return self.size + extra <= self.limit
+def _stack_sets(plan: Plan) -> list[str]:
+    if not plan.stack_set_changes:
+        return []
+    out = ["#### StackSet changes"]
+    for ch in plan.stack_set_changes:
+        if ch.action is Action.ADD:
+            d = ch.definition
+            out += [f"- **+ `{ch.stack_set}` will be created**: {d.permission_model.value}, template "
+                    f"{d.template_version} (sha256 `{d.template_sha256[:12]}`)"]
+        else:
+            out += [f"- **~ `{ch.stack_set}` will be updated in place**", "", "| Property | Before | After |",
+                    "|---|---|---|"]
+            out += [f"| `{_cell(p.name)}` | {_cell(p.before)} | {_cell(p.after)} |" for p in ch.properties]
+    return [*out, ""]
 
-    def add(self, *lines: str) -> bool:
-        cost = sum(len(x) + 1 for x in lines)
-        if not self.fits(cost):
-            return False
-        self.lines.extend(lines)
-        self.size += cost
-        return True
 
-    def table(self, head: Sequence[str], rows: Sequence[str], close: Sequence[str] = ()) -> None:
-        """Head, then as many rows as fit while keeping room for ``close``; counts the rows left out."""
-        closing = sum(len(x) + 1 for x in close) + 80
-        if not self.fits(sum(len(x) + 1 for x in head) + closing):
-            self.dropped += len(rows)
-            # The reserve keeps room for closing tags, so an opened <details> is always closed.
-            self.lines.extend(close)
-            self.size += sum(len(x) + 1 for x in close)
-            return
-        self.add(*head)
-        for i, row in enumerate(rows):
-            if not self.fits(len(row) + 1 + closing):
-                left = len(rows) - i
-                self.dropped += left
-                self.add(f"| … | {left} more rows not shown | | | | |")
+def _matrix(view: Overview) -> list[str]:
+    m = view.matrix
+    if not m.rows:
+        return []
+    out = ["#### Changes by OU and region", "| OU | " + " | ".join(m.regions) + " |", "|---|" + "---|" * len(m.regions)]
+    for ou, cells in m.rows:
+        row = [" ".join(f"{a.symbol}{n}" for a, n in counts) or "·" for _, counts in cells]
+        out.append(f"| `{_cell(ou)}` | " + " | ".join(row) + " |")
+    return [*out, ""]
+
+
+def _grouped(plan: Plan, view: Overview) -> list[str]:
+    out: list[str] = []
+    if view.removals:
+        out += ["#### Removals", *_groups_table(view.removals, "removals")]
+    total = len(plan.waves)
+    for w in view.waves:
+        groups = view.groups_of(w.name)
+        if w.plan is None or not groups:
+            continue
+        note = f" — {_cell(w.plan.note)}" if w.plan.note else ""
+        out += [f"#### Wave {w.plan.index}/{total} {_cell(w.name)}: {wave_counts(w)} in {w.accounts} account(s), "
+                f"{w.plan.effective_concurrency} at a time per region, ~{duration(w.plan.estimate_seconds)}{note}",
+                *_groups_table(groups, f"wave {w.name}")]
+    return out
+
+
+def _skipped(view: Overview) -> list[str]:
+    if not view.skipped:
+        return []
+    n = sum(len(g.accounts) for g in view.skipped)
+    out = [f"#### Skipped accounts ({n})", "| Reason | Accounts |", "|---|---|"]
+    out += [f"| {_cell(g.reason)} | {len(g.accounts)}: {', '.join(f'`{a}`' for a in g.accounts)} |"
+            for g in view.skipped]
+    return [*out, ""]
+
+
+def _operations(plan: Plan) -> list[str]:
+    if not plan.operations:
+        return []
+    out = [f"#### Operations ({len(plan.operations)})",
+           "| # | Call | StackSet | Wave | Instances | Targets | Estimate |", "|---|---|---|---|---|---|---|"]
+    out += [f"| {op.index:03d} | {op.kind.value} | {op.stack_set} | {_cell(op_wave(plan, op))} | "
+            f"{len(op.instances)} | {_cell(describe_targets(op))} | ~{duration(op.estimate_seconds)} |"
+            for op in plan.operations]
+    return [*out, ""]
+
+
+def _warnings(plan: Plan) -> list[str]:
+    if not plan.warnings:
+        return []
+    return ["#### Warnings", *[f"- {_cell(w)}" for w in plan.warnings], ""]
+
+
+def _row(c: Change) -> str:
+    return f"| {c.action.symbol} | {c.key.stack_set} | `{c.key.account}` | {c.key.region} | {_cell(c.reason)} |"
+
+
+def _size(lines: Sequence[str]) -> int:
+    return sum(len(line) + 1 for line in lines)
+
+
+def _details(plan: Plan, view: Overview, budget: int) -> tuple[list[str], int, int]:
+    """Per-instance rows per wave, each table folded in its own ``<details>``, as many rows as ``budget`` allows;
+    returns the lines, the rows shown and the rows left out. A block is only opened when it can be closed."""
+    known = {w.name for w in plan.waves}
+    out: list[str] = []
+    shown = left = 0
+    for w in view.waves:
+        rows = [c for c in plan.changes if (c.wave if c.wave in known else AFTER_WAVES) == w.name]
+        if not rows:
+            continue
+        label = "Removals" if w.plan is None else f"Wave {w.plan.index} {_cell(w.name)}"
+        opening = [f"<details><summary>{label}: every instance ({len(rows)})</summary>", "", *_CHANGE_HEAD]
+        closing = ["", "</details>", ""]
+        marker_room = 120
+        if _size(out) + _size(opening) + _size(closing) + marker_room > budget:
+            left += len(rows)
+            continue
+        block = list(opening)
+        used = _size(out) + _size(opening) + _size(closing) + marker_room
+        count = 0
+        for c in rows:
+            line = _row(c)
+            if used + len(line) + 1 > budget:
                 break
-            self.add(row)
-        self.add(*close)
+            block.append(line)
+            used += len(line) + 1
+            count += 1
+        if count < len(rows):
+            block.append(f"| … | | | | {len(rows) - count} more rows: see the full plan |")
+        out += [*block, *closing]
+        shown += count
+        left += len(rows) - count
+    return out, shown, left
 
 
-def _details(b: _Budget, summary: str, head: Sequence[str], rows: Sequence[str]) -> None:
-    """A folded table; left out whole (rows counted) when not even its header fits."""
-    opening = [f"<details><summary>{summary}</summary>", ""]
-    if not b.fits(sum(len(x) + 1 for x in [*opening, *head]) + 120):
-        b.dropped += len(rows)
-        return
-    b.add(*opening)
-    b.table(head, rows, ["", "</details>", ""])
+def _where(plan_file: str | None) -> str:
+    if plan_file:
+        return (f"the plan file `{plan_file}` (the job's artifact) has every row: "
+                f"`clumio-org show {plan_file}` prints it all")
+    return "`clumio-org plan --out PLANFILE` saves every row; `clumio-org show PLANFILE` prints it all"
 
 
 def render_plan_markdown(plan: Plan, *, max_chars: int = MAX_CHARS, plan_file: str | None = None) -> str:
-    """The plan as GitHub-flavoured Markdown, at most ``max_chars`` characters."""
-    s = plan.summary()
-    b = _Budget(max_chars - _RESERVE)
-    b.add(STICKY_MARKER, f"### clumio-org plan `{plan.plan_id}`", "")
-    b.add(f"**{summary_line(plan)}**", "")
-    b.add(f"{s['skipped']} account(s) skipped · {len(plan.operations)} StackSet operation(s) in "
-          f"{len(plan.waves)} wave(s) · estimated {duration(plan.estimate_seconds)}", "")
-    removals = [c for c in plan.changes if c.action is Action.REMOVE]
-    if removals:
-        b.add(f"> [!CAUTION]\n> {len(removals)} stack instance(s) would be **removed**; `apply` refuses without "
-              "`--allow-destroy`.", "")
-        b.add("#### Removals")
-        b.table(_CHANGE_HEAD, _change_rows(removals), [""])
-    for ch in plan.stack_set_changes:
-        verb = "created" if ch.action is Action.ADD else "updated in place"
-        b.add(f"#### {ch.action.symbol} StackSet `{ch.stack_set}` will be {verb}")
-        if ch.action is Action.ADD:
-            d = ch.definition
-            b.add(f"{d.permission_model.value}, template {d.template_version} (sha256 `{d.template_sha256[:12]}`)", "")
-        else:
-            b.table(["| Property | Before | After |", "|---|---|---|"],
-                    [f"| `{p.name}` | {_cell(p.before)} | {_cell(p.after)} |" for p in ch.properties], [""])
-    if plan.changes:
-        b.add("#### Changes by OU and region")
-        b.table(_matrix(plan.changes)[:2], _matrix(plan.changes)[2:], [""])
-    for w in plan.waves:
-        rows = [c for c in plan.changes if c.wave == w.name]
-        if not rows:
-            continue
-        note = f" — {w.note}" if w.note else ""
-        _details(b, f"Wave {w.index} <b>{w.name}</b>: {len(rows)} change(s) in {len({c.key.account for c in rows})} "
-                 "account(s), "
-                 f"{w.effective_concurrency} at a time per region, ~{duration(w.estimate_seconds)}{_cell(note)}",
-                 _CHANGE_HEAD, _change_rows(rows))
-    b.add(*coverage_markdown(plan))
-    if plan.skipped:
-        _details(b, f"Skipped accounts ({len(plan.skipped)})", ["| Account | Reason |", "|---|---|"],
-                 [f"| `{x.account}` | {_cell(x.reason)} |" for x in plan.skipped])
-    b.add(*targets_markdown(plan))
-    if plan.operations:
-        _details(b, f"Operations ({len(plan.operations)})",
-                 ["| # | Call | StackSet | Wave | Instances | Targets | Estimate |", "|---|---|---|---|---|---|---|"],
-                 [f"| {op.index:03d} | {op.kind.value} | {op.stack_set} | {_cell(op.wave) or 'after waves'} | "
-                  f"{len(op.instances)} | {_cell(describe_targets(op))} | ~{duration(op.estimate_seconds)} |"
-                  for op in plan.operations])
-    if plan.warnings:
-        b.add("#### Warnings")
-        for warning in plan.warnings:
-            if not b.add(f"- {_cell(warning)}"):
-                b.dropped += 1
-        b.add("")
-    tail = []
-    if b.dropped:
-        tail.append(f"_Truncated: {b.dropped} row(s) not shown to stay under GitHub's comment limit; the full plan "
-                    "is in the JSON plan file (`clumio-org plan --format json` or `--out`)._")
-        tail.append("")
-    tail.append(f"<sub>desired `{plan.desired_digest[:12]}` · live `{plan.live_fingerprint[7:19]}` · state serial "
-                f"{plan.state_serial if plan.state_serial is not None else 'none'}</sub>")
-    text = "\n".join(b.lines + tail) + "\n"
-    return text[:max_chars]
+    """The plan as GitHub-flavoured Markdown of at most ``max_chars`` characters. The summary sections are always
+    whole; the per-instance detail fills what room is left, and the comment says how much of it was left out and
+    where the full plan is."""
+    view = overview(plan)
+    head = [*_summary(plan, view), *_stack_sets(plan), *_matrix(view), *_grouped(plan, view), *_skipped(view),
+            *targets_markdown(plan), *_operations(plan), *_warnings(plan), *coverage_markdown(plan)]
+    footer = [f"<sub>desired `{plan.desired_digest[:12]}` · live `{plan.live_fingerprint[7:19]}` · state serial "
+              f"{plan.state_serial if plan.state_serial is not None else 'none'}</sub>"]
+    note_room = 400
+    budget = max_chars - _size(head) - _size(footer) - note_room
+    if budget < 0:  # pathological: even the summary is too long; keep its opening and say so
+        head = _shrink(head, max_chars - _size(footer) - note_room)
+        budget = 0
+    details, shown, left = _details(plan, view, budget)
+    note: list[str] = []
+    if left:
+        note = [f"_Per-instance detail: {shown} of {shown + left} rows shown, {left} left out to fit a GitHub "
+                f"comment; every section above is complete. {_where(plan_file)}._", ""]
+    text = "\n".join([*head, *details, *note, *footer]) + "\n"
+    assert len(text) <= max_chars, len(text)  # the budget above guarantees it; a bug otherwise
+    return text
+
+
+def _shrink(lines: list[str], room: int) -> list[str]:
+    """Keep whole lines up to ``room`` characters, closing a table cleanly, then a line saying what was cut."""
+    kept: list[str] = []
+    for line in lines:
+        if _size(kept) + len(line) + 1 > room - 200:
+            break
+        kept.append(line)
+    return [*kept, "", f"_The summary alone is over the comment limit: {len(lines) - len(kept)} line(s) of it are "
+            "not shown; `clumio-org show PLANFILE` prints the whole plan._", ""]

@@ -1,11 +1,22 @@
-"""Plan as terminal text: Terraform-like ``+ ~ -`` rows grouped by wave, then StackSet, account and region."""
+"""Plan as terminal text: the summary first, identical changes grouped per wave, then Terraform-like ``+ ~ -``
+rows per (StackSet, account, region)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 
-from reconciler.core.plan import Action, Change, Operation, OperationKind, Plan, StackSetChange, WavePlan
+from reconciler.core.plan import (
+    Action,
+    Change,
+    Operation,
+    OperationKind,
+    OuTargetStatus,
+    Plan,
+    StackSetChange,
+    WavePlan,
+)
+from reconciler.plan.overview import AFTER_WAVES, ChangeGroup, Overview, WaveCount, overview
 from reconciler.render.coverage import coverage_text
 from reconciler.render.targets import targets_text
 
@@ -102,7 +113,7 @@ def _rows(changes: Iterable[Change], color: bool) -> list[str]:
     return lines
 
 
-def _wave_header(w: WavePlan, rows: list[Change], total: int) -> str:
+def _wave_header(w: WavePlan, rows: Sequence[Change], total: int) -> str:
     # The accounts that change, not the wave's members: a template update may touch a few of many.
     changing = len({c.key.account for c in rows})
     head = (f"Wave {w.index}/{total} {w.name!r}: {_plural(len(rows), 'change')} in "
@@ -112,46 +123,137 @@ def _wave_header(w: WavePlan, rows: list[Change], total: int) -> str:
     return head
 
 
+def op_wave(plan: Plan, op: Operation) -> str:
+    """``wave canary``, or when a StackSet-level operation runs: before the first wave or after the last."""
+    if op.wave:
+        return f"wave {op.wave}"
+    first_wave = next((o.index for o in plan.operations if o.wave), None)
+    return "before waves" if first_wave is not None and op.index < first_wave else "after waves"
+
+
+def targets_summary(plan: Plan) -> str | None:
+    """One line for the StackSet's OU targets: how many after apply and now, gained, dropped, accepted leaks."""
+    t = plan.targets
+    if t is None or not (t.ous or t.live_ous or t.leaks):
+        return None
+    gained = sum(1 for o in t.ous if o.status is OuTargetStatus.ADD)
+    dropped = sum(1 for o in t.ous if o.status is OuTargetStatus.REMOVE)
+    line = (f"targets {t.stack_set}: {len(t.desired_ous)} OU(s) after apply ({len(t.live_ous)} now; +{gained} "
+            f"-{dropped}); auto-deployment {'on' if t.auto_deployment else 'off'}")
+    if t.leaks:
+        line += f"; {len(t.leaks)} accepted leak(s): " + ", ".join(x.path for x in t.leaks[:3])
+    return line
+
+
+def accounts_text(accounts: Sequence[str], limit: int = 4) -> str:
+    """``111111111111, 222222222222 +12``: the first few accounts and how many more."""
+    shown = ", ".join(accounts[:limit])
+    return shown + (f" +{len(accounts) - limit}" if len(accounts) > limit else "")
+
+
+def group_line(g: ChangeGroup) -> str:
+    """One line for identical changes: count, reason, and the accounts / regions / OUs they cover."""
+    where = f"{_plural(len(g.accounts), 'account')} × {_plural(len(g.regions), 'region')}"
+    ous = ", ".join(g.ous[:3]) + (f" +{len(g.ous) - 3} OUs" if len(g.ous) > 3 else "")
+    return (f"{g.instances} × {g.reason} [{g.stack_set}] — {where} ({', '.join(g.regions)}); in {ous}: "
+            f"{accounts_text(g.accounts)}")
+
+
+def wave_counts(w: WaveCount) -> str:
+    parts = [f"{a.symbol}{w.count(a)}" for a in Action if w.count(a)]
+    return " ".join(parts) or "no changes"
+
+
+def summary_block(plan: Plan, view: Overview, bold: Callable[[str], str]) -> list[str]:
+    """The first screen: the verdict, then one line per StackSet change, wave, removal, skip reason, warning."""
+    s = plan.summary()
+    out = [bold(summary_line(plan)),
+           f"  {_plural(s['skipped'], 'account')} skipped · {_plural(len(plan.operations), 'StackSet operation')} in "
+           f"{_plural(len(plan.waves), 'wave')} · estimated {duration(plan.estimate_seconds)}"]
+    for ch in plan.stack_set_changes:
+        if ch.action is Action.ADD:
+            out.append(f"  + StackSet {ch.stack_set}: created, template {ch.definition.template_version}")
+        else:
+            props = "; ".join(f"{p.name} {p.before if p.before is not None else '(none)'} → "
+                              f"{p.after if p.after is not None else '(none)'}" for p in ch.properties[:4])
+            more = f"; +{len(ch.properties) - 4} more" if len(ch.properties) > 4 else ""
+            out.append(f"  ~ StackSet {ch.stack_set}: {props}{more}")
+    targets = targets_summary(plan)
+    if targets:
+        out.append(f"  {targets}")
+    total = len(plan.waves)
+    for w in view.waves:
+        if w.plan is None:
+            out.append(f"  Removals: {wave_counts(w)} in {_plural(w.accounts, 'account')} "
+                       "(apply needs --allow-destroy; see Operations for when)")
+        else:
+            out.append(f"  Wave {w.plan.index}/{total} {w.name!r}: {wave_counts(w)} in "
+                       f"{_plural(w.accounts, 'account')}; {w.plan.effective_concurrency} at a time per region; "
+                       f"~{duration(w.plan.estimate_seconds)}")
+    if view.skipped:
+        out.append("  Skipped: " + "; ".join(f"{len(g.accounts)} {g.reason.split(':')[0]}" for g in view.skipped[:4])
+                   + (f"; +{len(view.skipped) - 4} more reasons" if len(view.skipped) > 4 else ""))
+    if plan.warnings:
+        out.append(f"  Warnings: {len(plan.warnings)} (listed below)")
+    return out
+
+
+def matrix_lines(view: Overview) -> list[str]:
+    m = view.matrix
+    if not m.rows:
+        return []
+    width = max(len(ou) for ou, _ in m.rows)
+    cols = [max(len(r), 12) for r in m.regions]
+    out = ["Changes by OU and region:", "  " + "OU".ljust(width) + "  " + "  ".join(
+        r.ljust(c) for r, c in zip(m.regions, cols, strict=True))]
+    for ou, cells in m.rows:
+        row = ["".join(" ".join(f"{a.symbol}{n}" for a, n in counts) or "·").ljust(c)
+               for (_, counts), c in zip(cells, cols, strict=True)]
+        out.append("  " + ou.ljust(width) + "  " + "  ".join(row).rstrip())
+    return out
+
+
 def render_plan(plan: Plan, *, color: bool = False) -> str:
-    """The whole plan as text, ending with the summary line."""
+    """The whole plan as text: the summary first (one screen), then grouped changes per wave, removals, skipped
+    accounts, operations and warnings, then every per-instance row; the summary line closes it, as in Terraform."""
     bold = (lambda s: f"{_BOLD}{s}{_RESET}") if color else (lambda s: s)
+    view = overview(plan)
     out: list[str] = [bold(f"clumio-org plan {plan.plan_id}") + f"  (config {plan.config_path or '-'}, "
                       f"state serial {plan.state_serial if plan.state_serial is not None else 'none'})", ""]
+    out += summary_block(plan, view, bold)
+    out.append("")
     for ch in plan.stack_set_changes:
         out += _stack_set_block(ch, color)
         out.append("")
-    by_wave: dict[str | None, list[Change]] = defaultdict(list)
-    for c in plan.changes:
-        by_wave[c.wave].append(c)
-    for w in plan.waves:
-        rows = by_wave.get(w.name, [])
-        if not rows:
-            continue
-        out.append(bold(_wave_header(w, rows, len(plan.waves))))
-        if w.note:
-            out.append(f"  note: {w.note}")
-        out += _rows(rows, color)
-        out.append("")
-    known = {w.name for w in plan.waves}
-    removals = [c for wave, rows in by_wave.items() if wave not in known for c in rows]
-    if removals:
+    if view.removals:
         out.append(bold(f"Removals (apply needs --allow-destroy; see Operations for when): "
-                        f"{_plural(len(removals), 'instance')}"))
-        out += _rows(sorted(removals, key=lambda c: (c.key.stack_set, c.key.account, c.key.region)), color)
+                        f"{_plural(sum(g.instances for g in view.removals), 'instance')}"))
+        out += [f"  {_sym(Action.REMOVE, color)} {group_line(g)}" for g in view.removals]
+        out.append("")
+    matrix = matrix_lines(view)
+    if matrix:
+        out += [bold(matrix[0]), *matrix[1:], ""]
+    for w in view.waves:
+        if w.plan is None or not view.groups_of(w.name):
+            continue
+        rows = [c for c in plan.changes if c.wave == w.name]
+        out.append(bold(_wave_header(w.plan, rows, len(plan.waves))))
+        if w.plan.note:
+            out.append(f"  note: {w.plan.note}")
+        out += [f"  {_sym(g.action, color)} {group_line(g)}" for g in view.groups_of(w.name)]
         out.append("")
     out += coverage_text(plan)
-    if plan.skipped:
+    if view.skipped:
         out.append(bold(f"Skipped accounts ({len(plan.skipped)}):"))
-        out += [f"  {s.account}  {s.reason}" for s in plan.skipped]
+        for g in view.skipped:
+            out.append(f"  {g.reason} ({_plural(len(g.accounts), 'account')}): {', '.join(g.accounts)}")
         out.append("")
     out += targets_text(plan)
     if plan.operations:
         out.append(bold(f"Operations ({len(plan.operations)}, estimated {duration(plan.estimate_seconds)} "
                         f"including Clumio connection checks):"))
-        first_wave = next((op.index for op in plan.operations if op.wave), None)
         for op in plan.operations:
-            before = first_wave is not None and op.index < first_wave
-            wave = f"wave {op.wave}" if op.wave else ("before waves" if before else "after waves")
+            wave = op_wave(plan, op)
             out.append(f"  {op.index:03d} {op.kind.value:<21} {op.stack_set}  {wave}; "
                        f"{_plural(len(op.instances), 'instance')}; {describe_targets(op)}; "
                        f"~{duration(op.estimate_seconds)}")
@@ -162,5 +264,24 @@ def render_plan(plan: Plan, *, color: bool = False) -> str:
         out.append(bold("Warnings:"))
         out += [f"  ! {w}" for w in plan.warnings]
         out.append("")
+    out += _instance_rows(plan, view, color, bold)
     out.append(summary_line(plan))
     return "\n".join(out) + "\n"
+
+
+def _instance_rows(plan: Plan, view: Overview, color: bool, bold: Callable[[str], str]) -> list[str]:
+    """Every (StackSet, account, region) row, per wave then removals: the detail behind the groups above."""
+    if not plan.changes:
+        return []
+    by_wave: dict[str, list[Change]] = defaultdict(list)
+    known = {w.name for w in plan.waves}
+    for c in plan.changes:
+        by_wave[c.wave if c.wave in known and c.wave is not None else AFTER_WAVES].append(c)
+    out = [bold(f"Per-instance detail ({_plural(len(plan.changes), 'change')}):")]
+    for w in view.waves:
+        rows = by_wave.get(w.name, [])
+        if rows:
+            out.append(f" {'Removals' if w.plan is None else 'Wave ' + repr(w.name)}")
+            out += _rows(rows, color)
+    out.append("")
+    return out

@@ -10,7 +10,6 @@ from reconciler.render.json import render_plan_json
 from reconciler.render.markdown import STICKY_MARKER, render_plan_markdown
 from reconciler.render.text import NO_CHANGES, duration, render_plan
 from tests.fakes import (
-    OrgBuilder,
     connection,
     demo_org,
     instance,
@@ -63,29 +62,23 @@ def test_color_only_when_asked() -> None:
     assert "\033[32m+" in render_plan(mixed_plan(), color=True)
 
 
-def test_markdown_puts_removals_first_and_folds_details() -> None:
+def test_markdown_leads_with_the_summary_and_folds_per_instance_rows() -> None:
     md = render_plan_markdown(mixed_plan())
     assert md.startswith(STICKY_MARKER)
     assert "**Plan: 11 to add, 1 to change, 1 to remove.**" in md
-    assert md.index("#### Removals") < md.index("Changes by OU and region") < md.index("<details>")
+    assert md.index("#### Waves") < md.index("Changes by OU and region") < md.index("#### Removals") \
+        < md.index("<details>")
     assert "| `/Workloads/Prod` | +1 ~1 | +2 |" in md
+    assert "| + | 4 | new account in /Security | 2 × 2 (us-east-1, us-west-2) | `/Security` |" in md
     assert md.count("<details>") == md.count("</details>")
-
-
-def test_markdown_stays_under_the_comment_limit_with_a_truncation_note() -> None:
-    b = OrgBuilder()
-    for i in range(3000):
-        b.account(f"8{i:011d}", "/Big")
-    desired = make_desired(ous=["/Big"], regions=["us-east-1", "us-west-2", "eu-west-1"])
-    md = render_plan_markdown(make_plan(desired, make_live(b.build()), template=T))
-    assert len(md) <= 65_000
-    assert "Truncated:" in md and "more rows not shown" in md
-    assert md.count("<details>") == md.count("</details>")
+    assert "left out" not in md  # everything fits: nothing to apologise for
 
 
 def test_json_render_is_the_plan_file_document() -> None:
     data = json.loads(render_plan_json(mixed_plan()))
     assert data["summary"] == {"add": 11, "change": 1, "remove": 1, "skipped": 4}
+    assert list(data)[0] == "overview" and data["overview"]["summary"] == data["summary"]
+    assert [w["wave"] for w in data["overview"]["waves"]] == ["canary", "rest", "removals"]
 
 
 def test_durations_read_at_a_glance() -> None:
