@@ -83,14 +83,39 @@ def commands(data: dict[str, Any], secrets: dict[str, str]) -> list[tuple[list[s
     return found
 
 
+WORKFLOWS = ("plan.yml", "apply.yml", "drift.yml")
+
+
 def test_workflows_have_the_triggers_and_guards_they_promise() -> None:
     plan, apply, drift = workflow("plan.yml"), workflow("apply.yml"), workflow("drift.yml")
     assert "pull_request" in triggers(plan)
-    assert "clumio-org:plan-comment" in json.dumps(plan)  # the sticky comment's hidden marker
+    assert "<!-- clumio-org plan -->" in json.dumps(plan)  # the sticky comment's marker, as the renderer writes it
     assert triggers(apply)["push"]["branches"] == ["main"]
     assert apply["jobs"]["apply"]["environment"] == "production"
     assert "schedule" in triggers(drift)
     assert "gh issue create" in json.dumps(drift) and "gh issue edit" in json.dumps(drift)
+
+
+@pytest.mark.parametrize("name", WORKFLOWS)
+def test_workflows_are_hardened(name: str) -> None:
+    data = workflow(name)
+    assert data["permissions"] == {}  # nothing workflow-wide: each job asks for what it uses
+    assert "group" in data["concurrency"]
+    for job_name, job in data["jobs"].items():
+        assert isinstance(job.get("timeout-minutes"), int), job_name
+        assert "permissions" in job, job_name
+        for step in job["steps"]:
+            uses = step.get("uses")
+            if uses:
+                assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", uses), uses  # pinned by commit SHA
+            if uses and uses.startswith("actions/checkout@"):
+                assert step["with"]["persist-credentials"] is False
+            run = step.get("run", "")
+            assert "pip install clumio-org" not in run  # not on PyPI: install from the repository or a wheel
+            if "pip install" in run:
+                assert "git+https://github.com/${REPOSITORY}@${COMMIT}" in run
+    text = (CI / name).read_text()
+    assert ".slice(" not in text and "truncat" not in text.lower()  # the recipe never cuts the renderer's body
 
 
 @pytest.mark.slow
