@@ -69,7 +69,7 @@ def test_markdown_leads_with_the_summary_and_folds_per_instance_rows() -> None:
     assert md.index("#### Waves") < md.index("Changes by OU and region") < md.index("#### Removals") \
         < md.index("<details>")
     assert "| `/Workloads/Prod` | +1 ~1 | +2 |" in md
-    assert "| + | 4 | new account in /Security | 2 × 2 (us-east-1, us-west-2) | `/Security` |" in md
+    assert "| + | 2 | new account in /Workloads/Dev | 1 × 2 (us-east-1, us-west-2) | `/Workloads/Dev` |" in md
     assert md.count("<details>") == md.count("</details>")
     assert "left out" not in md  # everything fits: nothing to apologise for
 
