@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from reconciler.core.desired import Desired
+from reconciler.core.guardrails import LandingZone, ScpPolicy
 from reconciler.core.keys import InstanceKey
 from reconciler.core.live import (
     AccountState,
@@ -37,6 +38,7 @@ from reconciler.core.ports import (
     STACKSETS_SERVICE_PRINCIPAL,
     ClumioTemplate,
     DeploymentParameters,
+    GuardrailsUnreadable,
     OperationIdAlreadyExists,
     OperationInProgress,
     OrganizationInfo,
@@ -70,6 +72,7 @@ __all__ = [
     "FAKE_TOKEN",
     "FakeCallCounter",
     "FakeClumio",
+    "FakeGuardrails",
     "FakeOrg",
     "FakePorts",
     "FakeStackSets",
@@ -139,6 +142,35 @@ class FakeOrg:
     def role_exists(self, role_name: str) -> bool:
         self.calls.append("role_exists")
         return role_name in self.roles
+
+
+class FakeGuardrails:
+    """GuardrailReader in memory: ``attachments`` (target id → SCP ids), ``policies`` (id → ScpPolicy), an optional
+    landing zone; ``denied`` makes every policy read raise GuardrailsUnreadable. No policies at all means SCPs are
+    not enabled (nothing on the root). ``calls`` records each read."""
+
+    def __init__(self, attachments: Mapping[str, Sequence[str]] | None = None,
+                 policies: Iterable[ScpPolicy] = (), landing_zone: LandingZone | None = None,
+                 denied: bool = False) -> None:
+        self.attachments = {k: tuple(v) for k, v in (attachments or {}).items()}
+        self.policies = {p.id: p for p in policies}
+        self.zone = landing_zone
+        self.denied = denied
+        self.calls: list[tuple[str, str]] = []
+
+    def policies_for_target(self, target_id: str) -> tuple[str, ...]:
+        self.calls.append(("ListPoliciesForTarget", target_id))
+        if self.denied:
+            raise GuardrailsUnreadable("AWS denied organizations:ListPoliciesForTarget: not allowed")
+        return tuple(sorted(self.attachments.get(target_id, ())))
+
+    def describe_policy(self, policy_id: str) -> ScpPolicy:
+        self.calls.append(("DescribePolicy", policy_id))
+        return self.policies[policy_id]
+
+    def landing_zone(self) -> LandingZone | None:
+        self.calls.append(("ListLandingZones", ""))
+        return self.zone
 
 
 @dataclass
@@ -400,6 +432,7 @@ class FakePorts:
     clumio: FakeClumio
     management_stacksets: FakeStackSets
     api_calls: FakeCallCounter = field(default_factory=FakeCallCounter)
+    guardrails: FakeGuardrails = field(default_factory=FakeGuardrails)
 
 
 def fake_ports(tree: OrgTree | None = None, **kwargs: Any) -> FakePorts:

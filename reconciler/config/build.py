@@ -17,6 +17,7 @@ from reconciler.core.desired import (
     ClumioSpec,
     ConcurrencyMode,
     Desired,
+    GuardrailsSpec,
     ManagementAccountSpec,
     OrganizationSpec,
     RegionConcurrencyType,
@@ -27,6 +28,7 @@ from reconciler.core.desired import (
     TargetsSpec,
     WaveSpec,
 )
+from reconciler.core.guardrails import GuardrailMode
 
 # Seed step 8: "test the template on a few sample accounts" first, then "increase concurrency".
 CANARY_WAVE = WaveSpec(name="canary", sample=2, max_concurrent=Amount(count=1), failure_tolerance=Amount(count=0))
@@ -202,6 +204,7 @@ def build_desired(data: dict[str, object], source: str) -> Desired:
             )
         ),
         state=_state(obj(data.get("state")), organization.home_region),
+        guardrails=GuardrailsSpec(GuardrailMode(obj(data.get("guardrails")).get("on_deny", "warn"))),
         source=source,
         version=int(str(data.get("version", 1))),
     )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from reconciler.core.guardrails import GuardrailMode
+
 
 class CallAs(enum.Enum):
     """Who calls the StackSets API (reference/aws-stacksets.md §A1): the management account itself (SELF) or a
@@ -185,6 +187,13 @@ class StateSpec:
 
 
 @dataclass(frozen=True)
+class GuardrailsSpec:
+    """``guardrails``: what plan does with an (account, region) an SCP or Control Tower will make fail."""
+
+    on_deny: GuardrailMode = GuardrailMode.WARN
+
+
+@dataclass(frozen=True)
 class Desired:
     """Everything a desired-state file says should be true, validated and with defaults filled in.
 
@@ -201,6 +210,7 @@ class Desired:
     rollout: RolloutSpec
     management_account: ManagementAccountSpec
     state: StateSpec
+    guardrails: GuardrailsSpec = field(default_factory=GuardrailsSpec)
     source: str = ""
     digest: str = ""
     version: int = 1

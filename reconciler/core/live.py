@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 
+from reconciler.core.guardrails import Guardrails
 from reconciler.core.keys import InstanceKey
 
 
@@ -305,3 +306,4 @@ class Live:
     running_operations: Mapping[str, OperationView] = field(default_factory=dict)
     # Clumio StackSets found besides the managed ones (reconciler.plan.discover_existing), by name.
     other_clumio_stack_sets: Mapping[str, OtherClumioStackSet] = field(default_factory=dict)
+    guardrails: Guardrails | None = None  # read only when asked (plan, apply; drift under on_deny: skip)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from reconciler.core.coverage import CoverageRow
 from reconciler.core.desired import ConcurrencyMode, RegionConcurrencyType
+from reconciler.core.guardrails import GuardrailReport
 from reconciler.core.keys import InstanceKey
 from reconciler.core.live import PermissionModel
 
@@ -272,6 +273,8 @@ class Plan:
     extra: tuple[tuple[str, str], ...] = field(default=())
     coverage: tuple[CoverageRow, ...] = ()
     coverage_counts: tuple[tuple[str, int], ...] = ()
+    # What the guardrails (SCPs, Control Tower) say about the planned pairs; skipped pairs are not in ``changes``.
+    guardrails: GuardrailReport = field(default_factory=GuardrailReport)
 
     def summary(self) -> dict[str, int]:
         """Counts for ``Plan: N to add, M to change, K to remove.`` (instances; StackSet changes count as change)."""

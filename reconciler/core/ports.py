@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from reconciler.core.errors import ProviderError
+from reconciler.core.guardrails import LandingZone, ScpPolicy
 from reconciler.core.live import (
     ClumioTemplateInfo,
     Connection,
@@ -48,6 +49,24 @@ class OrgReader(Protocol):
     def enabled_regions(self) -> frozenset[str]: ...
     def role_exists(self, role_name: str) -> bool:
         """Whether an IAM role of that name exists in the calling account."""
+        ...
+
+
+class GuardrailsUnreadable(ProviderError):
+    """The caller may not read the organization's policies or its Control Tower landing zone (AccessDenied): the
+    guardrail check is skipped with a note, never guessed."""
+
+
+class GuardrailReader(Protocol):
+    """Organizations policy reads and Control Tower, for the guardrail check (docs/reference/guardrails.md §1)."""
+
+    def policies_for_target(self, target_id: str) -> tuple[str, ...]:
+        """ListPoliciesForTarget (SERVICE_CONTROL_POLICY, every page): the SCP ids attached directly to the root, OU
+        or account. Raises GuardrailsUnreadable on AccessDenied."""
+        ...
+    def describe_policy(self, policy_id: str) -> ScpPolicy: ...
+    def landing_zone(self) -> LandingZone | None:
+        """ListLandingZones then GetLandingZone; None when the organization has none."""
         ...
 
 

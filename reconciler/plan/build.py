@@ -24,6 +24,7 @@ from reconciler.plan.diff import diff
 from reconciler.plan.discover import PortSet, discover
 from reconciler.plan.expand import Expansion, expand
 from reconciler.plan.fingerprint import live_fingerprint
+from reconciler.plan.guardrails.check import check_guardrails, without_skipped
 from reconciler.plan.planfile import contract_id, operation_id, plan_to_json
 from reconciler.plan.preflight import preflight
 from reconciler.plan.schedule import schedule
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 def observe(desired: Desired, ports: PortSet) -> tuple[Live, ClumioTemplate]:
     """Read what a plan is made against: discovery, preflight on what it found, then Clumio's org template for the
     configured asset types. `plan` and `apply` without a plan file both start here."""
-    live = discover(desired, ports)
+    live = discover(desired, ports, guardrails=True)
     preflight(desired, ports, live)
     return live, ports.clumio.org_template(desired.clumio.asset_types)
 
@@ -62,13 +63,16 @@ def make_plan(desired: Desired, live: Live, *, template: ClumioTemplate, state: 
     the values Clumio would hand out now; with ``state`` they reveal a rotated NoEcho parameter."""
     expansion, coverage = expand_uncovered(desired, live)
     d = diff(desired, live, expansion, template, state=state, secret_fingerprints=secret_fingerprints)
+    guardrails = check_guardrails(desired, live, d.changes, template.body)
+    if guardrails.skipped_keys:
+        d = replace(d, changes=without_skipped(d.changes, guardrails), retain=d.retain - guardrails.skipped_keys)
     reached = set(expansion.reached) | {live.org.management_account}
     fingerprint = live_fingerprint(live, reached, d.definitions)
     serial = state.serial if state is not None else None
     plan_id = compute_plan_id(desired.digest, fingerprint, serial)
     sched = schedule(desired, live, expansion, d, plan_id)
     existing = tuple(sorted(covered_elsewhere(coverage).values(), key=lambda r: (r.account, r.region)))
-    warnings = [*expansion.warnings, *d.notices, *other_stack_set_notes(live)]
+    warnings = [*expansion.warnings, *d.notices, *other_stack_set_notes(live), *guardrails.notes]
     return seal(Plan(
         plan_id=plan_id,
         created_at=created_at or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -88,6 +92,7 @@ def make_plan(desired: Desired, live: Live, *, template: ClumioTemplate, state: 
         targets=d.targets,
         # Counts only for a brownfield plan (something covered elsewhere): a greenfield plan reads as before.
         coverage_counts=tuple((c.value, n) for c, n in coverage_counts(coverage).items()) if existing else (),
+        guardrails=guardrails,
     ))
 
 

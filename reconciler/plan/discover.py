@@ -14,6 +14,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
 
 from reconciler.core.desired import CallAs, Desired
+from reconciler.core.errors import ReconcilerError
+from reconciler.core.guardrails import Guardrails
 from reconciler.core.keys import InstanceKey
 from reconciler.core.live import (
     ClumioTemplateInfo,
@@ -115,12 +117,25 @@ class _StackSetReads:
         return live, instances, _running(operations.result())
 
 
+def _guardrails(desired: Desired, ports: PortSet, tree: OrgTree) -> Guardrails:
+    """The guardrails of the accounts the config targets (read beside the StackSets, once the tree is known)."""
+    from reconciler.plan.expand import expand
+    from reconciler.plan.guardrail_reads import read_guardrails
+
+    try:
+        accounts = list(expand(desired, tree).accounts)
+    except ReconcilerError:
+        return Guardrails(scp_note="guardrails not checked: the targets do not resolve (see preflight)")
+    return read_guardrails(getattr(ports, "guardrails", None), tree, accounts)
+
+
 def discover(desired: Desired, ports: PortSet, *, connections: bool = True,
-             stack_set_names: Iterable[str] | None = None) -> Live:
+             stack_set_names: Iterable[str] | None = None, guardrails: bool = False) -> Live:
     """Everything the plan, apply and drift need to know about the world right now.
 
     ``stack_set_names`` narrows which managed StackSets are read (default: all the config manages);
-    ``connections=False`` skips the Clumio connections listing (the latest template is still read).
+    ``connections=False`` skips the Clumio connections listing (the latest template is still read);
+    ``guardrails=True`` also reads the SCPs and the Control Tower landing zone of the targeted accounts.
     """
     targets = stack_set_ports(desired, ports)
     if stack_set_names is not None:
@@ -128,7 +143,7 @@ def discover(desired: Desired, ports: PortSet, *, connections: bool = True,
         targets = {name: port for name, port in targets.items() if name in wanted}
     # Each StackSet read uses two workers (describe→instances, and its operations) on top of the org-level reads,
     # so the pool keeps every independent read in flight at once and no task ever waits for a free worker.
-    with ThreadPoolExecutor(max_workers=WORKERS + 2 * len(targets), thread_name_prefix="discover") as pool:
+    with ThreadPoolExecutor(max_workers=WORKERS + 1 + 2 * len(targets), thread_name_prefix="discover") as pool:
         tree_f = pool.submit(ports.org.read_tree)
         regions_f = pool.submit(ports.org.enabled_regions)
         template_f = pool.submit(ports.clumio.latest_template)
@@ -138,6 +153,7 @@ def discover(desired: Desired, ports: PortSet, *, connections: bool = True,
                                stack_set_ports(desired, ports)) if stack_set_names is None else None
         tree: OrgTree = tree_f.result()
         conns_f = pool.submit(ports.clumio.list_connections, sorted(tree.accounts)) if connections else None
+        guard_f = pool.submit(_guardrails, desired, ports, tree) if guardrails else None
         stack_sets: dict[str, LiveStackSet] = {}
         instances: dict[InstanceKey, LiveInstance] = {}
         running: dict[str, OperationView] = {}
@@ -152,6 +168,7 @@ def discover(desired: Desired, ports: PortSet, *, connections: bool = True,
         enabled: frozenset[str] = regions_f.result()
         conns: list[Connection] = conns_f.result() if conns_f is not None else []
         others = others_f.result() if others_f is not None else {}
+        found_guardrails: Guardrails | None = guard_f.result() if guard_f is not None else None
     log.debug("discovered %d accounts, %d StackSets, %d instances, %d connections",
               len(tree.accounts), len(stack_sets), len(instances), len(conns))
     return Live(
@@ -163,6 +180,7 @@ def discover(desired: Desired, ports: PortSet, *, connections: bool = True,
         enabled_regions=enabled,
         running_operations=running,
         other_clumio_stack_sets=others,
+        guardrails=found_guardrails,
     )
 
 

@@ -30,6 +30,7 @@ from reconciler.core.plan import (
     WavePlan,
 )
 from reconciler.plan.coverage import coverage_from_json, coverage_to_json
+from reconciler.plan.guardrails.report import report_from_json, report_to_json
 from reconciler.plan.targets import targets_from_json, targets_to_json
 
 
@@ -138,6 +139,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "targets": targets_to_json(plan.targets),
         "extra": {k: v for k, v in plan.extra},
         **coverage_to_json(plan.coverage, plan.coverage_counts),
+        "guardrails": report_to_json(plan.guardrails),
     }
 
 
@@ -209,6 +211,7 @@ def plan_from_json(data: dict[str, Any], source: str = "plan") -> Plan:
             coverage=coverage_from_json(data)[0],
             coverage_counts=coverage_from_json(data)[1],
             targets=targets_from_json(data.get("targets")),
+            guardrails=report_from_json(data.get("guardrails")),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise PlanFileError(f"{source} is not a valid clumio-org plan ({type(exc).__name__}: {exc})",

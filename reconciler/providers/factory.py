@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from reconciler.core.desired import CallAs, Desired
-from reconciler.core.ports import Clumio, OrgReader, StackSets
+from reconciler.core.ports import Clumio, GuardrailReader, OrgReader, StackSets
+from reconciler.providers.aws.guardrails import AwsGuardrailReader
 from reconciler.providers.aws.organizations import AwsOrgReader
 from reconciler.providers.aws.session import ApiCallCounter, make_client, make_session
 from reconciler.providers.aws.stacksets import AwsStackSets
@@ -29,6 +30,7 @@ class Ports:
     clumio: Clumio
     management_stacksets: StackSets
     api_calls: ApiCallCounter
+    guardrails: GuardrailReader
 
 
 def build_ports(desired: Desired, *, profile: str | None = None) -> Ports:
@@ -37,8 +39,9 @@ def build_ports(desired: Desired, *, profile: str | None = None) -> Ports:
     counter = ApiCallCounter()
     session = make_session(org_spec.home_region, org_spec.assume_role_arn, counter, profile=profile)
     cfn = make_client(session, "cloudformation")
+    organizations = make_client(session, "organizations", GLOBAL_REGION)
     org = AwsOrgReader(
-        organizations=make_client(session, "organizations", GLOBAL_REGION),
+        organizations=organizations,
         sts=make_client(session, "sts"),
         ec2=make_client(session, "ec2"),
         iam=make_client(session, "iam", GLOBAL_REGION),
@@ -50,4 +53,6 @@ def build_ports(desired: Desired, *, profile: str | None = None) -> Ports:
         clumio=clumio,
         management_stacksets=AwsStackSets(cfn, CallAs.SELF),
         api_calls=counter,
+        # Control Tower answers in its landing zone's home region, which is usually the StackSet home region.
+        guardrails=AwsGuardrailReader(organizations, make_client(session, "controltower")),
     )

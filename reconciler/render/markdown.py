@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from reconciler.core.plan import Action, Change, Plan
 from reconciler.plan.overview import AFTER_WAVES, ChangeGroup, Overview, overview
 from reconciler.render.coverage import coverage_markdown
+from reconciler.render.guardrails import guardrail_markdown
 from reconciler.render.targets import targets_markdown
 from reconciler.render.text import (
     accounts_text,
@@ -203,7 +204,8 @@ def render_plan_markdown(plan: Plan, *, max_chars: int = MAX_CHARS, plan_file: s
     where the full plan is."""
     view = overview(plan)
     head = [*_summary(plan, view), *_stack_sets(plan), *_matrix(view), *_grouped(plan, view), *_skipped(view),
-            *targets_markdown(plan), *_operations(plan), *_warnings(plan), *coverage_markdown(plan)]
+            *targets_markdown(plan), *guardrail_markdown(plan), *_operations(plan), *_warnings(plan),
+            *coverage_markdown(plan)]
     footer = [f"<sub>desired `{plan.desired_digest[:12]}` · live `{plan.live_fingerprint[7:19]}` · state serial "
               f"{plan.state_serial if plan.state_serial is not None else 'none'}</sub>"]
     note_room = 400

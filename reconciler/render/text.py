@@ -18,6 +18,7 @@ from reconciler.core.plan import (
 )
 from reconciler.plan.overview import AFTER_WAVES, ChangeGroup, Overview, WaveCount, overview
 from reconciler.render.coverage import coverage_text
+from reconciler.render.guardrails import guardrail_text
 from reconciler.render.targets import targets_text
 
 _COLORS = {Action.ADD: "\033[32m", Action.CHANGE: "\033[33m", Action.REMOVE: "\033[31m"}
@@ -243,6 +244,7 @@ def render_plan(plan: Plan, *, color: bool = False) -> str:
         out += [f"  {_sym(g.action, color)} {group_line(g)}" for g in view.groups_of(w.name)]
         out.append("")
     out += coverage_text(plan)
+    out += guardrail_text(plan)
     if view.skipped:
         out.append(bold(f"Skipped accounts ({len(plan.skipped)}):"))
         for g in view.skipped:

@@ -1,0 +1,87 @@
+"""The guardrail check of a plan: which planned (account, region) pairs will fail, and what ``guardrails.on_deny``
+does with them (warn, skip, refuse). Pure: it works on what discovery read."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+
+from reconciler.core.desired import Desired
+from reconciler.core.errors import ReconcilerError
+from reconciler.core.guardrails import GuardrailFinding, GuardrailMode, GuardrailReport, Guardrails, Verdict
+from reconciler.core.keys import InstanceKey
+from reconciler.core.live import Live, OrgTree
+from reconciler.core.plan import Action, Change
+from reconciler.plan.guardrails.evaluate import evaluate
+from reconciler.plan.guardrails.template import required_actions
+
+MAX_NAMED = 10
+
+
+class GuardrailRefused(ReconcilerError):
+    """``guardrails.on_deny: refuse`` and a guardrail denies planned pairs."""
+
+
+def _named(items: list[str]) -> str:
+    shown = ", ".join(items[:MAX_NAMED])
+    return shown + (f" and {len(items) - MAX_NAMED} more" if len(items) > MAX_NAMED else "")
+
+
+def control_tower_notes(guardrails: Guardrails, tree: OrgTree, desired: Desired,
+                        accounts: Iterable[str]) -> list[str]:
+    """Regions of the config that the landing zone does not govern, named with the OUs of the targeted accounts."""
+    zone = guardrails.landing_zone
+    if zone is None:
+        return [guardrails.control_tower_note] if guardrails.control_tower_note else []
+    ungoverned = [r for r in desired.regions if r not in zone.governed_regions]
+    if not ungoverned:
+        return []
+    ous = sorted({tree.path_of(tree.accounts[a].parent_id) for a in accounts if a in tree.accounts})
+    governed = ", ".join(zone.governed_regions) or "none"
+    return [f"Control Tower landing zone {zone.version} does not govern region {region} (governed: {governed}): "
+            f"its controls do not cover it in {_named(ous)}; if its region deny control is on, the SCP check names "
+            "the pairs it blocks" for region in ungoverned]
+
+
+def evaluate_keys(desired: Desired, live: Live, keys: Iterable[InstanceKey], template_body: str,
+                  ) -> list[GuardrailFinding]:
+    """Findings for the service-managed StackSet's ``keys`` (the management account's stack is exempt from SCPs)."""
+    guardrails = live.guardrails
+    if guardrails is None or not guardrails.scp_readable:
+        return []
+    spec = desired.stack_set
+    actions = required_actions(template_body, spec.template_parameters(), spec.name)
+    chosen = [k for k in keys if k.stack_set == spec.name]
+    return evaluate(live.org, guardrails, chosen, actions)
+
+
+def check_guardrails(desired: Desired, live: Live, changes: Iterable[Change], template_body: str,
+                     ) -> GuardrailReport:
+    """The plan's guardrail report for the pairs it would create or update; raises GuardrailRefused under
+    ``on_deny: refuse`` when one will fail."""
+    mode = desired.guardrails.on_deny
+    guardrails = live.guardrails
+    if guardrails is None:
+        return GuardrailReport(mode=mode, checked=False)
+    planned = [c.key for c in changes if c.action is not Action.REMOVE]
+    findings = evaluate_keys(desired, live, planned, template_body)
+    notes = [guardrails.scp_note] if guardrails.scp_note else []
+    notes += control_tower_notes(guardrails, live.org, desired, {k.account for k in planned})
+    if mode is GuardrailMode.SKIP:
+        findings = [replace(f, skipped=True) if f.verdict is Verdict.DENIED else f for f in findings]
+    denied = [f for f in findings if f.verdict is Verdict.DENIED]
+    if mode is GuardrailMode.REFUSE and denied:
+        lines = "\n".join(f"  {f.key.account}/{f.key.region}: {f.reason}" for f in denied[:20])
+        more = f"\n  … and {len(denied) - 20} more" if len(denied) > 20 else ""
+        raise GuardrailRefused(
+            f"guardrails deny {len(denied)} planned (account, region) pair(s) and guardrails.on_deny is refuse:\n"
+            f"{lines}{more}",
+            hint="change the SCP (or exempt the StackSets execution role arn:aws:iam::*:role/stacksets-exec-*), "
+                 "narrow targets/regions, or set guardrails.on_deny: skip to leave those pairs out")
+    return GuardrailReport(mode=mode, findings=tuple(sorted(findings, key=lambda f: f.key)), notes=tuple(notes))
+
+
+def without_skipped(changes: Iterable[Change], report: GuardrailReport) -> tuple[Change, ...]:
+    """The changes minus every pair the report skips (neither created, repaired nor removed)."""
+    skipped = report.skipped_keys
+    return tuple(c for c in changes if c.key not in skipped)
