@@ -72,7 +72,8 @@ class Executor:
 
     def __init__(self, plan: Plan, ports: ApplyPorts, journal: Journal, options: ApplyOptions, *,
                  timing: Timing, progress: Progress,
-                 confirm_stop: Callable[[str], bool] = lambda _op: True) -> None:
+                 confirm_stop: Callable[[str], bool] = lambda _op: True,
+                 recheck: Callable[[str, Sequence[Operation]], str | None] | None = None) -> None:
         self.plan = plan
         self.ports = ports
         self.journal = journal
@@ -80,6 +81,8 @@ class Executor:
         self.timing = timing
         self.progress = progress
         self.confirm_stop = confirm_stop
+        # Apply rechecks the guardrails before each wave (docs/reference/guardrails.md §5): a reason stops the run.
+        self.recheck = recheck
         self.runner = OperationRunner(plan, ports, journal, options, timing=timing, progress=progress)
         self.gate = ConnectionGate(ports.clumio, timing, progress)
         self._waves = {w.name: w for w in plan.waves}
@@ -99,6 +102,12 @@ class Executor:
         try:
             self.runner.settle_earlier_operations()
             for number, (name, ops) in enumerate(groups, start=1):
+                blocked = self.recheck(name, ops) if self.recheck is not None else None
+                if blocked is not None:
+                    result.stopped_before, result.stop_reason = name, blocked
+                    self.journal.skipped(self.plan.plan_id, [op for _, rest in groups[number - 1:] for op in rest
+                                                             if self.journal.entry(op.operation_id) is None])
+                    break
                 wave = self._run_wave(name, ops, number, len(groups))
                 result.waves.append(wave)
                 if wave.over_budget:

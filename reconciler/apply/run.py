@@ -107,7 +107,7 @@ def _locked_apply(request: ApplyRequest, ui: ApplyUI, saved: Plan | None, ports:
         settle_unfinished(journal, port_for, waiter, ui.progress, timing,
                           except_plan=saved.plan_id if saved is not None and resuming else None)
         stored = backend.read()  # None until the first write: a plan made with no state recorded serial None
-        fresh, live = _make_fresh_plan(desired, ports, stored)
+        fresh, live, template_body = _make_fresh_plan(desired, ports, stored)
         link = check_lineage(live.stack_sets, stored, backend.describe(), adopt=request.adopt, force=request.force,
                              command="apply")
         if saved is not None:
@@ -152,21 +152,31 @@ def _locked_apply(request: ApplyRequest, ui: ApplyUI, saved: Plan | None, ports:
             rotate_credentials=request.rotate_credentials,
             management_stack_set=management,
         )
+        from reconciler.apply.guardrails_recheck import GuardrailRecheck
+
+        recheck = GuardrailRecheck(desired, plan, getattr(ports, "guardrails", None), live, template_body, ui.echo)
         executor = Executor(plan, ports, journal, options, timing=timing, progress=ui.progress,
-                            confirm_stop=ui.confirm_stop)
+                            confirm_stop=ui.confirm_stop, recheck=recheck)
         result = executor.run()
         _summarise(result, ui)
+        from reconciler.render.guardrails import skipped_lines
+
+        for line in skipped_lines(plan):
+            ui.echo(line)
         return result.outcome.exit_code
 
 
-def _make_fresh_plan(desired: Desired, ports: Any, state: Any) -> tuple[Plan, Live]:
+def _make_fresh_plan(desired: Desired, ports: Any, state: Any) -> tuple[Plan, Live, str]:
+    """The plan of the world now, with what it was made against (Live, and the template body for the guardrail
+    recheck)."""
     from reconciler.plan.build import make_plan, observe
 
     live, template = observe(desired, ports)
     deployment = ports.clumio.org_deployment_parameters(desired.organization.id)
     redact.remember(deployment.token, deployment.external_id)
     fingerprints = {name: value.fingerprint() for name, value in secrets_of(deployment).items()}
-    return make_plan(desired, live, template=template, state=state, secret_fingerprints=fingerprints), live
+    plan = make_plan(desired, live, template=template, state=state, secret_fingerprints=fingerprints)
+    return plan, live, template.body
 
 
 def _summarise(result: ApplyResult, ui: ApplyUI) -> None:

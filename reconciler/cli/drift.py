@@ -147,11 +147,14 @@ class Gathered:
 
 def gather(desired: Desired, ports: object, *, detect_drift: bool, timeout: float) -> Gathered:
     """Detect (when asked), then discover Live, read state and the drifted resources: every API call drift makes."""
+    from reconciler.core.guardrails import GuardrailMode
     from reconciler.plan.discover import discover, stack_set_ports
+    from reconciler.plan.guardrails.check import drift_view
 
     by_name = stack_set_ports(desired, ports)  # type: ignore[arg-type]
     detections, notes = _detect_all(by_name, timeout) if detect_drift else ([], [])
-    live = discover(desired, ports)  # type: ignore[arg-type]
+    skipping = desired.guardrails.on_deny is GuardrailMode.SKIP  # pairs a plan skips are not drift
+    live = discover(desired, ports, guardrails=skipping)  # type: ignore[arg-type]
     now = clock.now()
     fresh = {d.stack_set for d in detections}
     detections += [last_detection(live.stack_sets[name], now) for name in by_name
@@ -159,6 +162,7 @@ def gather(desired: Desired, ports: object, *, detect_drift: bool, timeout: floa
     from reconciler.plan.build import expand_uncovered
 
     expansion, coverage = expand_uncovered(desired, live)
+    live, expansion = drift_view(desired, live, expansion)
     state = _read_state(desired, live)
     inputs = DriftInputs(
         desired=desired, live=live, expansion=expansion, now=now, coverage=coverage,

@@ -48,3 +48,16 @@ def _cell(text: str) -> str:
 def guardrail_markdown_rows(plan: Plan) -> list[str]:
     return [f"| `{f.key.account}` | {f.key.region} | {_cell(f.reason)} | {'yes' if f.skipped else ''} |"
             for f in plan.guardrails.findings]
+
+
+def skipped_lines(plan: Plan) -> list[str]:
+    """What apply prints at the end about pairs it left out under ``guardrails.on_deny: skip``."""
+    skipped = [f for f in plan.guardrails.findings if f.skipped]
+    if not skipped:
+        return []
+    lines = [f"Skipped by guardrails (guardrails.on_deny: skip): {len(skipped)} (account, region) pair(s), not "
+             "deployed:"]
+    lines += [f"  {f.key.account}  {f.key.region:<15} {f.reason}" for f in skipped[:TEXT_LIMIT]]
+    if len(skipped) > TEXT_LIMIT:
+        lines.append(f"  … and {len(skipped) - TEXT_LIMIT} more")
+    return lines

@@ -15,7 +15,7 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from reconciler.sandbox import control, protocols, s3
+from reconciler.sandbox import control, controltower, protocols, s3
 from reconciler.sandbox.api import ClumioRequest, SandboxWorld
 from reconciler.sandbox.protocols import WireRequest, WireResponse
 
@@ -172,6 +172,10 @@ def route(server: SandboxHTTPServer, request: WireRequest) -> WireResponse:
         return protocols.handle_unsigned_query(world, request)
     if scope.service == "s3":
         return s3.handle(world, request, access_key=scope.access_key, region=scope.region)
+    if scope.service == "controltower":  # REST-JSON (docs/reference/guardrails.md §4)
+        status, body, headers = controltower.handle_wire(world, path, request.body, access_key=scope.access_key,
+                                                         region=scope.region)
+        return WireResponse(status, body, headers)
     return protocols.handle_query(world, scope.service, request, access_key=scope.access_key, region=scope.region)
 
 

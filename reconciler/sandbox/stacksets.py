@@ -28,6 +28,7 @@ class StackHooks(Protocol):
     def stack_deployed(self, instance: StackInstance, at: float) -> None: ...
     def stack_deleted(self, account: str, region: str, retained: bool, at: float) -> None: ...
     def stack_failure(self, stack_set: StackSet, account: str, params: dict[str, str]) -> str | None: ...
+    def guardrail_failure(self, stack_set: StackSet, account: str, region: str) -> str | None: ...
 
 
 # Mutable simulation state, changed in place under the world lock.
@@ -204,6 +205,9 @@ class StackSetEngine:
         failing = self.failing_accounts()
         if target.account in failing:
             return Target(target.account, target.region, target.ou_id, "FAILED", failing[target.account])
+        denied = self.hooks.guardrail_failure(stack_set, target.account, target.region)
+        if denied is not None:  # an SCP denies a call the stack makes (docs/reference/guardrails.md §6)
+            return Target(target.account, target.region, target.ou_id, "FAILED", denied, 10.0)
         instance = stack_set.instances.get((target.account, target.region))
         params = stack_set.effective_parameters(instance.overrides if instance else {})
         reason = self.hooks.stack_failure(stack_set, target.account, params)

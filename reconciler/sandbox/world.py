@@ -66,6 +66,7 @@ class World:
         self.enabled_regions: list[str] = sorted((spec.get("regions") or {}).get("enabled") or ALL_REGIONS)
         self.access_keys: dict[str, tuple[str, str, str]] = {}  # issued key -> (account, role, session)
         self.org = self._build_org(spec)
+        self._seed_guardrails(spec.get("guardrails"))
         clumio = spec.get("clumio") or {}
         templates = clumio.get("templates") or {}
         versions = list(templates.get("versions") or ["24.3", "24.4"])
@@ -133,6 +134,18 @@ class World:
             org.delegated_admins[admin] = created
         return org
 
+    def _seed_guardrails(self, spec: dict[str, Any] | None) -> None:
+        from reconciler.sandbox.controltower import seed_landing_zone
+        from reconciler.sandbox.policies import seed_policies
+
+        try:
+            self.policies = seed_policies(self.org, spec)
+        except AwsFault as exc:
+            raise ConfigError(f"sandbox world: {exc.message}",
+                              hint="attach policies by name to root, an OU id or /path, or an account id") from None
+        self.landing_zone = seed_landing_zone((spec or {}).get("control_tower"), "us-east-1",
+                                              self.org.management_account)
+
     # --- time ---------------------------------------------------------------------------------------------
     def now_ts(self) -> float:
         return self.clock.now().timestamp()
@@ -162,8 +175,11 @@ class World:
             if service == "cloudformation":
                 return handle_cloudformation(self, operation, params, caller, region)
             if service == "organizations":
-                return handle_organizations(self.org, operation, params, caller, self.clock.now(),
-                                            self.empty_first_pages)
+                return self._organizations(operation, params, caller)
+            if service == "controltower":
+                from reconciler.sandbox.controltower import handle_controltower
+
+                return handle_controltower(self.landing_zone, operation, params, caller, self.org.management_account)
             if service == "sts":
                 return handle_sts(self, operation, params, caller, access_key)
             if service == "iam":
@@ -171,6 +187,24 @@ class World:
             if service == "ec2":
                 return handle_ec2(self, operation, params, caller)
             raise AwsFault("InvalidAction", f"The sandbox does not implement {service}:{operation}.")
+
+    def _organizations(self, operation: str, params: dict[str, Any], caller: str) -> dict[str, Any]:
+        from reconciler.sandbox.policies import POLICY_OPERATIONS, handle_policies, root_shape
+
+        if operation in POLICY_OPERATIONS and caller in self.org.accounts:
+            return handle_policies(self.org, self.policies, operation, params, caller)
+        result = handle_organizations(self.org, operation, params, caller, self.clock.now(), self.empty_first_pages)
+        if operation == "ListRoots" and result.get("Roots"):
+            result["Roots"] = [root_shape(self.org, self.policies)]
+        return result
+
+    def guardrail_failure(self, stack_set: StackSet, account: str, region: str) -> str | None:
+        """AWS's status reason when the world's SCPs deny what this stack creates in (account, region)."""
+        from reconciler.sandbox.policies import scp_failure
+
+        instance = stack_set.instances.get((account, region))
+        params = stack_set.effective_parameters(instance.overrides if instance else {})
+        return scp_failure(self.org, self.policies, stack_set, account, region, params)
 
     def handle_clumio(self, request: ClumioRequest) -> ClumioResponse:
         with self.lock:

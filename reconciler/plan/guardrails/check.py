@@ -10,8 +10,15 @@ from reconciler.core.desired import Desired
 from reconciler.core.errors import ReconcilerError
 from reconciler.core.guardrails import GuardrailFinding, GuardrailMode, GuardrailReport, Guardrails, Verdict
 from reconciler.core.keys import InstanceKey
-from reconciler.core.live import Live, OrgTree
+from reconciler.core.live import (
+    Live,
+    LiveInstance,
+    OrgTree,
+    StackInstanceDetailedStatus,
+    StackInstanceStatus,
+)
 from reconciler.core.plan import Action, Change
+from reconciler.plan.expand import Expansion
 from reconciler.plan.guardrails.evaluate import evaluate
 from reconciler.plan.guardrails.template import required_actions
 
@@ -85,3 +92,25 @@ def without_skipped(changes: Iterable[Change], report: GuardrailReport) -> tuple
     """The changes minus every pair the report skips (neither created, repaired nor removed)."""
     skipped = report.skipped_keys
     return tuple(c for c in changes if c.key not in skipped)
+
+
+def drift_view(desired: Desired, live: Live, expansion: Expansion) -> tuple[Live, Expansion]:
+    """What drift compares under ``on_deny: skip``: the pairs a plan would skip (denied, and not deployed healthy)
+    are neither expected nor reported, as the plan leaves them alone. Evaluated against the template the StackSet
+    runs; without a StackSet there is nothing to leave out."""
+    stack_set = live.stack_sets.get(desired.stack_set.name)
+    if desired.guardrails.on_deny is not GuardrailMode.SKIP or live.guardrails is None or stack_set is None:
+        return live, expansion
+    pending = [k for k in expansion.targets if not _healthy(live.instances.get(k))]
+    denied = {f.key for f in evaluate_keys(desired, live, pending, stack_set.template_body)
+              if f.verdict is Verdict.DENIED}
+    if not denied:
+        return live, expansion
+    targets = {k: w for k, w in expansion.targets.items() if k not in denied}
+    instances = {k: i for k, i in live.instances.items() if k not in denied}
+    return replace(live, instances=instances), replace(expansion, targets=targets)
+
+
+def _healthy(instance: LiveInstance | None) -> bool:
+    return (instance is not None and instance.status is StackInstanceStatus.CURRENT
+            and instance.detailed_status in (None, StackInstanceDetailedStatus.SUCCEEDED))
