@@ -33,9 +33,15 @@ def guardrail_targets(tree: OrgTree, accounts: Iterable[str]) -> list[str]:
     return [*chosen, *sorted(nodes)]
 
 
-def _scps(reader: GuardrailReader, targets: list[str],
+def _scps(reader: GuardrailReader, root: str, targets: list[str],
           pool: ThreadPoolExecutor) -> tuple[dict[str, tuple[str, ...]], dict[str, ScpPolicy]]:
-    attached = dict(zip(targets, pool.map(reader.policies_for_target, targets), strict=True))
+    # The root first: with the SCP policy type enabled it always holds one (§1), so none there means SCPs are not in
+    # force and the other listings are not needed.
+    on_root = reader.policies_for_target(root)
+    if not on_root:
+        return {root: ()}, {}
+    rest = [t for t in targets if t != root]
+    attached = {root: on_root, **dict(zip(rest, pool.map(reader.policies_for_target, rest), strict=True))}
     distinct = sorted({p for ids in attached.values() for p in ids})
     policies = {p.id: p for p in pool.map(reader.describe_policy, distinct)}
     return attached, policies
@@ -57,7 +63,7 @@ def read_guardrails(reader: GuardrailReader | None, tree: OrgTree, accounts: Ite
     with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="guardrails") as pool:
         zone_f = pool.submit(_landing_zone, reader)
         try:
-            attached, policies = _scps(reader, targets, pool) if targets else ({}, {})
+            attached, policies = _scps(reader, tree.root_id, targets, pool) if targets else ({}, {})
             note = None
         except ProviderError as error:
             attached, policies = {}, {}

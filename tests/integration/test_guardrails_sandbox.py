@@ -113,21 +113,28 @@ def test_refuse_stops_the_plan(world: Any, tmp_path: Path, capsys: pytest.Captur
 
 
 def test_apply_rechecks_before_each_wave_and_stops_on_a_denial_the_plan_did_not_name(
-        world: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        world: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from reconciler.apply.guardrails_recheck import GuardrailRecheck
+
     path = tmp_path / "clumio-org.yaml"
-    path.write_text(CONFIG.replace("{mode}", "skip").replace("organization: true", "ous: [/Other]")
-                    .replace("regions: [us-east-1, us-west-2, eu-west-1]", "regions: [us-east-1]"))
-    saved = tmp_path / "plan.json"
-    made = cli(capsys, "plan", "-c", str(path), "--out", str(saved))
-    assert made.code == 0, made.text
-    assert "666666666666  us-east-1" in made.out and "555555555555  us-east-1       will fail" in made.out
+    path.write_text(CONFIG.replace("{mode}", "skip").replace("regions: [us-east-1, us-west-2, eu-west-1]",
+                                                              "regions: [us-east-1]")
+                    .replace('- {name: all, rest: true, max_concurrent: "100%", failure_tolerance: "100%"}',
+                             "- {name: apps, ous: [/Apps]}\n    - {name: other, rest: true}"))
     org = world.client("organizations")
     policy = next(p["Id"] for p in org.list_policies(Filter="SERVICE_CONTROL_POLICY")["Policies"]
                   if p["Name"] == "NoIamOutsidePipeline")
-    org.attach_policy(PolicyId=policy, TargetId="666666666666")  # after the review, before the apply
+    check = GuardrailRecheck.__call__
 
-    run = cli(capsys, "apply", "-c", str(path), str(saved))
+    def attached_while_wave_apps_ran(self: GuardrailRecheck, wave: str, ops: Any) -> str | None:
+        if wave == "other":  # someone attaches an SCP to other-six while the first wave runs
+            org.attach_policy(PolicyId=policy, TargetId="666666666666")
+        return check(self, wave, ops)
+
+    monkeypatch.setattr(GuardrailRecheck, "__call__", attached_while_wave_apps_ran)
+    run = cli(capsys, "apply", "-c", str(path), "--auto-approve")
     assert run.code == 3, run.text
-    assert ("stopped before wave all: guardrails changed since the plan: 1 (account, region) pair(s) of wave all "
-            "will now fail (666666666666/us-east-1: will fail: SCP") in run.out
-    assert world.world.status()["stack_sets"] == []  # nothing was submitted, not even CreateStackSet
+    assert ("stopped before wave other: guardrails changed since the plan: 1 (account, region) pair(s) of wave "
+            "other will now fail (666666666666/us-east-1: will fail: SCP") in run.out
+    deployed = {(r["Account"], r["Region"]) for r in instances(world)}
+    assert deployed == {("111111111111", "us-east-1"), ("222222222222", "us-east-1"), ("333333333333", "us-east-1")}
