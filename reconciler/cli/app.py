@@ -30,7 +30,8 @@ app = typer.Typer(
 )
 
 # Each command module exposes ``register(app)``; a module that is not built yet is simply absent.
-COMMAND_MODULES = ("validate", "plan", "show", "apply", "drift", "state", "sandbox", "demo")
+COMMAND_MODULES = ("validate", "plan", "show", "apply", "drift", "state", "sandbox", "demo", "init", "import_",
+                   "destroy")
 
 # Options that belong to the whole tool and may stand before or after the command name, as in the AWS CLI
 # (``clumio-org plan --debug`` and ``clumio-org --debug plan`` mean the same). Those in the second set take a value.

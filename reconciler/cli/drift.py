@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -164,12 +165,35 @@ def gather(desired: Desired, ports: object, *, detect_drift: bool, timeout: floa
     expansion, coverage = expand_uncovered(desired, live)
     live, expansion = drift_view(desired, live, expansion)
     state = _read_state(desired, live)
+    notes += _foreign_notes(desired, live, expansion, coverage)
     inputs = DriftInputs(
         desired=desired, live=live, expansion=expansion, now=now, coverage=coverage,
         state=state, resource_drifts=_resource_drifts(by_name, live, detections),
         connecting_seconds=float(desired.rollout.verify_connections_seconds),
     )
     return Gathered(inputs, detections, notes)
+
+
+def _foreign_notes(desired: Desired, live: Live, expansion: Any, coverage: Sequence[Any]) -> list[str]:
+    """Clumio deployments drift leaves alone, said once: desired pairs another deployment covers (the plan's
+    "Existing Clumio deployments"), and connections another deployment made for pairs this config does not
+    target."""
+    from reconciler.drift.classify import managed_stack_sets
+    from reconciler.plan.coverage import covered_elsewhere, made_elsewhere
+
+    covered = covered_elsewhere(coverage)
+    notes = [f"{len(covered)} desired (account, region) already have Clumio from another deployment and are left "
+             "alone (see `clumio-org plan`, \"Existing Clumio deployments\")"] if covered else []
+    wanted = {(k.account, k.region) for k in [*expansion.targets, *expansion.management_keys]} | set(covered)
+    wanted |= {(k.account, k.region) for k in live.instances}
+    managed = managed_stack_sets(desired)
+    found = [f"{a}/{r} ({by})" for (a, r) in sorted(live.connections)
+             if (a, r) not in wanted and (by := made_elsewhere(live, managed, a, r)) is not None]
+    if not found:
+        return notes
+    shown = ", ".join(found[:10]) + (f" and {len(found) - 10} more" if len(found) > 10 else "")
+    return notes + [f"{len(found)} Clumio connection(s) made outside the managed StackSets, for accounts/regions "
+                     f"this config does not target, are left alone: {shown}"]
 
 
 def run_drift(desired: Desired, *, config_path: Path, detect_drift: bool, timeout: float,

@@ -21,7 +21,7 @@ from reconciler.core.live import (
 )
 from reconciler.drift.model import Category, Finding, Severity, sort_findings
 from reconciler.drift.versions import StateLike, version_findings
-from reconciler.plan.coverage import stack_name_of
+from reconciler.plan.coverage import made_elsewhere, stack_name_of
 from reconciler.plan.expand import Expansion
 from reconciler.plan.targets import leak_of, live_ou_list, scope_for, widening
 
@@ -349,7 +349,10 @@ def clumio_findings(inputs: DriftInputs) -> list[Finding]:
                                         f"Clumio connection stuck connecting for {human_age(age)} "
                                         f"(threshold {human_age(inputs.connecting_seconds)})",
                                         stack_set, account, region, details))
-        if owner is None and (account, region) not in elsewhere:
+        # Another deployment's connection outside this config's targets is not this config's drift (drift notes
+        # count them); one the managed StackSet may have left behind is.
+        foreign = made_elsewhere(live, managed_stack_sets(inputs.desired), account, region)
+        if owner is None and (account, region) not in elsewhere and foreign is None:
             findings.append(Finding(Category.CLUMIO, Severity.WARNING,
                                     "Clumio connection for an account and region with no stack instance"
                                     + _made_by(live, account, region), None, account, region, details))
@@ -357,10 +360,7 @@ def clumio_findings(inputs: DriftInputs) -> list[Finding]:
 
 
 def _made_by(live: Live, account: str, region: str) -> str:
-    """Why a connection has no managed instance: the other Clumio StackSet or the stack that made it."""
-    for name, other in sorted(live.other_clumio_stack_sets.items()):
-        if (account, region) in other.instances:
-            return f" (deployed by Clumio StackSet {name}, which this config does not manage)"
+    """Why a connection has no managed instance, as far as its stack tells."""
     stack = stack_name_of(live.connections[(account, region)])
-    return f" (made by stack {stack}, outside any managed StackSet)" if stack else \
+    return f" (made by stack {stack}: a stack instance retained or removed by hand?)" if stack else \
         " (made without a CloudFormation stack: Terraform or by hand)"

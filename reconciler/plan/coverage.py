@@ -173,3 +173,18 @@ def other_stack_set_notes(live: Live) -> tuple[str, ...]:
             f"{', '.join(regions) or 'no region'}) is not managed by this config: its accounts are left alone; to "
             f"manage it, set stack_set.name: {name} and run `clumio-org import --stack-set {name}`")
     return tuple(notes)
+
+
+
+def made_elsewhere(live: Live, managed: Iterable[str], account: str, region: str) -> str | None:
+    """What made the connection of (account, region) when it is not one of ``managed`` StackSets: another Clumio
+    StackSet's instance, or a stack that is no managed StackSet's instance stack; None when the managed StackSets
+    may have made it (its stack is ``StackSet-<managed>-…``) or nothing says (no stack named)."""
+    for name, other in sorted(live.other_clumio_stack_sets.items()):
+        if (account, region) in other.instances:
+            return f"Clumio StackSet {name}"
+    conn = live.connections.get((account, region))
+    stack = stack_name_of(conn) if conn is not None else None
+    if stack is None or stack_set_of_stack(stack) in set(managed):
+        return None
+    return f"stack {stack}"

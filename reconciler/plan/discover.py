@@ -149,7 +149,7 @@ def discover(desired: Desired, ports: PortSet, *, connections: bool = True,
         template_f = pool.submit(ports.clumio.latest_template)
         sets_f: dict[str, Future[Any]] = {
             name: pool.submit(_StackSetReads(name, port, pool, tree_f).run) for name, port in targets.items()}
-        others_f = pool.submit(discover_other_stack_sets, _listing_ports(desired, ports),
+        others_f = pool.submit(discover_other_stack_sets, listing_ports(desired, ports),
                                stack_set_ports(desired, ports)) if stack_set_names is None else None
         tree: OrgTree = tree_f.result()
         conns_f = pool.submit(ports.clumio.list_connections, sorted(tree.accounts)) if connections else None
@@ -184,7 +184,7 @@ def discover(desired: Desired, ports: PortSet, *, connections: bool = True,
     )
 
 
-def _listing_ports(desired: Desired, ports: PortSet) -> list[tuple[str, StackSets]]:
+def listing_ports(desired: Desired, ports: PortSet) -> list[tuple[str, StackSets]]:
     """Where other Clumio StackSets may live: the configured port, plus the caller's own account when the config
     calls as a delegated admin (a self-managed StackSet made there by hand)."""
     found: list[tuple[str, StackSets]] = [("service", ports.stacksets)]

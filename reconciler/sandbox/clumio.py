@@ -91,6 +91,7 @@ class ClumioService:
         # one ClumioToken/RoleExternalId derive from: revoking an API token does not change the org's parameters).
         self.revoked_tokens: set[str] = set()
         self.extra_tokens: set[str] = set()
+        self.issued: set[tuple[str | None, str | None]] = set()  # pairs issued earlier that still connect
         objects.create_bucket(TEMPLATE_BUCKET)
         for version in self.versions:
             self.publish(version, None)
@@ -108,6 +109,11 @@ class ClumioService:
 
     def _new_uuid(self) -> str:
         return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+
+    def accepts(self, token: str | None, external_id: str | None) -> bool:
+        """Whether a stack deployed with these values connects: the org's current pair, or one Clumio issued for
+        it earlier (the portal's modal before, say; docs/reference/brownfield.md §4)."""
+        return (token, external_id) == (self.token, self.external_id) or (token, external_id) in self.issued
 
     # --- template catalog ---------------------------------------------------------------------------------
     def publish(self, version: str, asset_types: list[str] | None) -> str:

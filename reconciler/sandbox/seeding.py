@@ -29,11 +29,14 @@ def seed_existing_stack_sets(world: World, entries: list[dict[str, Any]]) -> Non
         version = entry.get("template_version", world.clumio.current)
         body = render_clumio_template(version)
         template = parse_template(body)
-        params = {"ClumioToken": entry.get("clumio_token", world.clumio.token),
+        params = {**(entry.get("parameters") or {}), "ClumioToken": entry.get("clumio_token", world.clumio.token),
                   "RoleExternalId": entry.get("role_external_id", world.clumio.external_id)}
+        # A StackSet made in the console carries the pair the portal issued then; Clumio still accepts it.
+        world.clumio.issued.add((params["ClumioToken"], params["RoleExternalId"]))
         stack_set = StackSet(
             entry["name"], new_stack_set_id(entry["name"], owner, region, created), owner, region,
-            "Clumio organization connection", body, template, params, ["CAPABILITY_NAMED_IAM"], [],
+            entry.get("description", "Clumio organization connection"), body, template, params,
+            list(entry.get("capabilities") or ["CAPABILITY_NAMED_IAM"]), [],
             "SERVICE_MANAGED",
             {"Enabled": entry.get("auto_deployment", True),
              "RetainStacksOnAccountRemoval": entry.get("retain_stacks_on_account_removal", False)},

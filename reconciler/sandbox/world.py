@@ -265,7 +265,7 @@ class World:
         """A Clumio template deployed with the wrong ClumioToken / RoleExternalId fails like the real one."""
         if stack_set.template.clumio_version is None or "ClumioToken" not in stack_set.template.parameters:
             return None
-        if params.get("ClumioToken") == self.clumio.token and params.get("RoleExternalId") == self.clumio.external_id:
+        if self.clumio.accepts(params.get("ClumioToken"), params.get("RoleExternalId")):
             return None
         return ("ResourceLogicalId:ClumioIAMRole, ResourceType:AWS::IAM::Role, ResourceStatusReason:Clumio rejected "
                 "the connection: ClumioToken or RoleExternalId does not match the deployment parameters of "
