@@ -26,7 +26,14 @@ from reconciler.core.live import (
 from reconciler.core.plan import Action, Change, PropertyChange, StackSetChange, StackSetDefinition, TargetsPlan
 from reconciler.core.ports import ClumioTemplate
 from reconciler.plan.expand import Expansion
-from reconciler.plan.targets import Narrowing, leak_of, live_ou_list, scope_for, targets_plan, widening
+from reconciler.plan.targets import (
+    Narrowing,
+    leak_of,
+    left_connections,
+    live_ou_list,
+    narrowing_for,
+    targets_plan,
+)
 
 if TYPE_CHECKING:
     from reconciler.state.model import State
@@ -273,7 +280,8 @@ def diff(desired: Desired, live: Live, expansion: Expansion, template: ClumioTem
     skip_reasons = {s.account: s.reason for s in expansion.skipped}
     paths = _Paths(live)
     desired_regions = frozenset(desired.regions)
-    narrowing = _narrowing(desired, live, expansion, live_by_set.get(desired.stack_set.name, []))
+    narrowing = narrowing_for(desired, live, expansion.cover, expansion.targets,
+                              live_by_set.get(desired.stack_set.name, []))
     keep_gone = desired.targets.suspended_accounts is SuspendedAccounts.KEEP
     kept: set[InstanceKey] = set()
     leaked: set[InstanceKey] = set()
@@ -346,6 +354,7 @@ def diff(desired: Desired, live: Live, expansion: Expansion, template: ClumioTem
     if live.instances and not live.connections:
         notices = [f"Clumio reports no connections for the {len(live.instances)} deployed instance(s)"]
     changes.sort(key=lambda c: (c.key.stack_set, c.key.account, c.key.region, c.action is Action.ADD))
+    manual += left_connections(live, changes, retain)
     name = desired.stack_set.name
     ss = live.stack_sets.get(name)
     live_ous = live_ou_list(ss.organizational_unit_ids if ss else (),
@@ -359,24 +368,6 @@ def diff(desired: Desired, live: Live, expansion: Expansion, template: ClumioTem
 
 _MOVE_REASON = ("its OU target is narrowed: deleted, then created again under its cover OU (AWS has no call that "
                 "re-targets an instance in place)")
-
-
-def _narrowing(desired: Desired, live: Live, expansion: Expansion, instances: list[LiveInstance]) -> Narrowing:
-    """The live OUs to drop (wider than the cover, so auto-deployment would reach accounts the file does not want)
-    and the instances a NONE delete naming them reaches. With auto-deployment off the OU list reaches nothing."""
-    ss = live.stack_sets.get(desired.stack_set.name)
-    if ss is None or not desired.stack_set.auto_deployment:
-        return Narrowing()
-    live_ous = live_ou_list(ss.organizational_unit_ids, (i.organizational_unit_id for i in instances))
-    ous = widening(live.org, scope_for(desired, live.org), live_ous, expansion.cover)
-    if not ous:
-        return Narrowing()
-    under: set[str] = set()
-    for ou in ous:
-        under |= live.org.accounts_under(ou)
-    reached = frozenset(i.key for i in instances if i.key.account in under)
-    moved = frozenset(k for k in reached if k in expansion.targets)
-    return Narrowing(ous, moved, reached)
 
 
 def _inoperable_note(inst: LiveInstance) -> str:

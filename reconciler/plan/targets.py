@@ -9,8 +9,8 @@ from typing import Any
 
 from reconciler.core.desired import AutoDeploymentReach, Desired
 from reconciler.core.keys import InstanceKey
-from reconciler.core.live import AccountState, OrgTree
-from reconciler.core.plan import Leak, OuTarget, OuTargetStatus, TargetsPlan
+from reconciler.core.live import AccountState, Live, LiveInstance, OrgTree
+from reconciler.core.plan import Action, Change, Leak, OuTarget, OuTargetStatus, TargetsPlan
 
 WAYS_OUT = ("move the account into an OU the file targets, drop the exclusion, turn stack_set.auto_deployment off, "
             "or set targets.auto_deployment_reach: any to deploy it and accept that auto-deployment reaches "
@@ -252,6 +252,41 @@ def leak_of(org: OrgTree, cover: Cover, account: str) -> str | None:
         return None
     chain = set(org.ancestors(account))
     return next((leak.path for leak in cover.leaks if leak.ou_id in chain), None)
+
+
+def narrowing_for(desired: Desired, live: Live, cover: Cover, targets: Mapping[InstanceKey, str],
+                  instances: Iterable[LiveInstance]) -> Narrowing:
+    """The live OUs to drop (wider than the cover, so auto-deployment would reach accounts the file does not want)
+    and the instances a NONE delete naming them reaches. With auto-deployment off the OU list reaches nothing."""
+    ss = live.stack_sets.get(desired.stack_set.name)
+    if ss is None or not desired.stack_set.auto_deployment:
+        return Narrowing()
+    instances = list(instances)
+    live_ous = live_ou_list(ss.organizational_unit_ids, (i.organizational_unit_id for i in instances))
+    ous = widening(live.org, scope_for(desired, live.org), live_ous, cover)
+    if not ous:
+        return Narrowing()
+    under: set[str] = set()
+    for ou in ous:
+        under |= live.org.accounts_under(ou)
+    reached = frozenset(i.key for i in instances if i.key.account in under)
+    moved = frozenset(k for k in reached if k in targets)
+    return Narrowing(ous, moved, reached)
+
+
+def left_connections(live: Live, changes: Iterable[Change], retain: Iterable[InstanceKey]) -> list[str]:
+    """Removals whose stack is deleted leave their Clumio connection unlinked: say so, once."""
+    changes, retain = list(changes), set(retain)
+    re_created = {c.key for c in changes if c.action is Action.ADD}
+    left = sorted(f"{c.key.account}_{c.key.region}" for c in changes
+                  if c.action is Action.REMOVE and c.key not in retain and c.key not in re_created
+                  and (c.key.account, c.key.region) in live.connections)
+    if not left:
+        return []
+    shown = ", ".join(left[:5]) + (f" +{len(left) - 5}" if len(left) > 5 else "")
+    return [f"{len(left)} removed stack instance(s) leave their Clumio connection unlinked ({shown}): clumio-org "
+            "does not delete Clumio connections; drift notes them once, not as drift (delete them in Clumio when "
+            "no longer needed)"]
 
 
 # --- JSON (plan file and --format json; schemas/plan.schema.json "targets") ----------------------------------------

@@ -170,3 +170,17 @@ def test_a_live_ou_inside_the_cover_is_harmless_and_kept() -> None:
 def test_management_account_is_never_a_leak() -> None:
     exp = expand(make_desired(organization=True, exclude_ous=["/Sandbox"], reach="any"), demo_org())
     assert all(MANAGEMENT not in leak.accounts for leak in exp.cover.leaks)
+
+
+def test_a_removal_says_its_clumio_connection_is_left_unlinked() -> None:
+    from tests.fakes import connection
+
+    org = demo_org()
+    wide = make_desired(ous=["/Security", "/Sandbox"])
+    exp = expand(wide, org)
+    live = make_live(org, stack_sets=[live_stack_set(wide, T)],
+                     instances=[instance("clumio-org", k.account, k.region) for k in exp.targets],
+                     connections=[connection(k.account, k.region) for k in exp.targets])
+    plan = make_plan(make_desired(ous=["/Security"]), live, template=T)
+    assert any("leave their Clumio connection unlinked (555500000001_us-east-1, 555500000001_us-west-2)" in w
+               for w in plan.warnings)
