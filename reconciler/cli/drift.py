@@ -200,7 +200,7 @@ def run_drift(desired: Desired, *, config_path: Path, detect_drift: bool, timeou
               fail_on: list[str], ignore_file: Path | None, ports: object | None = None) -> DriftReport:
     """The whole drift run: gather, classify, apply the ignore file. Input mistakes fail before any API call."""
     categories = parse_categories(fail_on)
-    entries = load_ignore_file(ignore_file or default_ignore_path(config_path))
+    entries = load_ignore_file(ignore_file or default_ignore_path(config_path), required=ignore_file is not None)
     if ports is None:
         from reconciler.providers.factory import build_ports
 

@@ -18,6 +18,9 @@ from typing import Any
 
 import yaml
 
+from reconciler.config.diagnostics import sort_diagnostics
+from reconciler.config.encoding import MAX_BYTES, decode
+from reconciler.config.source import Document, read_document
 from reconciler.core.errors import ConfigError
 from reconciler.drift.model import Category, Finding, IgnoredFinding, Severity
 
@@ -59,14 +62,38 @@ def default_ignore_path(config_path: Path) -> Path:
     return config_path.parent / IGNORE_FILE_NAME
 
 
-def load_ignore_file(path: Path) -> tuple[IgnoreEntry, ...]:
-    """Read and check an ignore file; every problem is a ConfigError naming the entry."""
+def _read(path: Path) -> tuple[object, Document | None]:
+    """The file's data through the desired-state reader (bounded size, depth and aliases, located problems), or
+    a ConfigError naming the first problem at FILE:LINE:COL."""
     try:
-        data = yaml.safe_load(path.read_text()) if path.is_file() else None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}", hint="see docs for the ignore file format") from exc
+        raw = path.read_bytes()[: MAX_BYTES + 1]
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the ignore file: {exc}") from exc
+        raise ConfigError(f"{path}: cannot read the ignore file: {exc.strerror or type(exc).__name__}") from None
+    decoded = decode(str(path), raw) if len(raw) <= MAX_BYTES else None
+    if decoded is None:
+        raise ConfigError(f"{path}: the ignore file is over {MAX_BYTES:,} bytes")
+    if decoded.text is None:
+        first = decoded.diagnostics[0]
+        raise ConfigError(f"{first.location()}: {first.message}", hint=first.hint)
+    doc = read_document(str(path), decoded.text, {})
+    problems = [d for d in doc.diagnostics if d.message != "the file is empty"]
+    if problems:
+        first = sort_diagnostics(problems)[0]
+        raise ConfigError(f"{first.location()}: {first.message}",
+                          hint=first.hint or "see examples/ci/clumio-org-ignore.example.yml for the format")
+    return doc.data, doc
+
+
+def load_ignore_file(path: Path, *, required: bool = False) -> tuple[IgnoreEntry, ...]:
+    """Read and check an ignore file; every problem is a ConfigError naming the entry. An absent default file means
+    no exceptions; an absent file the user named (``required``) is an error, never a silent pass."""
+    if not path.is_file():
+        if not required and not path.exists():
+            return ()
+        what = "is a directory" if path.is_dir() else "is not a regular file" if path.exists() else "not found"
+        raise ConfigError(f"ignore file {path} {what}", hint="check --ignore-file, or leave it out to use "
+                          f"{IGNORE_FILE_NAME} next to the desired-state file")
+    data, doc = _read(path)
     if data is None:
         return ()
     raw = data.get("ignore", []) if isinstance(data, dict) else data
@@ -74,11 +101,19 @@ def load_ignore_file(path: Path) -> tuple[IgnoreEntry, ...]:
         raise ConfigError(f"{path}: expected a list under 'ignore:'",
                           hint="ignore:\n  - {category: status, account: '1234*', reason: …, owner: …, "
                                "expires: 2026-12-31}")
-    return tuple(_entry(path, i, item) for i, item in enumerate(raw, start=1))
+    prefix = ("ignore",) if isinstance(data, dict) else ()
+    return tuple(_entry(_where(path, doc, (*prefix, i - 1)), i, item) for i, item in enumerate(raw, start=1))
 
 
-def _entry(path: Path, index: int, item: Any) -> IgnoreEntry:
-    where = f"{path}: ignore entry #{index}"
+def _where(path: Path, doc: Document | None, at: tuple[str | int, ...]) -> str:
+    if doc is None or at not in doc.values:
+        return str(path)
+    line, column = doc.values[at]
+    return f"{path}:{line}:{column}"
+
+
+def _entry(place: str, index: int, item: Any) -> IgnoreEntry:
+    where = f"{place}: ignore entry #{index}"
     if not isinstance(item, dict):
         raise ConfigError(f"{where} is not a mapping")
     unknown = sorted(set(item) - set(_MATCH_FIELDS) - set(_REQUIRED))

@@ -93,3 +93,44 @@ def test_the_shipped_example_ignore_file_loads() -> None:
     entries = load_ignore_file(example)
     assert [e.category for e in entries] == ["membership", "version", "clumio"]
     assert all(e.owner and e.reason for e in entries)
+
+
+def test_a_named_ignore_file_that_is_missing_is_an_error_naming_it(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"ignore file .*missing\.yaml not found"):
+        load_ignore_file(tmp_path / "missing.yaml", required=True)
+    with pytest.raises(ConfigError, match="is a directory"):
+        load_ignore_file(tmp_path, required=True)
+    assert load_ignore_file(tmp_path / "missing.yaml") == ()  # the default file is optional
+
+
+def test_drift_with_a_missing_ignore_file_exits_1_before_any_call(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from reconciler.cli.app import main
+    from tests.unit.config.helpers import VALID
+
+    config = tmp_path / "clumio-org.yaml"
+    config.write_text(VALID)
+    assert main(["drift", "-c", str(config), "--ignore-file", str(tmp_path / "missing.yaml")]) == 1
+    err = capsys.readouterr().err
+    assert err.splitlines()[0] == f"error: ignore file {tmp_path / 'missing.yaml'} not found"
+
+
+@pytest.mark.parametrize(("text", "where", "message"), [
+    ("ignore:\n  - category: !!bool soft\n", ":2:15: ", '"soft" is not a valid !!bool value'),
+    ("ignore: " + "[" * 50 + "]" * 50 + "\n", ":1:", "nested more than 20 levels deep"),
+    ("ignore:\n  - reason: a\x1bb\n", ":2:14: ", "control character \\x1b"),
+    ("ignore:\n  - [\n", ":3:1: ", "YAML syntax error"),
+])
+def test_a_broken_ignore_file_is_one_located_error(tmp_path: Path, text: str, where: str, message: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_ignore_file(path)
+    assert caught.value.message.startswith(f"{path}{where}") and message in caught.value.message
+    assert "\n" not in caught.value.message
+
+
+def test_entry_problems_name_the_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "ignore:\n  - {category: status, reason: r, owner: o, expires: 2026-12-31}\n"
+                           "  - {category: membership}\n")
+    with pytest.raises(ConfigError, match=rf"^{path}:3:5: ignore entry #2: missing reason, owner, expires"):
+        load_ignore_file(path)
