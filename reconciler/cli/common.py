@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -88,3 +89,24 @@ def error_lines(message: str, hint: str | None = None) -> list[str]:
     if hint:
         lines.append(f"hint: {terminal_safe(hint)}")
     return lines
+
+
+def check_output_file(path: Path, option: str) -> None:
+    """Refuse an output path the command could not write, before any work is done (a plan of 10,000 accounts takes
+    minutes to make): a directory, a path under a file, a folder we cannot create files in."""
+    hint = f"give {option} a file path in a folder you can write, e.g. {option} plan.json"
+    if path.is_dir():
+        raise ReconcilerError(f"{option} {path} is a directory, not a file", hint=hint)
+    if path.exists() and not path.is_file():
+        raise ReconcilerError(f"{option} {path} is not a regular file", hint=hint)
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent  # the plan writer creates the missing folders below the nearest existing one
+    if not folder.is_dir():
+        raise ReconcilerError(f"{option} {path}: {folder} is not a folder", hint=hint)
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise ReconcilerError(f"{option} {path}: cannot write in {folder} ({exc.strerror or type(exc).__name__})",
+                              hint=hint) from None

@@ -12,6 +12,7 @@ import typer
 from reconciler.cli import common
 from reconciler.cli.common import ConfigOption, load_config
 from reconciler.core.desired import Desired
+from reconciler.core.errors import ReconcilerError
 from reconciler.core.plan import Plan
 
 
@@ -70,12 +71,18 @@ def plan_command(
                                                       "(apply --force re-links it)."),
 ) -> int:
     """Show what apply would change, per StackSet, account and region, grouped by wave."""
+    if out is not None:
+        common.check_output_file(out, "--out")
     desired = load_config(config)
     plan = build_plan(desired, adopt=adopt, force=force)
     if out is not None:
         from reconciler.plan.planfile import write_plan
 
-        write_plan(plan, out)
+        try:
+            write_plan(plan, out)
+        except OSError as exc:  # the folder changed while the plan ran (checked above)
+            raise ReconcilerError(f"cannot write the plan to {out}: {exc.strerror or type(exc).__name__}",
+                                  hint="give --out a file path in a folder you can write") from None
     color = fmt is PlanFormat.text and common.options.color_for()
     typer.echo(render(plan, fmt, color, source=str(out) if out is not None else None), nl=False)
     if out is not None and not common.options.quiet:

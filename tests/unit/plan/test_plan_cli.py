@@ -69,3 +69,16 @@ def test_unknown_ou_is_an_error_line_and_exit_1(ports: FakePorts, tmp_path: Path
     config.write_text(CONFIG.replace("/Security", "/Nowhere"))
     code, out, err = run(capsys, "plan", "-c", str(config))
     assert code == 1 and "error:" in err and "/Nowhere" in err and "Traceback" not in out + err
+
+
+@pytest.mark.parametrize("where", ["a-directory", "a-file/plan.json"])
+def test_plan_out_that_cannot_be_written_is_refused_before_any_read(
+        ports: FakePorts, tmp_path: Path, capsys: pytest.CaptureFixture[str], where: str) -> None:
+    config = tmp_path / "clumio-org.yaml"
+    config.write_text(CONFIG)
+    (tmp_path / "a-directory").mkdir()
+    (tmp_path / "a-file").write_text("x")
+    code, out, err = run(capsys, "plan", "-c", str(config), "--out", str(tmp_path / where))
+    assert code == 1 and out == ""
+    assert err.startswith(f"error: --out {tmp_path / where}") and "internal error" not in err
+    assert ports.org.calls == []  # refused before the organization was read
