@@ -11,7 +11,7 @@ import logging
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
-from reconciler.core.errors import ProviderError
+from reconciler.core.errors import EndpointUnreachable, ProviderError
 from reconciler.core.live import LiveStackSet, OtherClumioStackSet
 from reconciler.core.ports import StackSets
 from reconciler.plan.diff import SECRET_PARAMETERS, template_version_of
@@ -45,6 +45,8 @@ def discover_other_stack_sets(ports: Iterable[tuple[str, StackSets]],
         for label, port in ports:
             try:
                 names = [n for n in port.list_stack_sets() if n not in skip and n not in found]
+            except EndpointUnreachable:
+                raise  # not a missing permission: nothing else will answer either
             except ProviderError as error:
                 # Seeing other StackSets only sharpens the plan; without the permission, say so and go on.
                 log.warning("cannot list StackSets (%s): other Clumio StackSets are not looked for", error.message)

@@ -3,26 +3,42 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections import Counter
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 from botocore.config import Config
 from botocore.credentials import RefreshableCredentials
+from botocore.exceptions import ConnectTimeoutError, EndpointConnectionError
 from botocore.loaders import Loader
 from botocore.session import Session as BotocoreSession
 
 from reconciler.core.errors import ReconcilerError
+from reconciler.core.terminal import terminal_safe
 from reconciler.providers.aws.errors import aws_errors
 
 log = logging.getLogger(__name__)
 
 # Adaptive mode retries throttling with client-side rate limiting; it never retries OperationInProgress or
 # StaleRequest (§A9), which the apply executor waits out itself.
+#
+# Connecting is bounded separately from answering: a refused or unroutable endpoint (a wrong AWS_ENDPOINT_URL, a
+# sandbox that is down, a proxy that is missing) fails in seconds instead of botocore's default 60 s connect timeout
+# times ten attempts with backoff (26-40 s measured on a closed loopback port). A TCP connect to a healthy AWS
+# endpoint takes milliseconds; 5 s covers a slow VPN, and one retry covers a dropped SYN. Reads keep 60 s: a
+# paginated ListStackInstances page can take seconds under load.
+CONNECT_TIMEOUT_SECONDS = 5
+READ_TIMEOUT_SECONDS = 60
+CONNECT_ATTEMPTS = 2
 CLIENT_CONFIG = Config(
     retries={"mode": "adaptive", "max_attempts": 10},
+    connect_timeout=CONNECT_TIMEOUT_SECONDS,
+    read_timeout=READ_TIMEOUT_SECONDS,
     max_pool_connections=32,  # discovery reads many regions/parents at once through one client
     user_agent_extra="clumio-org",
 )
@@ -94,7 +110,7 @@ def _count_hook(counter: ApiCallCounter) -> Any:
 
 def _assume_role_refresher(base: boto3.Session, role_arn: str, region: str) -> Any:
     """A function botocore calls whenever the assumed-role credentials near expiry (long applies outlive 1 hour)."""
-    sts = base.client("sts", region_name=region, config=CLIENT_CONFIG)
+    sts = make_client(base, "sts", region)
 
     def refresh() -> dict[str, str]:
         with aws_errors("sts", "AssumeRole", role_arn):
@@ -143,6 +159,34 @@ def make_session(region: str, assume_role_arn: str | None, counter: ApiCallCount
     return session
 
 
+def _stop_retrying_unreachable(caught_exception: Exception | None = None, attempts: int = 0, **_: Any) -> None:
+    """``needs-retry`` handler: after CONNECT_ATTEMPTS failed connects, raise instead of letting botocore's retry
+    handler schedule another attempt. Throttling and 5xx answers are untouched (the endpoint answered)."""
+    if isinstance(caught_exception, EndpointConnectionError | ConnectTimeoutError) and attempts >= CONNECT_ATTEMPTS:
+        raise caught_exception
+
+
+def check_endpoint_url(environ: Mapping[str, str]) -> None:
+    """AWS_ENDPOINT_URL (and AWS_ENDPOINT_URL_<SERVICE>) must be http(s) URLs; botocore would raise a bare
+    ValueError at the first client."""
+    for name, value in sorted(environ.items()):
+        if name != "AWS_ENDPOINT_URL" and not name.startswith("AWS_ENDPOINT_URL_"):
+            continue
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc or " " in value.strip():
+            raise ReconcilerError(f"{name}={terminal_safe(repr(value))} is not an http(s) URL",
+                                  hint=f"set it like {name}=http://127.0.0.1:4566, or unset it to use AWS itself")
+
+
 def make_client(session: boto3.Session, service: str, region: str | None = None) -> Any:
-    """A client with adaptive retries; the endpoint comes from the environment (AWS_ENDPOINT_URL) when set."""
-    return session.client(service, region_name=region or session.region_name, config=CLIENT_CONFIG)
+    """A client with adaptive retries and bounded connects; the endpoint comes from the environment
+    (AWS_ENDPOINT_URL) when set."""
+    check_endpoint_url(os.environ)
+    try:
+        client = session.client(service, region_name=region or session.region_name, config=CLIENT_CONFIG)
+    except ValueError as error:  # botocore's "Invalid endpoint: ..." for an endpoint it cannot use
+        raise ReconcilerError(f"cannot use the AWS endpoint for {service}: {terminal_safe(str(error))}",
+                              hint="check AWS_ENDPOINT_URL and the endpoint_url of your AWS profile") from None
+    event = f"needs-retry.{client.meta.service_model.service_id.hyphenize()}"
+    client.meta.events.register_first(event, _stop_retrying_unreachable)
+    return client
