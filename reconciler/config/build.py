@@ -177,15 +177,16 @@ def _canonical(value: object) -> object:
 def digest_of(desired: Desired) -> str:
     """SHA-256 of the canonical JSON of the model (env interpolated, defaults applied): comments, key order and
     spelled-out defaults do not change it; any change in meaning does."""
-    content = dataclasses.asdict(dataclasses.replace(desired, source="", digest=""))
-    content.pop("source")
-    content.pop("digest")
+    content = dataclasses.asdict(dataclasses.replace(desired, source="", digest="", places=()))
+    for where_only in ("source", "digest", "places"):
+        content.pop(where_only)
     text = json.dumps(_canonical(content), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def build_desired(data: dict[str, object], source: str) -> Desired:
-    """The Desired model for schema- and check-clean ``data``."""
+def build_desired(data: dict[str, object], source: str,
+                  places: tuple[tuple[str, int, int], ...] = ()) -> Desired:
+    """The Desired model for schema- and check-clean ``data``; ``places`` says where each value is written."""
     organization = _organization(obj(data["organization"]))
     desired = Desired(
         organization=organization,
@@ -207,5 +208,6 @@ def build_desired(data: dict[str, object], source: str) -> Desired:
         guardrails=GuardrailsSpec(GuardrailMode(obj(data.get("guardrails")).get("on_deny", "warn"))),
         source=source,
         version=int(str(data.get("version", 1))),
+        places=places,
     )
     return dataclasses.replace(desired, digest=digest_of(desired))

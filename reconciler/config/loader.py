@@ -9,7 +9,7 @@ from pathlib import Path
 
 from reconciler.config.build import build_desired
 from reconciler.config.checks import run_checks
-from reconciler.config.diagnostics import Diagnostic, sort_diagnostics
+from reconciler.config.diagnostics import Diagnostic, format_path, sort_diagnostics
 from reconciler.config.encoding import MAX_BYTES, decode
 from reconciler.config.schema import schema_diagnostics
 from reconciler.config.source import Document, read_document
@@ -80,7 +80,8 @@ def load_desired(path: Path | str, env: Mapping[str, str] | None = None) -> Desi
     diagnostics = sort_diagnostics(doc.diagnostics)
     if diagnostics or not isinstance(doc.data, dict):
         raise config_error(str(path), diagnostics)
-    return build_desired(doc.data, str(path))
+    places = tuple((format_path(at), line, column) for at, (line, column) in doc.values.items() if at)
+    return build_desired(doc.data, str(path), places)
 
 
 def config_error(path: str, diagnostics: list[Diagnostic]) -> ConfigError:

@@ -214,3 +214,20 @@ class Desired:
     source: str = ""
     digest: str = ""
     version: int = 1
+    # Where each value is written, as (key, line, column) with keys spelled as messages name them
+    # ("targets.exclude.ous[0]"), so a problem found only at plan time (an OU the organization lacks) points into
+    # the file. Not part of the digest: moving a line changes no meaning.
+    places: tuple[tuple[str, int, int], ...] = ()
+
+    def where(self, key: str) -> str:
+        """``FILE:LINE:COL: key`` for a value written in the file (at its nearest written parent when ``key`` is a
+        default), or ``key`` alone for a Desired built without a file."""
+        known = {name: (line, column) for name, line, column in self.places}
+        probe = key
+        while probe and probe not in known:
+            cut = max(probe.rfind("."), probe.rfind("["))
+            probe = probe[:cut] if cut > 0 else ""
+        if not probe or not self.source:
+            return key
+        line, column = known[probe]
+        return f"{self.source}:{line}:{column}: {key}"

@@ -52,11 +52,11 @@ class Expansion:
         return len(self.waves)
 
 
-def _resolve_ou(org: OrgTree, ref: str, where: str) -> str:
+def _resolve_ou(org: OrgTree, ref: str, desired: Desired, key: str) -> str:
     ou_id = org.resolve_ou(ref)
     if ou_id is None:
         raise ConfigError(
-            f"{where}: OU {ref!r} is not in organization {org.org_id}",
+            f"{desired.where(key)}: OU {ref!r} is not in organization {org.org_id}",
             hint="use an OU id (ou-…, r-…) or a path such as /Workloads/Prod; `aws organizations "
             "list-organizational-units-for-parent` lists them",
         )
@@ -77,19 +77,21 @@ def _reached_accounts(desired: Desired, org: OrgTree) -> _Reach:
     """Every account the targets name, the OUs they name, and the accounts the exclusions take out."""
     t = desired.targets
     target_ous: list[str] = [org.root_id] if t.organization else []
-    target_ous += [_resolve_ou(org, ref, "targets.ous") for ref in t.ous]
+    target_ous += [_resolve_ou(org, ref, desired, f"targets.ous[{i}]") for i, ref in enumerate(t.ous)]
     reached: set[str] = set()
     for ou_id in target_ous:
         reached |= org.accounts_under(ou_id)
-    for account in t.accounts:
+    for index, account in enumerate(t.accounts):
         if account not in org.accounts:
             raise ConfigError(
-                f"targets.accounts: account {account} is not in organization {org.org_id}",
+                f"{desired.where(f'targets.accounts[{index}]')}: account {account} is not in organization "
+                f"{org.org_id}",
                 hint="remove it, or invite the account into the organization first",
             )
         reached.add(account)
     excluded: set[str] = set(t.exclude_accounts)
-    excluded_ous = tuple(_resolve_ou(org, ref, "targets.exclude_ous") for ref in t.exclude_ous)
+    excluded_ous = tuple(_resolve_ou(org, ref, desired, f"targets.exclude.ous[{i}]")
+                         for i, ref in enumerate(t.exclude_ous))
     for ou_id in excluded_ous:
         excluded |= org.accounts_under(ou_id)
     return _Reach(frozenset(reached), tuple(target_ous), excluded_ous, frozenset(excluded))
@@ -106,8 +108,8 @@ def _skip_reason(desired: Desired, org: OrgTree, account: str, excluded: set[str
         return _STATE_REASONS.get(state, f"account is {state.value}")
     if account in excluded:
         if account in desired.targets.exclude_accounts:
-            return "excluded by targets.exclude_accounts"
-        return "excluded: in an OU listed in targets.exclude_ous"
+            return "excluded by targets.exclude.accounts"
+        return "excluded: in an OU listed in targets.exclude.ous"
     return None
 
 
@@ -164,8 +166,10 @@ def assign_waves(desired: Desired, org: OrgTree, accounts: Iterable[str], waves:
                 assigned.setdefault(account, spec.name)
             elif account not in org.accounts:
                 warnings.append(f"wave {spec.name!r} lists account {account}, which is not in the organization")
-        for ref in spec.ous:
-            ou_id = _resolve_ou(org, ref, f"rollout.waves[{spec.name}].ous")
+        for position, ref in enumerate(spec.ous):
+            index = desired.rollout.waves.index(spec) if spec in desired.rollout.waves else None
+            key = f"rollout.waves[{index}].ous[{position}]" if index is not None else f"wave {spec.name} ous"
+            ou_id = _resolve_ou(org, ref, desired, key)
             for account in sorted(org.accounts_under(ou_id) & target_set):
                 assigned.setdefault(account, spec.name)
     for spec in waves:

@@ -127,21 +127,23 @@ def _regions(desired: Desired, ports: PortSet, live: Live | OrgTree) -> list[Pro
 
 
 def _ou_refs(desired: Desired) -> Iterable[tuple[str, str]]:
-    for ref in desired.targets.ous:
-        yield "targets.ous", ref
-    for ref in desired.targets.exclude_ous:
-        yield "targets.exclude_ous", ref
-    for wave in desired.rollout.waves:
-        for ref in wave.ous:
-            yield f"rollout.waves[{wave.name}].ous", ref
+    """(key as written in the file, OU reference) for every OU the file names."""
+    for index, ref in enumerate(desired.targets.ous):
+        yield f"targets.ous[{index}]", ref
+    for index, ref in enumerate(desired.targets.exclude_ous):
+        yield f"targets.exclude.ous[{index}]", ref
+    for number, wave in enumerate(desired.rollout.waves):
+        for index, ref in enumerate(wave.ous):
+            yield f"rollout.waves[{number}].ous[{index}]", ref
 
 
 def _ou_references(desired: Desired, tree: OrgTree) -> list[Problem]:
     found: list[Problem] = []
     paths = {tree.path_of(ou_id): ou_id for ou_id in tree.ous}
-    for where, ref in _ou_refs(desired):
+    for key, ref in _ou_refs(desired):
         if tree.resolve_ou(ref) is not None:
             continue
+        where = desired.where(key)
         if ref.startswith("/"):
             close = difflib.get_close_matches(ref, list(paths), n=1, cutoff=0.6)
             kind = "path"

@@ -82,3 +82,12 @@ def test_plan_out_that_cannot_be_written_is_refused_before_any_read(
     assert code == 1 and out == ""
     assert err.startswith(f"error: --out {tmp_path / where}") and "internal error" not in err
     assert ports.org.calls == []  # refused before the organization was read
+
+
+def test_an_unknown_excluded_ou_is_named_by_its_real_key_and_line(
+        ports: FakePorts, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "clumio-org.yaml"
+    config.write_text(CONFIG.replace("  ous: [/Security]\n", "  ous: [/Security]\n  exclude:\n    ous: [/Nowhere]\n"))
+    code, _, err = run(capsys, "plan", "-c", str(config))
+    assert code == 1 and "exclude_ous" not in err
+    assert f"{config}:11:11: targets.exclude.ous[0]: " in err and "/Nowhere" in err, err

@@ -50,8 +50,8 @@ def test_excluded_accounts_and_ous_are_skipped_with_reasons() -> None:
     exp = expand(make_desired(organization=True, exclude_accounts=["222200000002"], exclude_ous=["/Sandbox"]),
                  demo_org())
     reasons = {s.account: s.reason for s in exp.skipped}
-    assert reasons["222200000002"] == "excluded by targets.exclude_accounts"
-    assert "exclude_ous" in reasons["555500000001"]
+    assert reasons["222200000002"] == "excluded by targets.exclude.accounts"
+    assert "targets.exclude.ous" in reasons["555500000001"]
     assert "222200000002" not in exp.accounts and "555500000001" not in exp.accounts
 
 
