@@ -186,8 +186,12 @@ class _Builder:
             try:
                 if isinstance(node, yaml.MappingNode):
                     return self._mapping(node, at, depth, through_alias)
-                items = enumerate(node.value)
-                return [self.build(item, (*at, index), depth + 1, through_alias) for index, item in items]
+                items: list[object] = []
+                for index, item in enumerate(node.value):
+                    if self.stopped:
+                        break  # a bound was crossed: the rest would only be walked to be thrown away
+                    items.append(self.build(item, (*at, index), depth + 1, through_alias))
+                return items
             finally:
                 self.open_nodes.discard(id(node))
         assert isinstance(node, yaml.ScalarNode)
@@ -220,6 +224,8 @@ class _Builder:
         result: dict[str, object] = {}
         first_seen: dict[str, int] = {}
         for key_node, value_node in node.value:
+            if self.stopped:
+                break
             line, column = _mark(key_node)
             if not isinstance(key_node, yaml.ScalarNode):
                 self.doc.diagnostics.append(

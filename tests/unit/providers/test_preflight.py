@@ -83,14 +83,14 @@ def test_region_not_enabled_is_named() -> None:
 
 def test_unknown_ou_path_suggests_the_closest_one() -> None:
     error = check(make_desired(ous=["/Workloads/Prd"]), fake_ports())
-    assert error is not None and "targets.ous: no OU with path /Workloads/Prd" in error.message
+    assert error is not None and "targets.ous[0]: no OU with path /Workloads/Prd" in error.message
     assert error.hint == "did you mean /Workloads/Prod?"
 
 
 def test_unknown_ou_id_in_a_wave_is_reported_with_where_it_is() -> None:
     desired = make_desired(organization=True, waves=[wave("canary", ous=["ou-fake-prdwork"]), wave("rest", rest=True)])
     error = check(desired, fake_ports())
-    assert error is not None and "rollout.waves[canary].ous: no OU with id ou-fake-prdwork" in error.message
+    assert error is not None and "rollout.waves[0].ous[0]: no OU with id ou-fake-prdwork" in error.message
     assert error.hint == "did you mean ou-fake-prodwork?"
 
 
