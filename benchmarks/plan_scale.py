@@ -9,6 +9,9 @@ runs: discovery, preflight, the Clumio template, make_plan. It prints:
     call: once), target ≤ 1.05×;
   - wall time against calls ÷ parallel lanes × latency, target ≤ 1.3×;
   - diff+schedule CPU at that size.
+  - the guardrail reads (SCPs on 20 % of the OUs, a Control Tower landing zone): ListPoliciesForTarget +
+    DescribePolicy against one per target listed (each targeted account, every OU and the root above them) plus one
+    per distinct policy — exit 1 when over (docs/reference/guardrails.md §1).
 Part 2 builds a 100,000-instance Live in memory (80 % deployed on an older template, 20 % missing, three waves)
 and times make_plan's CPU (target ≤ 3 s) and its peak memory with tracemalloc (target ≤ 500 MB).
 
@@ -151,7 +154,52 @@ def minimum_calls(observed: dict[str, int], live: Live) -> dict[str, int]:
     return {name: paged.get(name, 1) for name in observed}
 
 
-def part_one(accounts: int, n_regions: int, latency_ms: float) -> None:
+POLICY_SHARE = 5  # every 5th OU carries an SCP besides FullAWSAccess (20 % of OUs)
+
+
+def guardrail_section(spec: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """SCPs on every 5th OU of the world (four distinct policies, cycled) and a landing zone governing two regions;
+    returns the world's ``guardrails`` section and the number of distinct policies in force (FullAWSAccess too)."""
+    regions = sorted((spec.get("regions") or {}).get("enabled") or ["us-east-1"])
+    docs = [
+        {"Effect": "Deny", "NotAction": ["iam:*", "sts:*"], "Resource": "*",
+         "Condition": {"StringNotEquals": {"aws:RequestedRegion": regions[: max(1, len(regions) - 2)]}}},
+        {"Effect": "Deny", "Action": "iam:CreateRole", "Resource": "*",
+         "Condition": {"ArnNotLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/stacksets-exec-*"}}},
+        {"Effect": "Deny", "Action": "organizations:LeaveOrganization", "Resource": "*"},
+        {"Effect": "Deny", "Action": "sns:CreateTopic", "Resource": "arn:aws:sns:*:*:Clumio*"},
+    ]
+    policies = [{"name": f"bench-scp-{i}", "content": {"Version": "2012-10-17", "Statement": [doc]}}
+                for i, doc in enumerate(docs)]
+    names: list[str] = []
+
+    def walk(ous: list[dict[str, Any]], prefix: str) -> None:
+        for ou in ous:
+            path = f"{prefix}/{ou['name']}"
+            names.append(path)
+            walk(ou.get("ous") or [], path)
+
+    walk(spec.get("ous") or [], "")
+    chosen = names[::POLICY_SHARE]
+    attachments = {path: [policies[i % len(policies)]["name"]] for i, path in enumerate(chosen)}
+    used = {n for ids in attachments.values() for n in ids}
+    section = {"policies": policies, "attachments": attachments,
+               "control_tower": {"version": "3.3", "governed_regions": regions[:2]}}
+    return section, len(used) + 1
+
+
+def guardrail_minimum(live: Live, distinct_policies: int) -> tuple[int, int]:
+    """(targets listed, distinct policies): every active member account, and the root and each OU above one."""
+    tree = live.org
+    members = [a for a in tree.accounts.values()
+               if a.id != tree.management_account and a.state is AccountState.ACTIVE]
+    nodes: set[str] = set()
+    for account in members:
+        nodes.update(tree.ancestors(account.id))
+    return len(members) + len(nodes), distinct_policies
+
+
+def part_one(accounts: int, n_regions: int, latency_ms: float) -> bool:
     from reconciler.config import load_desired
     from reconciler.plan.build import make_plan
     from reconciler.plan.discover import discover
@@ -164,6 +212,7 @@ def part_one(accounts: int, n_regions: int, latency_ms: float) -> None:
     regions = sorted(["us-east-1", *sorted(r for r in ALL_REGIONS if r != "us-east-1")][:n_regions])
     spec = generate_world_spec(accounts, regions=regions, ou_depth=3, fanout=4, deployed=True,
                                faults={"latency_ms": latency_ms})
+    spec["guardrails"], distinct_policies = guardrail_section(spec)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         world_file = folder / "world.yaml"
@@ -179,7 +228,7 @@ def part_one(accounts: int, n_regions: int, latency_ms: float) -> None:
             build_ports(desired)
             ports = build_ports(desired)
             wall0 = time.perf_counter()
-            live = discover(desired, ports)
+            live = discover(desired, ports, guardrails=True)
             preflight(desired, ports, live)
             template = ports.clumio.org_template(desired.clumio.asset_types)
             wall = time.perf_counter() - wall0
@@ -193,6 +242,9 @@ def part_one(accounts: int, n_regions: int, latency_ms: float) -> None:
             proc.wait(timeout=30)
     observed = ports.api_calls.snapshot()
     minimum = minimum_calls(observed, live)
+    targets, policies = guardrail_minimum(live, distinct_policies)
+    minimum.update({k: v for k, v in {"organizations.ListPoliciesForTarget": targets,
+                                      "organizations.DescribePolicy": policies}.items() if k in minimum})
     calls, least = sum(observed.values()), sum(minimum.values())
     print(f"  read {len(live.org.accounts)} accounts, {len(live.org.ous)} OUs, {len(live.instances)} instances, "
           f"{len(live.connections)} connections; plan: {plan.summary()}, {len(plan.operations)} operations")
@@ -206,6 +258,14 @@ def part_one(accounts: int, n_regions: int, latency_ms: float) -> None:
     print("  where the wall time goes (each read again alone, fresh ports):")
     for line in phases:
         print("    " + line)
+    read = observed.get("organizations.ListPoliciesForTarget", 0) + observed.get("organizations.DescribePolicy", 0)
+    counts = plan.guardrails.counts()
+    print(f"  guardrails: SCPs on {len(spec['guardrails']['attachments'])} of {len(live.org.ous)} OUs; the plan "
+          f"names {counts['will_fail']} (account, region) pairs that will fail, {counts['unknown']} unknown")
+    ok = read <= targets + policies
+    print(f"  {'guardrail reads vs one per target + one per distinct policy':<60} {read:>6} vs {targets} + "
+          f"{policies} = {targets + policies}  {'ok' if ok else 'OVER THE MINIMUM'}")
+    return ok
 
 
 def phase_breakdown(desired: Desired, live: Live, latency_ms: float) -> list[str]:
@@ -341,9 +401,10 @@ def main() -> None:
     parser.add_argument("--skip-sandbox", action="store_true", help="run part 2 only")
     args = parser.parse_args()
     print("command: python " + " ".join(shlex.quote(a) for a in sys.argv))
-    if not args.skip_sandbox:
-        part_one(args.accounts, args.regions, args.latency_ms)
+    ok = part_one(args.accounts, args.regions, args.latency_ms) if not args.skip_sandbox else True
     part_two(args.big_accounts, args.regions)
+    if not ok:
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":

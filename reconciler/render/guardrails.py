@@ -38,7 +38,7 @@ def guardrail_markdown(plan: Plan) -> list[str]:
     shown = rows[:MARKDOWN_ROWS]
     more = [f"_… and {len(rows) - len(shown)} more; every pair is in the JSON plan (`guardrails.findings`)._"
             ] if len(rows) > len(shown) else []
-    return ["#### Guardrails", f"> [!WARNING]\n> {summary}", "", *MARKDOWN_HEAD, *shown, *more, ""]
+    return ["#### Guardrails", summary, "", *MARKDOWN_HEAD, *shown, *more, ""]
 
 
 def _cell(text: str) -> str:

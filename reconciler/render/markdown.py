@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from reconciler.core.plan import Action, Change, Plan
 from reconciler.plan.overview import AFTER_WAVES, ChangeGroup, Overview, overview
 from reconciler.render.coverage import coverage_markdown
-from reconciler.render.guardrails import guardrail_markdown
+from reconciler.render.guardrails import guardrail_markdown, guardrail_markdown_summary
 from reconciler.render.targets import targets_markdown
 from reconciler.render.text import (
     accounts_text,
@@ -64,6 +64,9 @@ def _summary(plan: Plan, view: Overview) -> list[str]:
     targets = targets_summary(plan)
     if targets:
         out += [f"StackSet {_cell(targets)}", ""]
+    guardrails = guardrail_markdown_summary(plan)
+    if guardrails:
+        out += [f"> [!WARNING]\n> {guardrails}: see **Guardrails** below.", ""]
     if plan.warnings:
         out += [f"> [!WARNING]\n> {len(plan.warnings)} warning(s): see **Warnings** below.", ""]
     out += ["#### Waves", "| # | Wave | Changes | Accounts | At a time per region | Estimate |",

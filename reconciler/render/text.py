@@ -16,6 +16,7 @@ from reconciler.core.plan import (
     StackSetChange,
     WavePlan,
 )
+from reconciler.plan.guardrails.report import summary_text
 from reconciler.plan.overview import AFTER_WAVES, ChangeGroup, Overview, WaveCount, overview
 from reconciler.render.coverage import coverage_text
 from reconciler.render.guardrails import guardrail_text
@@ -182,6 +183,8 @@ def summary_block(plan: Plan, view: Overview, bold: Callable[[str], str]) -> lis
     targets = targets_summary(plan)
     if targets:
         out.append(f"  {targets}")
+    if plan.guardrails.findings:
+        out.append(f"  {summary_text(plan.guardrails)} (listed below)")
     total = len(plan.waves)
     for w in view.waves:
         if w.plan is None:

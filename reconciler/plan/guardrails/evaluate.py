@@ -69,6 +69,7 @@ class Evaluator:
         self._statements: dict[str, tuple[Statement, ...] | None] = {}
         self._paths: dict[str, str] = {}
         self._cache: dict[tuple[object, ...], _Outcome] = {}
+        self._specific: dict[str, bool] = {}
         self.in_force = bool(guardrails.attachments.get(tree.root_id))
 
     def statements(self, policy_id: str) -> tuple[Statement, ...] | None:
@@ -92,11 +93,15 @@ class Evaluator:
         return levels
 
     def _names_accounts(self, levels: list[_Level]) -> bool:
-        return any(_ACCOUNT_ID.search(self._content(p)) for level in levels for p in level.policies)
+        return any(self._account_specific(p) for level in levels for p in level.policies)
 
-    def _content(self, policy_id: str) -> str:
-        policy = self.guardrails.policies.get(policy_id)
-        return policy.content if policy is not None else ""
+    def _account_specific(self, policy_id: str) -> bool:
+        """Whether a policy names an account id (its results then differ per account)."""
+        found = self._specific.get(policy_id)
+        if found is None:
+            policy = self.guardrails.policies.get(policy_id)
+            found = self._specific[policy_id] = bool(policy and _ACCOUNT_ID.search(policy.content))
+        return found
 
     def finding(self, key: InstanceKey) -> GuardrailFinding | None:
         """The finding for one pair, or None when the guardrails let the stack through."""

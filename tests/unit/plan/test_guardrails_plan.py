@@ -67,7 +67,13 @@ def test_plan_names_the_pairs_an_ou_region_deny_and_an_account_iam_deny_fail() -
     text = render_plan(plan)
     assert "Guardrails: 5 will fail, 0 unknown. (guardrails.on_deny: warn)" in text
     assert "333300000011  us-west-2       will fail: SCP p-region00001" in text
-    assert "Guardrails: 5 will fail" in render_plan_markdown(plan)
+    # the counts open the summary, before the waves
+    summary = text.split("\n\n")[1]
+    assert "  Guardrails: 5 will fail, 0 unknown. (listed below)" in summary
+    markdown = render_plan_markdown(plan)
+    assert "> Guardrails: 5 will fail, 0 unknown. (`guardrails.on_deny: warn`): see **Guardrails** below." in markdown
+    assert markdown.index("see **Guardrails** below") < markdown.index("#### Waves") < markdown.index(
+        "#### Guardrails")
     data = json.loads(render_plan_json(plan))
     assert data["guardrails"]["summary"] == {"will_fail": 5, "unknown": 0, "skipped": 0}
 
