@@ -53,6 +53,12 @@ ConfigOption = typer.Option(
 )
 
 
+def _what_is_there(path: Path) -> str:
+    if path.is_dir():
+        return "is a directory"
+    return "is not a regular file" if path.exists() else "not found"
+
+
 def resolve_config_path(config: Path | None) -> Path:
     """``--config``, else ``$CLUMIO_ORG_CONFIG``, else ``./clumio-org.yaml``; a clear error when none exists."""
     if config is not None:
@@ -64,7 +70,7 @@ def resolve_config_path(config: Path | None) -> Path:
     if not path.is_file():
         where = "--config" if config is not None else (f"${CONFIG_ENV}" if os.environ.get(CONFIG_ENV) else "default")
         raise ReconcilerError(
-            f"desired-state file {path} not found ({where})",
+            f"desired-state file {path} {_what_is_there(path)} ({where})",
             hint=f"pass --config FILE, set {CONFIG_ENV}, or create ./{DEFAULT_CONFIG} (see examples/minimal.yaml)",
         )
     return path

@@ -138,3 +138,14 @@ def test_plan_prints_a_broken_file_as_error_lines_without_raw_characters(
     shown = str(name).replace("\u202e", "\\u202e")
     assert lines[1].strip().startswith(f"{shown}:12:22: ")
     assert lines[-1].startswith("hint: ")
+
+
+def test_plan_and_apply_on_a_directory_or_a_pipe_say_what_is_there(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "dir.yaml").mkdir()
+    os.mkfifo(tmp_path / "pipe.yaml")
+    for name, what in (("dir.yaml", "is a directory"), ("pipe.yaml", "is not a regular file")):
+        for command in (["plan"], ["apply", "--auto-approve"]):
+            assert main([*command, "-c", str(tmp_path / name)]) == 1
+            assert capsys.readouterr().err.splitlines()[0] == \
+                f"error: desired-state file {tmp_path / name} {what} (--config)"
