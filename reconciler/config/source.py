@@ -147,6 +147,7 @@ class _Builder:
         self.built: set[int] = set()
         self.budget = MAX_VALUES
         self.alias_budget = MAX_ALIAS_VALUES
+        self.sizes: dict[int, int] = {}
         self.stopped = False
 
     def _report(self, node: yaml.Node, message: str, hint: str | None = None) -> None:
@@ -173,9 +174,37 @@ class _Builder:
         self.stopped = True
         return False
 
+    def _size(self, root: yaml.Node) -> int:
+        """How many values ``root`` expands to with aliases followed, capped just past the alias budget (memoized,
+        without recursion; a cycle counts as unbounded). Lets a bomb be refused at its first alias, in time linear
+        in the file, instead of after expanding the budget's worth of values."""
+        cap = MAX_ALIAS_VALUES + 1
+        sizes, on_path = self.sizes, set()
+        stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+        while stack:
+            node, children_done = stack.pop()
+            key = id(node)
+            children = ([value for _, value in node.value] if isinstance(node, yaml.MappingNode)
+                        else list(node.value) if isinstance(node, yaml.SequenceNode) else [])
+            if children_done:
+                on_path.discard(key)
+                sizes.setdefault(key, min(cap, 1 + sum(sizes[id(child)] for child in children)))
+            elif key not in sizes:
+                if key in on_path or not children:
+                    sizes[key] = cap if key in on_path else 1
+                    continue
+                on_path.add(key)
+                stack.append((node, True))
+                stack.extend((child, False) for child in children)
+        return sizes[id(root)]
+
     def build(self, node: yaml.Node, at: DocPath, depth: int = 1, through_alias: bool = False) -> object:
         self.doc.values[at] = _mark(node)
-        through_alias = through_alias or id(node) in self.built
+        alias_root = not through_alias and id(node) in self.built
+        through_alias = through_alias or alias_root
+        if alias_root and id(node) not in self.open_nodes and self._size(node) > max(self.alias_budget, 0):
+            self._report(node, f"YAML aliases expand to more than {MAX_ALIAS_VALUES} values", "write the values out")
+            self.stopped = True
         if not self._within_bounds(node, depth, through_alias):
             return None
         if isinstance(node, yaml.CollectionNode):
