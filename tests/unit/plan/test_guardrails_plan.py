@@ -127,3 +127,42 @@ def test_reads_cost_one_listing_per_target_and_one_describe_per_distinct_policy(
     # 4 targeted accounts (the suspended one is skipped) + the root, /Workloads, /Prod, /Prod/Data and /Dev
     assert sorted(listed) == sorted(set(listed)) and len(listed) == 4 + 5
     assert sorted(described) == ["p-FullAWSAccess", "p-iamdeny0001", "p-region00001"]
+
+
+def test_the_json_plan_with_guardrails_matches_its_schema() -> None:
+    import jsonschema
+
+    schema = json.loads((Path(__file__).parents[3] / "schemas" / "plan.schema.json").read_text())
+    plan = plan_for(guarded_ports(**{PROD: [REGION_DENY.id]}), GuardrailMode.SKIP)
+    data = json.loads(render_plan_json(plan))
+    jsonschema.Draft202012Validator(schema).validate(data)
+    assert data["guardrails"]["findings"][0] == {
+        "stack_set": "clumio-org", "account": "333300000001", "region": "us-west-2", "verdict": "will fail",
+        "reason": "will fail: SCP p-region00001 (OnlyUsEast1) on /Workloads/Prod denies cloudformation:CreateStack "
+                  "in us-west-2",
+        "source": "scp", "policy_id": "p-region00001", "policy_name": "OnlyUsEast1", "target": "/Workloads/Prod",
+        "action": "cloudformation:CreateStack", "skipped": True}
+
+
+CONFIG = """version: 1
+organization: {id: o-fake000001, management_account: "111111111111", home_region: us-east-1}
+clumio: {api_url: https://us-west-2.api.clumio.com}
+targets: {organization: true}
+regions: [us-east-1]
+guardrails:
+  on_deny: {mode}
+"""
+
+
+def test_on_deny_is_read_from_the_config_and_a_wrong_value_names_its_line(tmp_path: Path) -> None:
+    from reconciler.config import load_desired
+    from reconciler.core.errors import ConfigError
+
+    good = tmp_path / "good.yaml"
+    good.write_text(CONFIG.replace("{mode}", "skip"))
+    assert load_desired(good).guardrails.on_deny is GuardrailMode.SKIP
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(CONFIG.replace("{mode}", "ignore"))
+    with pytest.raises(ConfigError) as caught:
+        load_desired(bad)
+    assert f"{bad}:7" in caught.value.message and "on_deny" in caught.value.message
