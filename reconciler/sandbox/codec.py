@@ -239,7 +239,7 @@ def _struct_writer(service: str, shape: Shape) -> Writer:
         return known
     fields: dict[str, Writer] = {}
     unknown = UNKNOWN_MEMBERS
-    required = _required_body_members(shape)
+    required = _required_body_members(service, shape)
 
     def write_structure(value: dict[str, Any], out: list[str]) -> None:
         for name in required:
@@ -265,11 +265,19 @@ def _struct_writer(service: str, shape: Shape) -> Writer:
     return write_structure
 
 
-def _required_body_members(shape: Shape) -> tuple[str, ...]:
-    """Members the shape requires in the body (header and status members travel elsewhere)."""
-    members = shape.members
-    return tuple(name for name in shape.required_members
-                 if name in members and "location" not in members[name].serialization)
+_required: dict[tuple[str, str], tuple[str, ...]] = {}
+
+
+def _required_body_members(service: str, shape: Shape) -> tuple[str, ...]:
+    """Members the shape requires in the body (header and status members travel elsewhere), looked up once."""
+    key = (service, shape.name)
+    found = _required.get(key)
+    if found is None:
+        members = shape.members
+        found = tuple(name for name in shape.required_members
+                      if name in members and "location" not in members[name].serialization)
+        _required[key] = found
+    return found
 
 
 def _repeat(item_writer: Writer) -> Writer:
@@ -331,7 +339,7 @@ def json_output(service: str, shape: Shape, value: Any) -> Any:
     kind = shape.type_name
     if kind == "structure":
         members = shape.members
-        for name in _required_body_members(shape):
+        for name in _required_body_members(service, shape):
             if value.get(name) is None:
                 MISSING_MEMBERS.add((service, shape.name, name))
         out = {}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -71,7 +72,7 @@ def _show(value: Any) -> str:
 
 
 def violations(shape: Shape | None, params: dict[str, Any]) -> list[Violation]:
-    """Every constraint of ``shape`` that ``params`` breaks, in member order (empty when the input is valid)."""
+    """Every constraint of ``shape`` that ``params`` breaks, in the model's member order (empty when valid)."""
     found: list[Violation] = []
     if shape is not None:
         _check_structure(shape, params, "", found)
@@ -82,14 +83,13 @@ def _check_structure(shape: Shape, value: Any, path: str, found: list[Violation]
     if not isinstance(value, dict):
         found.append(Violation(path, "type", "Member must be a structure", value))
         return
-    members = shape.members
-    for name in shape.required_members:
-        if value.get(name) is None:
-            found.append(Violation(_join(path, name), "required", "Member must not be null", None))
-    for name, item in value.items():
-        member = members.get(name)
-        if member is not None and item is not None:
+    required = shape.required_members
+    for name, member in shape.members.items():  # in the model's member order; unknown members are ignored
+        item = value.get(name)
+        if item is not None:
             _check(member, item, _join(path, name), found)
+        elif name in required:
+            found.append(Violation(_join(path, name), "required", "Member must not be null", None))
 
 
 def _join(path: str, name: str) -> str:
@@ -97,66 +97,78 @@ def _join(path: str, name: str) -> str:
 
 
 def _check(shape: Shape, value: Any, path: str, found: list[Violation]) -> None:
-    kind = shape.type_name
+    checker = _CHECKERS.get(shape.type_name)
+    if checker is not None:
+        checker(shape, value, path, found)
+
+
+def _check_list(shape: Shape, value: Any, path: str, found: list[Violation]) -> None:
+    if not isinstance(value, list):
+        found.append(Violation(path, "type", "Member must be a list", value))
+        return
+    _check_size(shape.metadata, len(value), value, path, found, "length")
+    inner: list[Violation] = []
+    for index, element in enumerate(value, start=1):
+        _check(shape.member, element, f"{path}.{index}.member", inner)
+    if inner and shape.member.type_name in ("structure", "list", "map"):
+        found.extend(inner)
+    elif inner:  # AWS reports a bad scalar element at the list: "Member must satisfy constraint: [<rule>]"
+        found.append(Violation(path, "list_member", f"Member must satisfy constraint: [{inner[0].constraint}]",
+                               value))
+
+
+def _check_map(shape: Shape, value: Any, path: str, found: list[Violation]) -> None:
+    if not isinstance(value, dict):
+        found.append(Violation(path, "type", "Member must be a map", value))
+        return
+    _check_size(shape.metadata, len(value), value, path, found, "length")
+    for key, element in value.items():
+        _check(shape.key, key, f"{path}.{key}.key", found)
+        _check(shape.value, element, f"{path}.{key}.value", found)
+
+
+def _check_string(shape: Shape, value: Any, path: str, found: list[Violation]) -> None:
+    if not isinstance(value, str):
+        found.append(Violation(path, "type", "Member must be a string", value))
+        return
     meta = shape.metadata
-    if kind == "structure":
-        _check_structure(shape, value, path, found)
-    elif kind == "list":
-        if not isinstance(value, list):
-            found.append(Violation(path, "type", "Member must be a list", value))
-            return
-        _check_size(meta, len(value), value, path, found, "length")
-        inner: list[Violation] = []
-        for index, element in enumerate(value, start=1):
-            _check(shape.member, element, f"{path}.{index}.member", inner)
-        if inner and shape.member.type_name in ("structure", "list", "map"):
-            found.extend(inner)
-        elif inner:  # AWS reports a bad scalar element at the list: "Member must satisfy constraint: [<rule>]"
-            found.append(Violation(path, "list_member", f"Member must satisfy constraint: [{inner[0].constraint}]",
-                                   value))
-    elif kind == "map":
-        if not isinstance(value, dict):
-            found.append(Violation(path, "type", "Member must be a map", value))
-            return
-        _check_size(meta, len(value), value, path, found, "length")
-        for key, element in value.items():
-            _check(shape.key, key, f"{path}.{key}.key", found)
-            _check(shape.value, element, f"{path}.{key}.value", found)
-    elif kind == "string":
-        if not isinstance(value, str):
-            found.append(Violation(path, "type", "Member must be a string", value))
-            return
-        enum = meta.get("enum")
-        if enum and value not in enum:
-            found.append(Violation(path, "enum", f"Member must satisfy enum value set: [{', '.join(enum)}]", value))
-            return
-        _check_size(meta, len(value), value, path, found, "length")
-        pattern = meta.get("pattern")
-        compiled = _compiled(pattern) if pattern else None
-        if compiled is not None and compiled.fullmatch(value) is None:
-            found.append(Violation(path, "pattern", f"Member must satisfy regular expression pattern: {pattern}",
-                                   value))
-    elif kind in ("integer", "long"):
-        if isinstance(value, bool) or not isinstance(value, int):
-            found.append(Violation(path, "type", "Member must be an integer", value))
-            return
-        _check_size(meta, value, value, path, found, "value")
-    elif kind in ("float", "double"):
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            found.append(Violation(path, "type", "Member must be a number", value))
-            return
-        _check_size(meta, value, value, path, found, "value")
-    elif kind == "boolean":
-        if not isinstance(value, bool):
-            found.append(Violation(path, "type", "Member must be a boolean", value))
-    elif kind == "timestamp":
-        if not isinstance(value, datetime):
-            found.append(Violation(path, "type", "Member must be a timestamp", value))
-    elif kind == "blob":
-        if not isinstance(value, bytes | bytearray):
-            found.append(Violation(path, "type", "Member must be a blob", value))
-        else:
-            _check_size(meta, len(value), value, path, found, "length")
+    enum = meta.get("enum")
+    if enum and value not in enum:
+        found.append(Violation(path, "enum", f"Member must satisfy enum value set: [{', '.join(enum)}]", value))
+        return
+    _check_size(meta, len(value), value, path, found, "length")
+    pattern = meta.get("pattern")
+    compiled = _compiled(pattern) if pattern else None
+    if compiled is not None and compiled.fullmatch(value) is None:
+        found.append(Violation(path, "pattern", f"Member must satisfy regular expression pattern: {pattern}", value))
+
+
+def _check_number(shape: Shape, value: Any, path: str, found: list[Violation]) -> None:
+    integral = shape.type_name in ("integer", "long")
+    allowed: tuple[type, ...] = (int,) if integral else (int, float)
+    if isinstance(value, bool) or not isinstance(value, allowed):
+        found.append(Violation(path, "type", f"Member must be {'an integer' if integral else 'a number'}", value))
+        return
+    _check_size(shape.metadata, value, value, path, found, "value")
+
+
+def _check_scalar(kind: str, wanted: tuple[type, ...], name: str) -> Callable[[Shape, Any, str, list[Violation]], None]:
+    def check(shape: Shape, value: Any, path: str, found: list[Violation]) -> None:
+        if not isinstance(value, wanted):
+            found.append(Violation(path, "type", f"Member must be {name}", value))
+        elif kind == "blob":
+            _check_size(shape.metadata, len(value), value, path, found, "length")
+
+    return check
+
+
+_CHECKERS: dict[str, Callable[[Shape, Any, str, list[Violation]], None]] = {
+    "structure": _check_structure, "list": _check_list, "map": _check_map, "string": _check_string,
+    "integer": _check_number, "long": _check_number, "float": _check_number, "double": _check_number,
+    "boolean": _check_scalar("boolean", (bool,), "a boolean"),
+    "timestamp": _check_scalar("timestamp", (datetime,), "a timestamp"),
+    "blob": _check_scalar("blob", (bytes, bytearray), "a blob"),
+}
 
 
 def _check_size(meta: dict[str, Any], size: float, value: Any, path: str, found: list[Violation],
