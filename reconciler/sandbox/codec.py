@@ -147,6 +147,8 @@ def _typed_scalar(shape: Shape, text: str) -> Any:
     if kind in ("float", "double"):
         return float(text)
     if kind == "boolean":
+        if text.lower() not in ("true", "false"):
+            raise ValueError(text)
         return text.lower() == "true"
     if kind == "timestamp":
         return _parse_timestamp(text)

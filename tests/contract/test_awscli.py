@@ -2,30 +2,18 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from typing import Any
 
 import requests
 
+from tests.contract.awscli_runner import aws_cli
 from tests.contract.test_wire_world import _deploy, _spec_accounts
 
 
-def run_aws(sandbox: Any, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(sandbox.env())
-    env.update(AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull, AWS_PAGER="",
-               AWS_MAX_ATTEMPTS="1")
-    return subprocess.run([sys.executable, "-m", "awscli", *args, "--output", "json"], env=env,
-                          capture_output=True, text=True, timeout=60, check=False)
-
-
 def aws(sandbox: Any, *args: str) -> Any:
-    result = run_aws(sandbox, *args)
+    result = aws_cli(sandbox, *args)
     assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
+    return result.json()
 
 
 def test_aws_organizations_list_accounts_gives_the_worlds_accounts(sandbox: Any) -> None:
@@ -47,6 +35,6 @@ def test_aws_cloudformation_list_stack_instances_gives_the_worlds_instances(sand
 
 
 def test_aws_cli_reports_sandbox_errors_as_aws_errors(sandbox: Any) -> None:
-    result = run_aws(sandbox, "cloudformation", "describe-stack-set", "--stack-set-name", "no-such-stack-set")
+    result = aws_cli(sandbox, "cloudformation", "describe-stack-set", "--stack-set-name", "no-such-stack-set")
     assert result.returncode != 0
     assert "(StackSetNotFoundException)" in result.stderr

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import requests
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -104,6 +105,15 @@ def test_sts_and_iam_validate_like_the_other_query_services(sandbox: Any) -> Non
     with pytest.raises(ClientError) as caught:
         iam.get_role(RoleName="")
     assert _error(caught)[:2] == ("ValidationError", 400)
+
+
+def test_ec2_answers_invalid_parameter_value_for_a_value_of_the_wrong_type(sandbox: Any) -> None:
+    # A form botocore would never build (it validates booleans), posted as a raw query-protocol call.
+    form = {"Action": "DescribeRegions", "Version": "2016-11-15", "AllRegions": "maybe"}
+    response = requests.post(f"{sandbox.aws_url}/", data=form, timeout=10)
+    assert response.status_code == 400
+    assert "<Code>InvalidParameterValue</Code>" in response.text and "allRegions" in response.text
+    assert sandbox.client("ec2").describe_regions(AllRegions=True)["Regions"]
 
 
 def test_a_well_formed_call_still_reaches_the_operation(sandbox: Any) -> None:
