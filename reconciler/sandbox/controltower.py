@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.sandbox import codec
+from reconciler.sandbox import codec, validation
 from reconciler.sandbox.api import AwsFault, SandboxWorld
 
 SERVICE = "controltower"
@@ -103,6 +103,7 @@ def handle_wire(world: SandboxWorld, path: str, body: bytes, *, access_key: str,
         except ValueError:
             raise AwsFault("SerializationException", "Request body is not valid JSON") from None
         params = codec.json_input(operation.input_shape, raw) if operation.input_shape is not None else {}
+        validation.validate(codec.service_model(SERVICE), operation, params)  # before any logic, as on AWS
         output = world.handle_aws(SERVICE, name, params, access_key=access_key, region=region)
     except AwsFault as fault:
         return _error(fault)

@@ -116,6 +116,19 @@ def test_ec2_answers_invalid_parameter_value_for_a_value_of_the_wrong_type(sandb
     assert sandbox.client("ec2").describe_regions(AllRegions=True)["Regions"]
 
 
+def test_services_added_later_are_validated_too(sandbox: Any) -> None:
+    """Organizations' policy API and Control Tower (REST-JSON) came after the validator: it applies to them as is."""
+    with pytest.raises(ClientError) as caught:
+        sandbox.client("organizations").list_policies(Filter="BOGUS_POLICY")
+    code, status, response = _error(caught)
+    assert (code, status, response.get("Reason")) == ("InvalidInputException", 400, "INVALID_ENUM")
+    ct = sandbox.client("controltower", config=Config(parameter_validation=False))
+    for call in (lambda: ct.list_landing_zones(maxResults=5), lambda: ct.get_landing_zone()):
+        with pytest.raises(ClientError) as caught:
+            call()
+        assert _error(caught)[:2] == ("ValidationException", 400)
+
+
 def test_a_well_formed_call_still_reaches_the_operation(sandbox: Any) -> None:
     with pytest.raises(ClientError) as caught:
         sandbox.client("organizations").describe_account(AccountId="123456789012")

@@ -28,6 +28,10 @@ ORGANIZATIONS = {
     "ListAWSServiceAccessForOrganization", "EnableAWSServiceAccess", "ListDelegatedAdministrators",
     "RegisterDelegatedAdministrator", "DeregisterDelegatedAdministrator",
 }
+POLICIES = {
+    "EnablePolicyType", "CreatePolicy", "ListPolicies", "DescribePolicy", "UpdatePolicy", "AttachPolicy",
+    "ListPoliciesForTarget", "ListTargetsForPolicy", "DetachPolicy", "DeletePolicy", "DisablePolicyType",
+}
 S3 = {
     "CreateBucket", "HeadBucket", "ListBuckets", "PutBucketVersioning", "GetBucketVersioning", "PutObject",
     "GetObject", "HeadObject", "ListObjectsV2", "ListObjectVersions", "CreateMultipartUpload", "UploadPart",
@@ -122,6 +126,25 @@ def _organizations(aws: Recorder) -> None:
     org.deregister_delegated_administrator(AccountId=account, ServicePrincipal=STACKSETS_PRINCIPAL)
 
 
+def _guardrails(aws: Recorder) -> None:
+    org = aws("organizations")
+    root = org.list_roots()["Roots"][0]["Id"]
+    org.enable_policy_type(RootId=root, PolicyType="SERVICE_CONTROL_POLICY")
+    document = '{"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "sns:*", "Resource": "*"}]}'
+    policy = org.create_policy(Name="no-sns", Description="shapes", Type="SERVICE_CONTROL_POLICY",
+                               Content=document)["Policy"]["PolicySummary"]["Id"]
+    org.list_policies(Filter="SERVICE_CONTROL_POLICY")
+    org.describe_policy(PolicyId=policy)
+    org.update_policy(PolicyId=policy, Description="shapes, updated")
+    org.attach_policy(PolicyId=policy, TargetId="ou-d3m0-security")
+    org.list_policies_for_target(TargetId="ou-d3m0-security", Filter="SERVICE_CONTROL_POLICY")
+    org.list_targets_for_policy(PolicyId=policy)
+    org.detach_policy(PolicyId=policy, TargetId="ou-d3m0-security")
+    org.delete_policy(PolicyId=policy)
+    org.disable_policy_type(RootId=root, PolicyType="SERVICE_CONTROL_POLICY")
+    aws("controltower").list_landing_zones()
+
+
 def _identity(aws: Recorder) -> None:
     aws("sts").get_caller_identity()
     aws("sts").assume_role(RoleArn="arn:aws:iam::300000000001:role/OrganizationAccountAccessRole",
@@ -157,10 +180,11 @@ def _s3(aws: Recorder) -> None:
 def test_every_served_operation_answers_only_and_all_the_members_its_shape_names(recorder: Recorder) -> None:
     protocols.UNKNOWN_MEMBERS.clear()
     protocols.MISSING_MEMBERS.clear()
-    for scenario in (_stacksets, _organizations, _identity, _s3):
+    for scenario in (_stacksets, _organizations, _guardrails, _identity, _s3):
         scenario(recorder)
     served = ({("cloudformation", name) for name in {*READS, *WRITES}}
-              | {("organizations", name) for name in ORGANIZATIONS} | {("s3", name) for name in S3}
+              | {("organizations", name) for name in ORGANIZATIONS | POLICIES} | {("s3", name) for name in S3}
+              | {("controltower", "ListLandingZones")}
               | {("sts", "GetCallerIdentity"), ("sts", "AssumeRole"), ("iam", "GetRole"), ("ec2", "DescribeRegions")})
     assert served - recorder.called == set(), "an operation the sandbox serves is not shape-checked"
     assert not protocols.UNKNOWN_MEMBERS, sorted(protocols.UNKNOWN_MEMBERS)
