@@ -235,3 +235,48 @@ def _shrink(lines: list[str], room: int) -> list[str]:
         kept.append(line)
     return [*kept, "", f"_The summary alone is over the comment limit: {len(lines) - len(kept)} line(s) of it are "
             "not shown; `clumio-org show PLANFILE` prints the whole plan._", ""]
+
+
+def render_plan_markdown_parts(plan: Plan, *, max_chars: int = MAX_CHARS, plan_file: str | None = None) -> list[str]:
+    """The comment as numbered parts, each at most ``max_chars``: part 1 is :func:`render_plan_markdown`; parts 2…n,
+    present only when part 1 had to leave rows out, carry every per-instance row, wave by wave, for a recipe that
+    wants the whole plan in the pull request."""
+    first = render_plan_markdown(plan, max_chars=max_chars, plan_file=plan_file)
+    if "left out to fit a GitHub comment" not in first:
+        return [first]
+    view = overview(plan)
+    known = {w.name for w in plan.waves}
+    sections: list[tuple[str, list[str]]] = []
+    for w in view.waves:
+        rows = [_row(c) for c in plan.changes if (c.wave if c.wave in known else AFTER_WAVES) == w.name]
+        if rows:
+            sections.append(("Removals" if w.plan is None else f"Wave {w.plan.index} {_cell(w.name)}", rows))
+    room = max_chars - 400  # the part's heading, marker and closing line
+    chunks: list[list[str]] = []
+    current: list[str] = []
+    for label, rows in sections:
+        start = 0
+        while start < len(rows):
+            heading = [f"#### {label} ({len(rows)} instances)" + (" — continued" if start else ""), *_CHANGE_HEAD]
+            if _size(current) + _size(heading) + 200 > room:
+                chunks.append(current)
+                current = []
+            current += heading
+            while start < len(rows) and _size(current) + len(rows[start]) + 1 <= room:
+                current.append(rows[start])
+                start += 1
+            current.append("")
+            if start < len(rows):
+                chunks.append(current)
+                current = []
+    if current:
+        chunks.append(current)
+    total = len(chunks) + 1
+    parts = [first.replace("left out to fit a GitHub comment;",
+                           f"left out to fit a GitHub comment (parts 2–{total} list them all);", 1)]
+    for number, chunk in enumerate(chunks, start=2):
+        head = [f"<!-- clumio-org plan part {number} -->",
+                f"### clumio-org plan `{plan.plan_id}` — per-instance detail, part {number} of {total}", ""]
+        parts.append("\n".join([*head, *chunk]) + "\n")
+    assert all(len(part) <= max_chars for part in parts)
+    return parts

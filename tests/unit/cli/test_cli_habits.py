@@ -155,3 +155,22 @@ def test_a_large_apply_asks_for_the_organization_id(monkeypatch: pytest.MonkeyPa
     assert ui.confirm_plan(_plan(30), "Apply?") is False  # `y` is not the organization id
     assert ui.confirm_plan(_plan(30), "Apply?") is True
     assert "needs a typed confirmation: it touches 30 accounts" in capsys.readouterr().out
+
+
+def test_show_prints_numbered_parts_of_the_comment(ports: FakePorts, config: Path, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    planfile = tmp_path / "plan.json"
+    run(capsys, "plan", "-c", str(config), "--out", str(planfile))
+    assert run(capsys, "show", str(planfile), "-f", "markdown", "--parts") == (0, "1\n", "")
+    assert run(capsys, "show", str(planfile), "-f", "markdown", "--part", "1")[1] == \
+        run(capsys, "show", str(planfile), "-f", "markdown")[1]
+    code, _, err = run(capsys, "show", str(planfile), "-f", "markdown", "--part", "2")
+    assert code == 1 and "error: the comment has 1 part(s), not 2" in err
+    code, _, err = run(capsys, "show", str(planfile), "--part", "1")
+    assert code == 1 and "hint: add --format markdown" in err
+
+
+def test_a_removal_always_asks_for_the_organization_id() -> None:
+    from tests.unit.render.test_render_plan import mixed_plan
+
+    assert needs_typed_confirmation(mixed_plan()) == "it removes 1 stack instance(s)"

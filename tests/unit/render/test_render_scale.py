@@ -121,3 +121,22 @@ def test_the_text_plan_opens_with_the_summary(accounts: int, kind: str) -> None:
     if any(c.action is Action.REMOVE for c in plan.changes):
         assert any(line.startswith("  Removals: ") for line in first_screen)
     assert any(line.startswith("  Skipped: ") for line in first_screen)
+
+
+@pytest.mark.parametrize("kind", ["fresh", "mixed"])
+def test_numbered_parts_carry_every_row_each_within_the_limit(kind: str) -> None:
+    from reconciler.render.markdown import render_plan_markdown_parts
+
+    plan = scale_plan(2000, kind)
+    parts = render_plan_markdown_parts(plan, plan_file="plan.json")
+    assert len(parts) >= 2
+    assert parts[0].startswith("<!-- clumio-org plan -->") and f"parts 2–{len(parts)} list them all" in parts[0]
+    for number, part in enumerate(parts[1:], start=2):
+        assert len(part) <= GITHUB_COMMENT_LIMIT
+        assert part.startswith(f"<!-- clumio-org plan part {number} -->")
+        assert f"part {number} of {len(parts)}" in part
+        _balanced(part)
+    rows = [line for part in parts[1:] for line in part.splitlines() if re.match(r"\| [+~-] \| clumio-org \|", line)]
+    assert len(rows) == len(plan.changes)
+    assert {re.search(r"`(\d{12})` \| ([a-z0-9-]+) \|", r).groups() for r in rows} == {
+        (c.key.account, c.key.region) for c in plan.changes}
