@@ -154,5 +154,6 @@ def overview_to_json(plan: Plan) -> dict[str, Any]:
         "removals": [_group_json(g) for g in o.removals],
         "groups": [_group_json(g) for g in o.groups],
         "skipped": [{"reason": s.reason, "accounts": list(s.accounts)} for s in o.skipped],
+        "guardrails": plan.guardrails.counts(),
         "warnings": len(plan.warnings),
     }

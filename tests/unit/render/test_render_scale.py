@@ -140,3 +140,24 @@ def test_numbered_parts_carry_every_row_each_within_the_limit(kind: str) -> None
     assert len(rows) == len(plan.changes)
     assert {re.search(r"`(\d{12})` \| ([a-z0-9-]+) \|", r).groups() for r in rows} == {
         (c.key.account, c.key.region) for c in plan.changes}
+
+
+def test_what_will_fail_is_in_the_summary_of_every_format() -> None:
+    import json
+    from dataclasses import replace
+
+    from reconciler.core.guardrails import GuardrailFinding, GuardrailReport, Verdict
+    from reconciler.render.json import render_plan_json
+
+    plan = scale_plan(1000, "mixed")
+    denied = [c.key for c in plan.changes if c.ou_path == "/Security"][:300]
+    findings = tuple(GuardrailFinding(k, Verdict.DENIED, "SCP p-deny (no-iam) on /Security denies iam:CreateRole")
+                     for k in denied)
+    plan = replace(plan, guardrails=GuardrailReport(findings=findings))
+    first_screen = render_plan(plan).splitlines()[:24]
+    assert any(line.strip().startswith("Guardrails: 300 will fail") for line in first_screen)
+    md = render_plan_markdown(plan, plan_file="plan.json")
+    assert len(md) <= GITHUB_COMMENT_LIMIT and "#### Guardrails" in md
+    assert md.index("Guardrails: 300 will fail") < md.index("#### Waves")  # in the summary, not only below
+    _balanced(md)
+    assert json.loads(render_plan_json(plan))["overview"]["guardrails"]["will_fail"] == 300
