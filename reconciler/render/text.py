@@ -194,9 +194,6 @@ def summary_block(plan: Plan, view: Overview, bold: Callable[[str], str]) -> lis
             out.append(f"  Wave {w.plan.index}/{total} {w.name!r}: {wave_counts(w)} in "
                        f"{_plural(w.accounts, 'account')}; {w.plan.effective_concurrency} at a time per region; "
                        f"~{duration(w.plan.estimate_seconds)}")
-    if plan.guardrails.findings:
-        out.append(f"  {summary_text(plan.guardrails)} (guardrails.on_deny: {plan.guardrails.mode.value}; "
-                   "the pairs are listed below)")
     if view.skipped:
         out.append("  Skipped: " + "; ".join(f"{len(g.accounts)} {g.reason.split(':')[0]}" for g in view.skipped[:4])
                    + (f"; +{len(view.skipped) - 4} more reasons" if len(view.skipped) > 4 else ""))
