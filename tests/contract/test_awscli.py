@@ -6,12 +6,17 @@ from typing import Any
 
 import requests
 
-from tests.contract.awscli_runner import aws_cli
+from tests.contract.awscli_runner import CliResult, aws_cli
 from tests.contract.test_wire_world import _deploy, _spec_accounts
 
 
+def run_aws(sandbox: Any, *args: str) -> CliResult:
+    """``aws ARGS --output json`` against ``sandbox``: exit code, stdout and stderr."""
+    return aws_cli(sandbox, *args)
+
+
 def aws(sandbox: Any, *args: str) -> Any:
-    result = aws_cli(sandbox, *args)
+    result = run_aws(sandbox, *args)
     assert result.returncode == 0, result.stderr
     return result.json()
 
