@@ -13,7 +13,7 @@ from reconciler.core.desired import Desired
 
 
 def run_import(desired: Desired, stack_set: str, *, ports: Any = None, backend: Any = None,
-               echo: Any = typer.echo) -> int:
+               echo: Any = typer.echo, force: bool = False) -> int:
     """Record the live StackSet in state (under the state lock) and print the next plan. Reads AWS and Clumio; the
     only write is the state file. No org-deployment-parameters call: the deployed ClumioToken and RoleExternalId
     stay, sent as UsePreviousValue by every later apply."""
@@ -21,6 +21,7 @@ def run_import(desired: Desired, stack_set: str, *, ports: Any = None, backend: 
     from reconciler.plan.build import make_plan
     from reconciler.plan.discover import discover
     from reconciler.render.text import render_plan
+    from reconciler.state.lineage import LinkAction, check_lineage
     from reconciler.state.model import State, utc_now
 
     if ports is None:
@@ -40,7 +41,17 @@ def run_import(desired: Desired, stack_set: str, *, ports: Any = None, backend: 
             state = stored
             echo(f"StackSet {stack_set} is already managed by the state at {backend.describe()}; nothing to import.")
         else:
-            state = backend.write(adopt(stored if stored is not None else State.new(), live, ss, utc_now()))
+            # A StackSet another clumio-org state deploys carries its lineage tag: importing it is the explicit
+            # adoption, so a fresh state takes that lineage; a state of another lineage needs --force.
+            link = check_lineage({stack_set: ss}, stored, backend.describe(), adopt=True, force=force,
+                                 command="import")
+            base = stored if stored is not None else State.new()
+            if link.action is not LinkAction.NONE and link.lineage is not None:
+                from dataclasses import replace
+
+                base = replace(base, lineage=link.lineage)
+                echo(link.note or f"taking lineage {link.lineage}")
+            state = backend.write(adopt(base, live, ss, utc_now()), force=link.action is not LinkAction.NONE)
             regions = sorted({k.region for k in live.instances if k.stack_set == stack_set})
             echo(f"Imported StackSet {stack_set} ({ss.permission_model.value}, template "
                  f"{state.stack_sets[stack_set].template_version}, {count} stack instance(s) in "
@@ -64,7 +75,9 @@ def register(app: typer.Typer) -> None:
                                                                "the config's stack_set.name (or the management "
                                                                "account's StackSet name)."),
         config: Path | None = ConfigOption,
+        force: bool = typer.Option(False, "--force", help="The state has another lineage than the StackSet's tag: "
+                                                          "re-link it on purpose."),
     ) -> None:
         """Adopt an existing Clumio StackSet: record what is live in state, change nothing in AWS, and show what
         the next plan would change."""
-        run_import(load_config(config), stack_set)
+        run_import(load_config(config), stack_set, force=force)

@@ -1,0 +1,122 @@
+"""`clumio-org destroy` on the demo org after a full apply (docs/reference/brownfield.md §5): a plan first, refused
+without --allow-destroy, waves in reverse order, then the StackSet and the connections; killed half way, a re-run
+finishes with no operation submitted twice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import reconciler.apply.timing as apply_timing
+from tests.integration.apply_support import Run, cli, connections, demo_config, use_virtual_clock
+
+STACK_SET = "clumio-org"
+
+
+class Killed(BaseException):
+    """Stands for SIGKILL: nothing in clumio-org catches it, so the run just stops where it is."""
+
+
+@pytest.fixture
+def applied(sandbox_env: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+            capsys: pytest.CaptureFixture[str]) -> tuple[Any, Path]:
+    use_virtual_clock(sandbox_env, monkeypatch)
+    config = demo_config(tmp_path)
+    run = cli(capsys, "apply", "-c", str(config), "--auto-approve")
+    assert run.code == 0, run.text
+    return sandbox_env, config
+
+
+def destroy(capsys: pytest.CaptureFixture[str], config: Path, *flags: str) -> Run:
+    return cli(capsys, "destroy", "-c", str(config), *flags)
+
+
+def delete_operations(sandbox: Any) -> list[Any]:
+    return [op for op in sandbox.world.stack_set(STACK_SET).operations.values() if op.action == "DELETE"]
+
+
+def assert_nothing_left(sandbox: Any) -> None:
+    cf = sandbox.client("cloudformation")
+    assert [s["StackSetName"] for s in cf.list_stack_sets(Status="ACTIVE")["Summaries"]] == []
+    assert sandbox.world.stack_set(STACK_SET).status == "DELETED"
+    assert not sandbox.world.stack_set(STACK_SET).instances
+    assert connections(sandbox) == {}
+
+
+def test_destroy_shows_the_plan_and_refuses_without_allow_destroy(applied: tuple[Any, Path],
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    sandbox, config = applied
+    run = destroy(capsys, config, "--auto-approve")
+    assert run.code == 1
+    assert "error: destroy removes 72 stack instance(s), 1 StackSet(s) and 72 Clumio connection(s); refusing " \
+           "without --allow-destroy" in run.err
+    lines = [line for line in run.out.splitlines() if "DeleteStackInstances" in line]
+    assert [line.split("wave destroy ")[1].split(";")[0] for line in lines] == ["rest", "critical", "canary"]
+    assert "DeleteStackSet clumio-org" in run.out
+    assert delete_operations(sandbox) == [] and len(connections(sandbox)) == 72
+
+
+def test_destroy_without_a_terminal_needs_auto_approve(applied: tuple[Any, Path],
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    sandbox, config = applied
+    run = destroy(capsys, config, "--allow-destroy")
+    assert run.code == 1 and "error: destroy needs a typed confirmation" in run.err
+    assert delete_operations(sandbox) == []
+
+
+def test_destroy_removes_every_instance_the_stack_set_and_its_connections(
+        applied: tuple[Any, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    sandbox, config = applied
+    run = destroy(capsys, config, "--allow-destroy", "--auto-approve")
+    assert run.code == 0, run.text
+    assert "Destroy complete: 72 stack instance(s), 1 StackSet(s) and 72 Clumio connection(s) removed." in run.out
+    assert_nothing_left(sandbox)
+    again = destroy(capsys, config, "--allow-destroy", "--auto-approve")
+    assert again.code == 0 and "Nothing to destroy" in again.out
+
+
+def test_destroy_killed_half_way_is_finished_by_a_rerun_without_a_second_operation(
+        applied: tuple[Any, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    sandbox, config = applied
+    clock = sandbox.world.clock
+    sleeps = {"n": 0}
+
+    def sleep_then_die(seconds: float) -> None:
+        clock.advance(seconds)
+        if delete_operations(sandbox):  # the first DeleteStackInstances is running: kill the run under it
+            sleeps["n"] += 1
+            if sleeps["n"] == 3:
+                raise Killed()
+
+    monkeypatch.setattr(apply_timing, "default_sleep", sleep_then_die)
+    with pytest.raises(Killed):
+        destroy(capsys, config, "--allow-destroy", "--auto-approve")
+    first = delete_operations(sandbox)
+    assert len(first) == 1 and first[0].status(sandbox.world.now_ts()) == "RUNNING"  # killed under it
+    monkeypatch.setattr(apply_timing, "default_sleep", lambda seconds: clock.advance(seconds))
+
+    run = destroy(capsys, config, "--allow-destroy", "--auto-approve")
+    assert run.code == 0, run.text
+    assert f"journal: following {first[0].id}" in run.out
+    ops = delete_operations(sandbox)
+    assert {op.status(sandbox.world.now_ts()) for op in ops} == {"SUCCEEDED"}
+    # The re-run planned only what was left: every instance was deleted by exactly one operation.
+    reached = [(step.account, step.region) for op in ops for step in op.steps]
+    assert len(reached) == len(set(reached)) == 72
+    assert_nothing_left(sandbox)
+
+
+def test_import_takes_over_a_stack_set_another_state_deployed_with_its_lineage(
+        applied: tuple[Any, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    sandbox, config = applied
+    state_file = config.parent / ".clumio-org" / "state.json"
+    state_file.unlink()  # the state is lost (or lives in another backend): the StackSet still carries its lineage
+    refused = cli(capsys, "plan", "-c", str(config))
+    assert refused.code == 1 and "no state" in refused.err
+    run = cli(capsys, "import", "--stack-set", STACK_SET, "-c", str(config))
+    assert run.code == 0, run.text
+    assert "adopting StackSet clumio-org" in run.out and "No changes." in run.out
+    assert cli(capsys, "plan", "-c", str(config), "--detailed-exitcode").code == 0
+    assert cli(capsys, "drift", "-c", str(config)).code == 0
