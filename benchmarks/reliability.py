@@ -120,21 +120,29 @@ class Trial:
         self.sandbox.stop()
 
 
-def series(name: str, trials: int, spacing: int, fault: Fault, heal: Fault, *, s3_state: bool = False) -> bool:
+def _one(at: int, fault: Fault, heal: Fault, s3_state: bool) -> tuple[bool, int, str, int]:
+    workdir = Path(tempfile.mkdtemp(prefix="clumio-org-reliability-"))
+    trial = Trial(workdir, s3_state=s3_state)
+    try:
+        ok, count, why = trial.run(at, fault, heal)
+        return ok, count, why, trial.sleeps
+    finally:
+        trial.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def series(name: str, trials: int, fault: Fault, heal: Fault, *, s3_state: bool = False) -> bool:
+    """``trials`` fault moments spread evenly over the sleeps of an undisturbed apply (measured first)."""
+    _, _, _, total = _one(10**9, fault, heal, s3_state)
     converged, runs, stopped = 0, [], 0
     for k in range(trials):
-        workdir = Path(tempfile.mkdtemp(prefix="clumio-org-reliability-"))
-        trial = Trial(workdir, s3_state=s3_state)
-        try:
-            ok, count, why = trial.run(1 + k * spacing, fault, heal)
-        finally:
-            trial.close()
-            shutil.rmtree(workdir, ignore_errors=True)
+        at = 1 + k * max(total - 1, 1) // max(trials, 1)
+        ok, count, why, _ = _one(at, fault, heal, s3_state)
         converged += ok
         runs.append(count)
         stopped += count > 1
         if not ok:
-            print(f"    trial {k + 1} (fault at sleep {1 + k * spacing}): {why}")
+            print(f"    trial {k + 1} (fault at sleep {at} of {total}): {why}")
     print(f"  {name}: {converged}/{trials} converged (bound: all), {stopped} stopped with exit 4 and resumed, "
           f"at most {max(runs)} runs, 0 duplicate operations and 0 lost instances in the converged ones")
     return converged == trials
@@ -153,6 +161,10 @@ def revoke(sandbox: RunningSandbox) -> None:
     os.environ["CLUMIO_API_TOKEN"] = "rotated-token"  # the next run's CI job has the new token
 
 
+def _restore_token(sandbox: RunningSandbox) -> None:
+    """Nothing to heal in the world: the next run uses the new token (set by ``revoke``)."""
+
+
 def s3_down(sandbox: RunningSandbox) -> None:
     sandbox.world.apply_event("s3-fault", {"key": "state.json", "methods": ["PUT"], "code": "ServiceUnavailable"})
 
@@ -161,12 +173,22 @@ def s3_up(sandbox: RunningSandbox) -> None:
     sandbox.world.apply_event("s3-fault", {"clear": True})
 
 
+def _received(sandbox: RunningSandbox) -> str | None:
+    """The first operation the sandbox has taken (read in process, so the moment is the server's, not a poll's)."""
+    with sandbox.world.lock:
+        for stack_set in sandbox.world.engine.all():
+            if stack_set.operations:
+                return next(iter(stack_set.operations))
+    return None
+
+
 def ctrl_c_after_submit(tries: int) -> bool:
-    """SIGINT the moment the journal shows the canary operation SUBMITTED (the call is in flight or just
-    answered): the operation must end STOPPED (or never reach AWS), never keep running."""
+    """SIGINT right after the canary operation's submit — alternately the moment the journal shows it SUBMITTED (the
+    call about to leave or in flight) and the moment the sandbox has taken it (the answer on its way back): the
+    operation must end STOPPED, or never reach AWS; never keep running."""
     left_running = 0
     outcomes: dict[str, int] = {}
-    for _ in range(tries):
+    for attempt in range(tries):
         workdir = Path(tempfile.mkdtemp(prefix="clumio-org-ctrlc-"))
         sandbox = start_in_thread(World(copy.deepcopy(SPEC), ScaledClock(200.0)))
         try:
@@ -180,13 +202,16 @@ def ctrl_c_after_submit(tries: int) -> bool:
             target = None
             deadline = time.monotonic() + 120
             while target is None and proc.poll() is None and time.monotonic() < deadline:
-                try:
-                    journal = json.loads(state.read_text()).get("journal", [])
-                except (OSError, ValueError):
-                    journal = []
-                target = next((e["operation_id"] for e in journal if e["kind"] == "CreateStackInstances"), None)
+                if attempt % 2:
+                    target = _received(sandbox)
+                else:
+                    try:
+                        journal = json.loads(state.read_text()).get("journal", [])
+                    except (OSError, ValueError):
+                        journal = []
+                    target = next((e["operation_id"] for e in journal if e["kind"] == "CreateStackInstances"), None)
                 if target is None:
-                    time.sleep(0.001)
+                    time.sleep(0.0005)
             proc.send_signal(signal.SIGINT)
             proc.wait(timeout=120)
             status = {o["OperationId"]: o["Status"] for o in _operations(sandbox)}.get(target or "", "never sent")
@@ -209,9 +234,9 @@ def run(trials: int, ctrl_c: int, s3_trials: int) -> int:
     started = time.monotonic()
     try:
         print(f"reliability on the demo world, {trials} fault moments per series:")
-        ok = series("AWS credentials expire mid-run (ExpiredToken)", trials, 7, expire, renew)
-        ok &= series("Clumio API token revoked mid-run (HTTP 401)", trials, 7, revoke, lambda s: None)
-        ok &= series("S3 state backend down mid-run (503 on every journal write)", s3_trials, 17, s3_down, s3_up,
+        ok = series("AWS credentials expire mid-run (ExpiredToken)", trials, expire, renew)
+        ok &= series("Clumio API token revoked mid-run (HTTP 401)", trials, revoke, _restore_token)
+        ok &= series("S3 state backend down mid-run (503 on every journal write)", s3_trials, s3_down, s3_up,
                      s3_state=True)
         if ctrl_c:
             ok &= ctrl_c_after_submit(ctrl_c)

@@ -111,20 +111,8 @@ def _locked_apply(request: ApplyRequest, ui: ApplyUI, saved: Plan | None, ports:
         link = check_lineage(live.stack_sets, stored, backend.describe(), adopt=request.adopt, force=request.force,
                              command="apply")
         if saved is not None:
-            if not resuming:
-                check_spent(saved, journal.applied(saved.plan_id), backend.describe())
-            notes = check_fresh(saved, desired, stored, fresh, resuming=resuming)
-            if not resuming:  # a resumed plan was checked by the run that started it (its id covers its content)
-                check_contract(saved, fresh, str(request.plan_path))
+            _check_saved(saved, fresh, request, ui, journal, stored, resuming=resuming)
             plan = saved
-            from reconciler.render.text import summary_line
-
-            ui.echo(f"applying plan {saved.plan_id} from {request.plan_path} (made {saved.created_at}): "
-                    f"{summary_line(saved)}")
-            if resuming:
-                ui.echo(f"resuming plan {saved.plan_id}: an earlier apply of this plan was interrupted; "
-                        + "; ".join(notes or ["nothing moved"])
-                        + " — expected, because of that apply's own operations (see the journal in state)")
         else:
             plan = fresh
             from reconciler.render.text import render_plan
@@ -164,6 +152,25 @@ def _locked_apply(request: ApplyRequest, ui: ApplyUI, saved: Plan | None, ports:
         for line in skipped_lines(plan):
             ui.echo(line)
         return result.outcome.exit_code
+
+
+def _check_saved(saved: Plan, fresh: Plan, request: ApplyRequest, ui: ApplyUI, journal: Journal, stored: Any, *,
+                 resuming: bool) -> None:
+    """The plan file is the contract: refused when spent, stale, or not what the config and the world give now
+    (a resumed plan was checked by the run that started it, and its id covers its content)."""
+    from reconciler.render.text import summary_line
+
+    if not resuming:
+        check_spent(saved, journal.applied(saved.plan_id), journal.backend.describe())
+    notes = check_fresh(saved, request.desired, stored, fresh, resuming=resuming)
+    if not resuming:
+        check_contract(saved, fresh, str(request.plan_path))
+    ui.echo(f"applying plan {saved.plan_id} from {request.plan_path} (made {saved.created_at}): "
+            f"{summary_line(saved)}")
+    if resuming:
+        ui.echo(f"resuming plan {saved.plan_id}: an earlier apply of this plan was interrupted; "
+                + "; ".join(notes or ["nothing moved"])
+                + " — expected, because of that apply's own operations (see the journal in state)")
 
 
 def _make_fresh_plan(desired: Desired, ports: Any, state: Any) -> tuple[Plan, Live, str]:
