@@ -52,6 +52,30 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         self.world = world
         self.env: dict[str, str] = {}
         self.on_shutdown: list[Any] = []
+        self._connections: set[Any] = set()
+        self._connections_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def drop_connections(self) -> None:
+        """Reset every open (keep-alive) connection, as a server process that dies does."""
+        import socket
+
+        with self._connections_lock:
+            open_now = list(self._connections)
+        for connection in open_now:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def request_shutdown(self) -> None:
         """Stop serving from inside a request (``POST /_sandbox/shutdown``): shutdown() must run on another thread."""
@@ -249,6 +273,12 @@ class RunningSandbox:
         self._server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
+
+    def kill(self) -> None:
+        """Go away like a killed server process: stop listening and reset every open connection (reliability
+        tests: the endpoint vanishes mid-apply)."""
+        self.stop()
+        self._server.drop_connections()
 
     def __enter__(self) -> RunningSandbox:
         return self

@@ -42,7 +42,7 @@ def test_endpoint_killed_mid_apply_and_restarted_resumes_and_converges(sandbox_f
         assert run.proc.poll() is None and time.monotonic() < deadline, run.log.read_text()
         time.sleep(0.01)
     world, port = sandbox.world, sandbox.port
-    sandbox.stop()  # the endpoint vanishes while AWS "runs" the critical wave
+    sandbox.kill()  # the endpoint vanishes while AWS "runs" the critical wave
     gone = time.monotonic()
     code = run.proc.wait(timeout=GONE_TIMEOUT)
     stopped_after = time.monotonic() - gone
