@@ -67,15 +67,14 @@ class SandboxHTTPServer(ThreadingHTTPServer):
 
     def drop_connections(self) -> None:
         """Reset every open (keep-alive) connection, as a server process that dies does."""
+        import contextlib
         import socket
 
         with self._connections_lock:
             open_now = list(self._connections)
         for connection in open_now:
-            try:
+            with contextlib.suppress(OSError):  # already closed by the client
                 connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
     def request_shutdown(self) -> None:
         """Stop serving from inside a request (``POST /_sandbox/shutdown``): shutdown() must run on another thread."""
