@@ -41,8 +41,10 @@ def validate(fault: Any) -> dict[str, Any]:
     if code is None and not fault.get("latency_ms"):
         raise ValueError("an S3 fault needs a code or latency_ms")
     methods = fault.get("methods")
+    if isinstance(methods, str):  # `sandbox event s3-fault methods=PUT,DELETE`
+        methods = [m for m in methods.split(",") if m.strip()]
     return {"key": str(fault.get("key") or "*"), "bucket": str(fault.get("bucket") or "*"),
-            "methods": sorted({str(m).upper() for m in methods}) if methods else None, "code": code,
+            "methods": sorted({str(m).strip().upper() for m in methods}) if methods else None, "code": code,
             "latency_ms": float(fault.get("latency_ms") or 0), "after": bool(fault.get("after")),
             "count": None if fault.get("count") is None else int(fault["count"])}
 
