@@ -33,8 +33,8 @@ class GuardrailRecheck:
         self.known = {f.key for f in plan.guardrails.findings if f.verdict is Verdict.DENIED}
 
     def __call__(self, wave: str, ops: Sequence[Operation]) -> str | None:
-        if self.live.guardrails is None or not self.plan.guardrails.checked:
-            return None
+        if self.live.guardrails is None or not self.live.guardrails.scp_readable or not self.plan.guardrails.checked:
+            return None  # not read at plan time (the plan's warnings say why): nothing to recheck against
         keys = sorted({k for op in ops if op.kind in _DEPLOYING for k in op.instances
                        if k.stack_set == self.desired.stack_set.name})
         if not keys:

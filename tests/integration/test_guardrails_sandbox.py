@@ -138,3 +138,30 @@ def test_apply_rechecks_before_each_wave_and_stops_on_a_denial_the_plan_did_not_
             "other will now fail (666666666666/us-east-1: will fail: SCP") in run.out
     deployed = {(r["Account"], r["Region"]) for r in instances(world)}
     assert deployed == {("111111111111", "us-east-1"), ("222222222222", "us-east-1"), ("333333333333", "us-east-1")}
+
+
+def test_under_warn_the_recheck_warns_and_the_wave_runs(
+        world: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from reconciler.apply.guardrails_recheck import GuardrailRecheck
+
+    path = tmp_path / "clumio-org.yaml"
+    path.write_text(CONFIG.replace("{mode}", "warn").replace("organization: true", "ous: [/Other]")
+                    .replace("regions: [us-east-1, us-west-2, eu-west-1]", "regions: [us-east-1]"))
+    org = world.client("organizations")
+    policy = next(p["Id"] for p in org.list_policies(Filter="SERVICE_CONTROL_POLICY")["Policies"]
+                  if p["Name"] == "NoIamOutsidePipeline")
+    check = GuardrailRecheck.__call__
+
+    def attached_after_the_plan(self: GuardrailRecheck, wave: str, ops: Any) -> str | None:
+        if wave == "all":
+            org.attach_policy(PolicyId=policy, TargetId="666666666666")
+        return check(self, wave, ops)
+
+    monkeypatch.setattr(GuardrailRecheck, "__call__", attached_after_the_plan)
+    run = cli(capsys, "apply", "-c", str(path), "--auto-approve")
+    assert run.code == 3, run.text  # both /Other accounts fail: one named by the plan, one by the recheck
+    assert ("warning: guardrails changed since the plan: 1 (account, region) pair(s) of wave all will now fail "
+            "(666666666666/us-east-1:") in run.out
+    failed = {r["Account"] for r in instances(world) if r.get("StackInstanceStatus", {}).get("DetailedStatus")
+              == "FAILED"}
+    assert failed == {"555555555555", "666666666666"}
