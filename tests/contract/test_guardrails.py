@@ -225,18 +225,21 @@ def _tree_of(world: World) -> Any:
     return OrgTree(org.id, org.management_account, org.root_id, ous, accounts)
 
 
-@pytest.mark.slow  # three AWS CLI processes: seconds each
 def test_a_user_sets_guardrails_with_the_aws_cli(plain: Any) -> None:
-    """§6: with the real AWS CLI a user creates an SCP and attaches it, as in a real organization."""
-    from tests.contract.test_awscli import aws
+    """§4, §6: with the real AWS CLI a user enables SCPs, creates an SCP and attaches it, as in a real organization;
+    Control Tower answers the CLI too."""
+    from tests.contract.awscli_runner import aws_cli
 
-    plain.client("organizations").enable_policy_type(RootId=ROOT, PolicyType=SCP)  # (each CLI run costs seconds)
-    created = aws(plain, "organizations", "create-policy", "--name", "NoRoles", "--type", SCP, "--description",
+    def aws(*args: str) -> Any:
+        result = aws_cli(plain, *args)
+        assert result.returncode == 0, result.stderr
+        return result.json()
+
+    root = aws("organizations", "enable-policy-type", "--root-id", ROOT, "--policy-type", SCP)["Root"]
+    assert root["PolicyTypes"][0]["Status"] == "ENABLED"
+    created = aws("organizations", "create-policy", "--name", "NoRoles", "--type", SCP, "--description",
                   "no IAM roles", "--content", DENY_IAM)["Policy"]["PolicySummary"]
-    from tests.contract.test_awscli import run_aws
-
-    # attach-policy prints nothing: its effect is checked through the listing below
-    attached = run_aws(plain, "organizations", "attach-policy", "--policy-id", created["Id"], "--target-id", APP_ONE)
-    assert attached.returncode == 0, attached.stderr
-    listed = aws(plain, "organizations", "list-policies-for-target", "--target-id", APP_ONE, "--filter", SCP)
+    aws("organizations", "attach-policy", "--policy-id", created["Id"], "--target-id", APP_ONE)
+    listed = aws("organizations", "list-policies-for-target", "--target-id", APP_ONE, "--filter", SCP)
     assert [p["Name"] for p in listed["Policies"]] == ["FullAWSAccess", "NoRoles"]
+    assert aws("controltower", "list-landing-zones")["landingZones"] == []
