@@ -107,6 +107,14 @@ def apply_event(world: World, name: str, args: dict[str, Any]) -> dict[str, Any]
             raise AwsFault("ValidationError", "the management account cannot be suspended or closed")
         org.accounts[account].state = "SUSPENDED" if name == "suspend-account" else "CLOSED"
         return {"event": name, "account": account, "state": org.accounts[account].state}
+    if name == "reactivate-account":
+        # A suspended account reinstated within the post-closure period (an ACTIVE state again); its instance is
+        # still OUTDATED (SKIPPED_SUSPENDED_ACCOUNT) until an operation reaches it (docs/reference/targets.md T5).
+        account = _account(world, args)
+        if org.accounts[account].state != "SUSPENDED":
+            raise AwsFault("ValidationError", f"account {account} is {org.accounts[account].state}, not SUSPENDED")
+        org.accounts[account].state = "ACTIVE"
+        return {"event": name, "account": account, "state": "ACTIVE"}
     if name == "drift-stack":
         return _drift_stack(world, args)
     if name == "release-template":
@@ -144,7 +152,8 @@ def apply_event(world: World, name: str, args: dict[str, Any]) -> dict[str, Any]
         advance(float(args.get("seconds", 0)))
         return {"event": name, "now": world.clock.now().isoformat()}
     raise AwsFault("ValidationError", f"unknown world event {name!r}; known: move-account, add-account, "
-                                      "suspend-account, close-account, drift-stack, release-template, "
+                                      "suspend-account, close-account, reactivate-account, drift-stack, "
+                                      "release-template, "
                                       "unlink-connection, fail-account, heal-account, set-faults, advance-time, "
                                       "expire-credentials, renew-credentials, revoke-clumio-token, s3-fault")
 

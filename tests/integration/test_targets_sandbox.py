@@ -177,6 +177,13 @@ def test_template_update_with_a_suspended_account_needs_no_allow_destroy(make_or
     org.wait()
     org.assert_clean()
     assert "310000000001" in org.accounts_with_instances()  # kept, skipped by AWS, listed as information
+    # Back to ACTIVE: the next apply brings its instance to the new template; then nothing is left to do.
+    org.event("reactivate-account", account="310000000001")
+    plan = org.run("plan", "--detailed-exitcode")
+    assert plan.code == 2 and "310000000001" in plan.out and "SKIPPED_SUSPENDED_ACCOUNT" in plan.out
+    org.converge()
+    rows = [r for r in instances(org.sandbox) if r["Account"] == "310000000001"]
+    assert rows and all(r["Status"] == "CURRENT" for r in rows)
 
 
 def test_a_root_target_left_by_an_earlier_run_is_narrowed(make_org: Any) -> None:

@@ -184,3 +184,39 @@ def test_a_removal_says_its_clumio_connection_is_left_unlinked() -> None:
     plan = make_plan(make_desired(ous=["/Security"]), live, template=T)
     assert any("leave their Clumio connection unlinked (555500000001_us-east-1, 555500000001_us-west-2)" in w
                for w in plan.warnings)
+
+
+def test_a_canary_wave_that_loses_named_accounts_says_so() -> None:
+    from tests.fakes import wave
+
+    desired = make_desired(organization=True, exclude_ous=["/Sandbox"],
+                           waves=[wave("canary", accounts=["555500000001", "444400000002", "222200000001"]),
+                                  wave("rest", rest=True)])
+    plan = make_plan(desired, make_live(demo_org()), template=T)
+    shrunk = [w for w in plan.warnings if w.startswith("wave 'canary' names account")]
+    assert len(shrunk) == 2
+    assert any("555500000001" in w and "excluded" in w for w in shrunk)
+    assert any("444400000002" in w and "SUSPENDED" in w for w in shrunk)
+    (canary,) = [w for w in plan.waves if w.name == "canary"]
+    assert canary.accounts == ("222200000001",)
+
+
+def test_targets_are_in_the_markdown_and_the_json_plan() -> None:
+    import json
+
+    import jsonschema
+
+    from reconciler.render.json import render_plan_json
+    from reconciler.render.markdown import render_plan_markdown
+    from tests.unit.plan.test_plan_file import SCHEMA
+
+    org = demo_org()
+    desired = make_desired(organization=True, exclude_ous=["/Sandbox"], reach="any")
+    plan = make_plan(desired, make_live(org), template=T)
+    md = render_plan_markdown(plan)
+    assert "StackSet targets (clumio-org; auto-deployment on, reach any)" in md
+    assert "accepted leak /: auto-deployment deploys to every account that joins it" in md
+    data = json.loads(render_plan_json(plan))
+    jsonschema.validate(data, SCHEMA)
+    assert set(data["targets"]["desired_ous"]) == {org.root_id, "ou-fake-security", "ou-fake-workload"}
+    assert data["targets"]["leaks"][0]["excluded_ous"] == ["/Sandbox"]
