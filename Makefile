@@ -38,7 +38,7 @@ test-slow: install-test
 
 lint: install-lint
 	$(BIN)/ruff check reconciler tests benchmarks
-	$(BIN)/mypy --strict reconciler/core reconciler/config reconciler/plan reconciler/drift
+	$(BIN)/mypy --strict reconciler/core reconciler/config reconciler/discover reconciler/plan reconciler/drift
 
 bench: install-test
 	for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

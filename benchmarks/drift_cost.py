@@ -77,10 +77,10 @@ def main() -> None:
 
     from reconciler.cli import drift as drift_cli
     from reconciler.config import load_desired
+    from reconciler.discover.live import discover
+    from reconciler.discover.preflight import preflight
     from reconciler.drift.classify import classify
     from reconciler.drift.report import build_report
-    from reconciler.plan.discover import discover
-    from reconciler.plan.preflight import preflight
     from reconciler.providers.factory import build_ports
     from reconciler.render.drift_json import render_drift_json
     from reconciler.sandbox.world import ALL_REGIONS

@@ -201,9 +201,9 @@ def guardrail_minimum(live: Live, distinct_policies: int) -> tuple[int, int]:
 
 def part_one(accounts: int, n_regions: int, latency_ms: float) -> bool:
     from reconciler.config import load_desired
+    from reconciler.discover.live import discover
+    from reconciler.discover.preflight import preflight
     from reconciler.plan.build import make_plan
-    from reconciler.plan.discover import discover
-    from reconciler.plan.preflight import preflight
     from reconciler.providers.factory import build_ports
     from reconciler.sandbox.world import ALL_REGIONS
     from reconciler.sandbox.worldgen import generate_world_spec

@@ -441,7 +441,7 @@ def fake_ports(tree: OrgTree | None = None, **kwargs: Any) -> FakePorts:
 
 
 def live_from_ports(ports: FakePorts, desired: Desired) -> Live:
-    """What discovery would read from the fakes (a stand-in until reconciler.plan.discover is used)."""
+    """What discovery would read from the fakes (a stand-in until reconciler.discover.live is used)."""
     tree = ports.org.read_tree()
     stack_sets: dict[str, LiveStackSet] = {}
     instances: dict[InstanceKey, LiveInstance] = {}

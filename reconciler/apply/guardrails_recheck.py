@@ -9,7 +9,7 @@ from reconciler.core.desired import Desired
 from reconciler.core.guardrails import GuardrailMode, Verdict
 from reconciler.core.live import Live
 from reconciler.core.plan import Operation, OperationKind, Plan
-from reconciler.plan.guardrail_reads import read_guardrails
+from reconciler.discover.guardrails import read_guardrails
 from reconciler.plan.guardrails.evaluate import evaluate
 from reconciler.plan.guardrails.template import required_actions
 

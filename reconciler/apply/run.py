@@ -176,7 +176,8 @@ def _check_saved(saved: Plan, fresh: Plan, request: ApplyRequest, ui: ApplyUI, j
 def _make_fresh_plan(desired: Desired, ports: Any, state: Any) -> tuple[Plan, Live, str]:
     """The plan of the world now, with what it was made against (Live, and the template body for the guardrail
     recheck)."""
-    from reconciler.plan.build import make_plan, observe
+    from reconciler.discover.observe import observe
+    from reconciler.plan.build import make_plan
 
     live, template = observe(desired, ports)
     deployment = ports.clumio.org_deployment_parameters(desired.organization.id)

@@ -53,8 +53,8 @@ def run_destroy(desired: Desired, ui: Any, *, allow_destroy: bool, auto_approve:
     from reconciler.apply.resume import settle_unfinished
     from reconciler.apply.timing import Timing
     from reconciler.apply.wait import OperationWaiter
+    from reconciler.discover.live import discover, stack_set_ports
     from reconciler.plan.destroy import make_destroy_plan
-    from reconciler.plan.discover import discover, stack_set_ports
 
     if ports is None:
         from reconciler.providers.factory import build_ports

@@ -23,6 +23,7 @@ from reconciler.core.errors import ReconcilerError
 from reconciler.core.keys import InstanceKey
 from reconciler.core.live import Live
 from reconciler.core.ports import StackSetNotFound, StackSets
+from reconciler.core.recorded import Recorded
 from reconciler.drift.classify import DriftInputs, ResourceDrifts, information
 from reconciler.drift.detect import (
     DetectionBlocked,
@@ -34,7 +35,6 @@ from reconciler.drift.detect import (
 from reconciler.drift.ignore import PLACEHOLDER_OWNER, default_ignore_path, load_ignore_file, write_baseline
 from reconciler.drift.model import Detection, DriftReport
 from reconciler.drift.report import build_report, parse_categories
-from reconciler.drift.versions import StateLike
 
 POLL_ENV = "CLUMIO_ORG_POLL_SECONDS"
 DEFAULT_POLL_SECONDS = 10.0
@@ -125,7 +125,7 @@ def _resource_drifts(ports_by_name: dict[str, StackSets], live: Live,
     return found
 
 
-def _read_state(desired: Desired, live: Live) -> StateLike | None:
+def _read_state(desired: Desired, live: Live) -> Recorded | None:
     """The state, refused when it is not the one the managed StackSet says deploys it (another lineage)."""
     from reconciler.state import open_backend
     from reconciler.state.lineage import check_lineage
@@ -133,7 +133,7 @@ def _read_state(desired: Desired, live: Live) -> StateLike | None:
     backend = open_backend(desired)
     stored = backend.read()
     check_lineage(live.stack_sets, stored, backend.describe(), command="apply")
-    state: StateLike | None = stored
+    state: Recorded | None = stored
     return state
 
 
@@ -149,7 +149,7 @@ class Gathered:
 def gather(desired: Desired, ports: object, *, detect_drift: bool, timeout: float) -> Gathered:
     """Detect (when asked), then discover Live, read state and the drifted resources: every API call drift makes."""
     from reconciler.core.guardrails import GuardrailMode
-    from reconciler.plan.discover import discover, stack_set_ports
+    from reconciler.discover.live import discover, stack_set_ports
     from reconciler.plan.guardrails.check import drift_view
 
     by_name = stack_set_ports(desired, ports)  # type: ignore[arg-type]

@@ -17,10 +17,11 @@ def run_import(desired: Desired, stack_set: str, *, ports: Any = None, backend: 
     """Record the live StackSet in state (under the state lock) and print the next plan. Reads AWS and Clumio; the
     only write is the state file. No org-deployment-parameters call: the deployed ClumioToken and RoleExternalId
     stay, sent as UsePreviousValue by every later apply."""
-    from reconciler.plan.adopt import adopt, check_adoptable
+    from reconciler.discover.live import discover
+    from reconciler.plan.adopt import check_adoptable
     from reconciler.plan.build import make_plan
-    from reconciler.plan.discover import discover
     from reconciler.render.text import render_plan
+    from reconciler.state.adopt import adopt
     from reconciler.state.lineage import LinkAction, check_lineage
     from reconciler.state.model import State, utc_now
 

@@ -44,8 +44,8 @@ def bootstrap_desired(home_region: str, call_as: CallAs, api_url: str | None, po
 def gather_facts(desired: Desired, ports: Any, *, api_url: str | None, portal: str) -> Any:
     """Every read init makes: the org tree, enabled regions, Clumio connections, and Clumio StackSets."""
     from reconciler.cli.init_config import OrgFacts
-    from reconciler.plan.discover import listing_ports
-    from reconciler.plan.discover_existing import discover_other_stack_sets
+    from reconciler.discover.existing import discover_other_stack_sets
+    from reconciler.discover.live import listing_ports
 
     tree = ports.org.read_tree()
     return OrgFacts(

@@ -26,7 +26,8 @@ def build_plan(desired: Desired, ports: Any = None, *, adopt: bool = False, forc
     """Discover, preflight, fetch the Clumio template, read state, make the plan: what `plan` and `apply` without a
     plan file share. ``ports`` defaults to the real providers. A state of another lineage than the managed
     StackSet's is refused unless ``force`` (re-link) or, for no state, ``adopt``."""
-    from reconciler.plan.build import make_plan, observe
+    from reconciler.discover.observe import observe
+    from reconciler.plan.build import make_plan
     from reconciler.state import open_backend
     from reconciler.state.lineage import check_lineage
 

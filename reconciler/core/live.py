@@ -304,6 +304,6 @@ class Live:
     clumio_template: ClumioTemplateInfo | None = None
     enabled_regions: frozenset[str] = frozenset()
     running_operations: Mapping[str, OperationView] = field(default_factory=dict)
-    # Clumio StackSets found besides the managed ones (reconciler.plan.discover_existing), by name.
+    # Clumio StackSets found besides the managed ones (reconciler.discover.existing), by name.
     other_clumio_stack_sets: Mapping[str, OtherClumioStackSet] = field(default_factory=dict)
     guardrails: Guardrails | None = None  # read only when asked (plan, apply; drift under on_deny: skip)

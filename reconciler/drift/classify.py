@@ -19,8 +19,9 @@ from reconciler.core.live import (
     StackInstanceDetailedStatus,
     StackInstanceStatus,
 )
+from reconciler.core.recorded import Recorded
 from reconciler.drift.model import Category, Finding, Severity, sort_findings
-from reconciler.drift.versions import StateLike, version_findings
+from reconciler.drift.versions import version_findings
 from reconciler.plan.coverage import made_elsewhere, stack_name_of
 from reconciler.plan.expand import Expansion
 from reconciler.plan.targets import leak_of, live_ou_list, scope_for, widening
@@ -42,7 +43,7 @@ class DriftInputs:
     live: Live
     expansion: Expansion
     now: datetime
-    state: StateLike | None = None
+    state: Recorded | None = None
     resource_drifts: ResourceDrifts = field(default_factory=dict)
     connecting_seconds: float = 900.0
     coverage: tuple[CoverageRow, ...] = ()  # what the plan found covering desired pairs (reconciler.plan.coverage)
@@ -159,7 +160,7 @@ def _missing_reason(inputs: DriftInputs, key: InstanceKey, path: str) -> str:
     Clumio saw connected was deleted out of band; an account in a watched OU that auto-deployment did not reach; or
     an account that is simply not deployed yet."""
     live, org = inputs.live, inputs.live.org
-    records = getattr(inputs.state, "instances", None) or {}
+    records = inputs.state.instances if inputs.state is not None else {}
     conn = live.connections.get((key.account, key.region))
     unlinked = conn is not None and conn.status is ConnectionStatus.UNLINKED
     if key in records or unlinked:

@@ -4,33 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping, Sequence
-from typing import Protocol
+from collections.abc import Sequence
 
 import yaml
 
 from reconciler.core.desired import Desired
 from reconciler.core.live import Live, LiveStackSet, PermissionModel
+from reconciler.core.recorded import Recorded, RecordedStackSet
 from reconciler.drift.model import Category, Finding, Severity
 
 SECRET_PARAMETERS = frozenset({"ClumioToken", "RoleExternalId"})
 _VERSION = re.compile(r"""["']?ClumioTemplateVersion["']?\s*:\s*["']?([0-9A-Za-z._-]+)""")
-
-
-class StackSetRecordLike(Protocol):
-    @property
-    def template_version(self) -> str: ...
-    @property
-    def template_sha256(self) -> str: ...
-    @property
-    def parameters(self) -> Mapping[str, str]: ...
-
-
-class StateLike(Protocol):
-    """What drift reads from ``reconciler.state.model.State``: what clumio-org itself last applied."""
-
-    @property
-    def stack_sets(self) -> Mapping[str, StackSetRecordLike]: ...
 
 
 def template_version_of(body: str) -> str | None:
@@ -67,7 +51,7 @@ def template_defaults(body: str) -> dict[str, str]:
             if isinstance(spec, dict) and "Default" in spec}
 
 
-def version_findings(desired: Desired, live: Live, names: Sequence[str], state: StateLike | None) -> list[Finding]:
+def version_findings(desired: Desired, live: Live, names: Sequence[str], state: Recorded | None) -> list[Finding]:
     findings: list[Finding] = []
     for name in names:
         ss = live.stack_sets.get(name)
@@ -81,7 +65,7 @@ def version_findings(desired: Desired, live: Live, names: Sequence[str], state: 
 
 
 def _template_findings(desired: Desired, live: Live, ss: LiveStackSet,
-                       record: StackSetRecordLike | None) -> list[Finding]:
+                       record: RecordedStackSet | None) -> list[Finding]:
     running = template_version_of(ss.template_body) or "unknown"
     pin = desired.clumio.template_version
     latest = live.clumio_template.version if live.clumio_template is not None else None
@@ -108,7 +92,7 @@ def _template_findings(desired: Desired, live: Live, ss: LiveStackSet,
     return []
 
 
-def _parameter_findings(desired: Desired, ss: LiveStackSet, record: StackSetRecordLike | None) -> list[Finding]:
+def _parameter_findings(desired: Desired, ss: LiveStackSet, record: RecordedStackSet | None) -> list[Finding]:
     findings: list[Finding] = []
     defaults: dict[str, str] | None = None
     for key, want in sorted(desired.stack_set.template_parameters().items()):

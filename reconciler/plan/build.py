@@ -6,13 +6,13 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 from reconciler.core.coverage import CoverageRow
 from reconciler.core.desired import Desired
 from reconciler.core.live import Live
 from reconciler.core.plan import Plan
 from reconciler.core.ports import ClumioTemplate
+from reconciler.core.recorded import Recorded
 from reconciler.plan.coverage import (
     classify_coverage,
     coverage_counts,
@@ -21,24 +21,11 @@ from reconciler.plan.coverage import (
     restrict,
 )
 from reconciler.plan.diff import diff
-from reconciler.plan.discover import PortSet, discover
 from reconciler.plan.expand import Expansion, expand
 from reconciler.plan.fingerprint import live_fingerprint
 from reconciler.plan.guardrails.check import check_guardrails, without_skipped
 from reconciler.plan.planfile import contract_id, operation_id, plan_to_json
-from reconciler.plan.preflight import preflight
 from reconciler.plan.schedule import schedule
-
-if TYPE_CHECKING:
-    from reconciler.state.model import State
-
-
-def observe(desired: Desired, ports: PortSet) -> tuple[Live, ClumioTemplate]:
-    """Read what a plan is made against: discovery, preflight on what it found, then Clumio's org template for the
-    configured asset types. `plan` and `apply` without a plan file both start here."""
-    live = discover(desired, ports, guardrails=True)
-    preflight(desired, ports, live)
-    return live, ports.clumio.org_template(desired.clumio.asset_types)
 
 
 def compute_plan_id(desired_digest: str, fingerprint: str, state_serial: int | None) -> str:
@@ -57,7 +44,7 @@ def seal(plan: Plan) -> Plan:
         replace(op, operation_id=operation_id(plan_id, op.index)) for op in plan.operations))
 
 
-def make_plan(desired: Desired, live: Live, *, template: ClumioTemplate, state: State | None = None,
+def make_plan(desired: Desired, live: Live, *, template: ClumioTemplate, state: Recorded | None = None,
               secret_fingerprints: Mapping[str, str] | None = None, created_at: str | None = None) -> Plan:
     """Expand, diff and schedule. ``secret_fingerprints`` (``{"ClumioToken": "sha256:…"}``) are the fingerprints of
     the values Clumio would hand out now; with ``state`` they reveal a rotated NoEcho parameter."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from deepdiff import DeepDiff
 
@@ -25,6 +25,7 @@ from reconciler.core.live import (
 )
 from reconciler.core.plan import Action, Change, PropertyChange, StackSetChange, StackSetDefinition, TargetsPlan
 from reconciler.core.ports import ClumioTemplate
+from reconciler.core.recorded import Recorded
 from reconciler.plan.expand import Expansion
 from reconciler.plan.targets import (
     Narrowing,
@@ -34,9 +35,6 @@ from reconciler.plan.targets import (
     narrowing_for,
     targets_plan,
 )
-
-if TYPE_CHECKING:
-    from reconciler.state.model import State
 
 SECRET_PARAMETERS = ("ClumioToken", "RoleExternalId")
 SENSITIVE = "(sensitive)"
@@ -51,6 +49,12 @@ def template_version_of(body: str) -> str | None:
     """``Metadata.ClumioTemplateVersion`` of a template body (YAML or JSON), or None."""
     match = _VERSION.search(body)
     return match.group(1) if match else None
+
+
+def is_clumio_stack_set(stack_set: LiveStackSet) -> bool:
+    """Clumio's template: the version metadata, and both secret parameters (docs/reference/brownfield.md §1)."""
+    return (template_version_of(stack_set.template_body) is not None
+            and all(name in stack_set.parameters for name in SECRET_PARAMETERS))
 
 
 def _sha256(body: str) -> str:
@@ -180,7 +184,7 @@ def _as_text(value: Any) -> str | None:
     return str(value)
 
 
-def property_changes(ss: LiveStackSet, d: StackSetDefinition, *, state: State | None,
+def property_changes(ss: LiveStackSet, d: StackSetDefinition, *, state: Recorded | None,
                      secret_fingerprints: Mapping[str, str] | None) -> tuple[PropertyChange, ...]:
     """The StackSet properties that differ (deepdiff over a flat view), secrets by fingerprint and name only."""
     before, after = _flat_live(ss, d), _flat_desired(d)
@@ -259,7 +263,7 @@ def _removal(key: InstanceKey, inst: LiveInstance, live: Live, skip_reasons: Map
 
 
 def diff(desired: Desired, live: Live, expansion: Expansion, template: ClumioTemplate, *,
-         state: State | None = None, secret_fingerprints: Mapping[str, str] | None = None) -> Diff:
+         state: Recorded | None = None, secret_fingerprints: Mapping[str, str] | None = None) -> Diff:
     """Desired × Live → changes. Pure; O(instances) with dict lookups only, for 100,000 instances."""
     definitions = desired_definitions(desired, live, template)
     wanted: dict[str, Mapping[InstanceKey, str]] = {desired.stack_set.name: expansion.targets}

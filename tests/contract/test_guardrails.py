@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 from reconciler.core.guardrails import Verdict
 from reconciler.core.keys import InstanceKey
 from reconciler.core.ports import GuardrailsUnreadable
-from reconciler.plan.guardrail_reads import read_guardrails
+from reconciler.discover.guardrails import read_guardrails
 from reconciler.plan.guardrails.evaluate import evaluate
 from reconciler.plan.guardrails.template import required_actions
 from reconciler.providers.aws.guardrails import AwsGuardrailReader

@@ -16,7 +16,7 @@ from reconciler.cli import drift as drift_cli
 from reconciler.cli.app import main
 from reconciler.config import load_desired
 from reconciler.core.desired import Desired
-from reconciler.plan.discover import discover
+from reconciler.discover.live import discover
 from reconciler.plan.expand import expand
 from reconciler.providers.clumio.client import ClumioClient
 from reconciler.providers.factory import build_ports

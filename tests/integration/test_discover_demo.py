@@ -12,7 +12,7 @@ from reconciler.core.desired import CallAs, Desired, ManagementAccountSpec
 from reconciler.core.live import AccountState, ConnectionStatus, OperationStatus
 from reconciler.core.plan import DeploymentTargets, Operation, OperationKind
 from reconciler.core.ports import TemplateParameter
-from reconciler.plan.discover import discover, split_by_region
+from reconciler.discover.live import discover, split_by_region
 from reconciler.providers.factory import Ports, build_ports
 from tests.contract.test_provider_aws_sandbox import DELEGATED_ADMIN, MANAGEMENT, ORG_ID, definition, demo_desired
 

@@ -12,8 +12,8 @@ import pytest
 
 from reconciler.core.desired import CallAs, Desired, ManagementAccountSpec
 from reconciler.core.errors import PreflightError, ProviderError
-from reconciler.plan.discover import discover
-from reconciler.plan.preflight import check_access, preflight
+from reconciler.discover.live import discover
+from reconciler.discover.preflight import check_access, preflight
 from reconciler.providers.factory import build_ports
 from reconciler.sandbox.worldfile import default_world_path, load_world_spec
 from tests.contract.test_provider_aws_sandbox import DELEGATED_ADMIN, demo_desired

@@ -13,7 +13,8 @@ import pytest
 from reconciler.core.desired import GuardrailsSpec
 from reconciler.core.guardrails import GuardrailMode, LandingZone, ScpPolicy
 from reconciler.core.ports import ClumioTemplate
-from reconciler.plan.build import make_plan, observe
+from reconciler.discover.observe import observe
+from reconciler.plan.build import make_plan
 from reconciler.plan.guardrails.check import GuardrailRefused
 from reconciler.plan.planfile import read_plan, write_plan
 from reconciler.render.json import render_plan_json

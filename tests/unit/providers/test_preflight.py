@@ -10,8 +10,8 @@ import pytest
 from reconciler.core.desired import CallAs, Desired, ManagementAccountSpec, RolloutSpec
 from reconciler.core.errors import PreflightError
 from reconciler.core.ports import STACKSETS_SERVICE_PRINCIPAL
-from reconciler.plan.discover import discover
-from reconciler.plan.preflight import preflight
+from reconciler.discover.live import discover
+from reconciler.discover.preflight import preflight
 from tests.fakes import MANAGEMENT, FakePorts, demo_org, fake_ports, make_desired, wave
 
 ADMIN = "222200000001"

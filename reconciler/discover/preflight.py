@@ -11,7 +11,7 @@ from reconciler.core.desired import CallAs, Desired
 from reconciler.core.errors import PreflightError, ProviderError
 from reconciler.core.live import Live, OrgTree
 from reconciler.core.ports import STACKSETS_SERVICE_PRINCIPAL
-from reconciler.plan.discover import PortSet
+from reconciler.discover.live import PortSet
 
 ROLE_TEMPLATES = "https://s3.amazonaws.com/cloudformation-stackset-sample-templates-us-east-1"
 

@@ -12,19 +12,13 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
 from reconciler.core.errors import EndpointUnreachable, ProviderError
-from reconciler.core.live import LiveStackSet, OtherClumioStackSet
+from reconciler.core.live import OtherClumioStackSet
 from reconciler.core.ports import StackSets
-from reconciler.plan.diff import SECRET_PARAMETERS, template_version_of
+from reconciler.plan.diff import is_clumio_stack_set, template_version_of
 
 log = logging.getLogger(__name__)
 
 WORKERS = 8
-
-
-def is_clumio_stack_set(stack_set: LiveStackSet) -> bool:
-    """Clumio's template: the version metadata, and both secret parameters."""
-    return (template_version_of(stack_set.template_body) is not None
-            and all(name in stack_set.parameters for name in SECRET_PARAMETERS))
 
 
 def _read(port: StackSets, name: str, label: str) -> OtherClumioStackSet | None:

@@ -29,7 +29,7 @@ from reconciler.core.live import (
     PermissionModel,
 )
 from reconciler.core.ports import Clumio, OrgReader, StackSets
-from reconciler.plan.discover_existing import discover_other_stack_sets
+from reconciler.discover.existing import discover_other_stack_sets
 
 log = logging.getLogger(__name__)
 
@@ -119,8 +119,8 @@ class _StackSetReads:
 
 def _guardrails(desired: Desired, ports: PortSet, tree: OrgTree) -> Guardrails:
     """The guardrails of the accounts the config targets (read beside the StackSets, once the tree is known)."""
+    from reconciler.discover.guardrails import read_guardrails
     from reconciler.plan.expand import expand
-    from reconciler.plan.guardrail_reads import read_guardrails
 
     try:
         accounts = list(expand(desired, tree).accounts)
