@@ -171,6 +171,12 @@ def route(server: SandboxHTTPServer, request: WireRequest) -> WireResponse:
     """Send one request to the part of the sandbox that answers it."""
     world = server.world
     path = request.path
+    if path.startswith("/_sandbox/"):
+        return control.handle(server, request)
+    # The world's per-call latency delays every AWS and Clumio call alike (never the control API).
+    latency = world.call_latency_seconds()
+    if latency > 0:
+        time.sleep(latency)
     if path == "/clumio" or path.startswith("/clumio/"):
         reply = world.handle_clumio(ClumioRequest(
             method=request.method,
@@ -180,12 +186,6 @@ def route(server: SandboxHTTPServer, request: WireRequest) -> WireResponse:
             body=request.body,
         ))
         return WireResponse(reply.status, reply.body, dict(reply.headers))
-    if path.startswith("/_sandbox/"):
-        return control.handle(server, request)
-
-    latency = world.call_latency_seconds()
-    if latency > 0:
-        time.sleep(latency)
     if "x-amz-target" in request.headers:
         return protocols.handle_json(world, request)
     scope = protocols.credential_scope(request)
