@@ -6,7 +6,7 @@ characters, byte-order marks, CRLF, binary, empty files, directories, oversized 
 internal errors, cases over 5 s, located problems printed without FILE:LINE:COL, messages continued on an unlocated
 line, raw control characters on the terminal, exit codes outside 0/1 (0/1/3 for apply). Exits 1 when any is missed.
 
-Run from the repository root:  python benchmarks/config_fuzz.py [--cases 10000] [--seed 10]
+Run from the repository root:  python benchmarks/config_fuzz.py [--quick] [--cases 10000] [--seed 10]
 """
 
 from __future__ import annotations
@@ -47,10 +47,12 @@ def _use_fakes() -> None:
 
 def main_() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--cases", type=int, default=10_000)
+    parser.add_argument("--quick", action="store_true", help="300 cases")
+    parser.add_argument("--cases", type=int)
     parser.add_argument("--seed", type=int, default=10)
     parser.add_argument("--show", type=int, default=5, help="examples printed per finding class")
     args = parser.parse_args()
+    args.cases = args.cases or (300 if args.quick else 10_000)
     _use_fakes()
     rng = random.Random(args.seed)
     sources = example_sources(fit_fakes=True)

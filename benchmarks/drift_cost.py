@@ -5,9 +5,11 @@ The sandbox runs in its own process with a generated world (reconciler.sandbox.w
 suspended accounts, the Clumio StackSet already deployed everywhere, AWS page sizes, a per-call latency). The
 benchmark runs what `clumio-org drift` runs — discovery, the last drift detection, classification, the ignore file,
 the JSON report — then plan's reads (discovery, preflight, the Clumio template) on fresh ports, and prints calls by
-operation with the ratios drift/minimum (target ≤ 1.05) and drift/plan, plus wall and classification CPU time.
+operation with the ratios drift/minimum (bound ≤ 1.05) and drift/plan (bound ≤ 1.0), plus wall and classification
+CPU time; exits 1 when a bound is missed. 50 ms applies to every AWS and Clumio call.
 
-Run from the repository root:  python benchmarks/drift_cost.py [--accounts 2000] [--regions 17] [--latency-ms 50]
+Run from the repository root:
+  python benchmarks/drift_cost.py [--quick] [--accounts 2000] [--regions 17] [--latency-ms 50]
 """
 
 from __future__ import annotations
@@ -21,19 +23,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from plan_scale import (  # noqa: E402
-    minimum_calls,
-    point_environment_at,
-    ratio_line,
-    start_sandbox,
-    write_config,
-)
+from support.bounds import Bounds, machine_line  # noqa: E402
+from support.served import ServedWorld, minimum_calls, regions_with_home, write_config  # noqa: E402
+
+CALLS_BOUND = 1.05
 
 
 def edit_one_stack(env: dict[str, str], spec: dict[str, Any]) -> None:
@@ -63,17 +60,22 @@ def sandbox_clock(env: dict[str, str]) -> Any:
     return now
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--accounts", type=int, default=2000)
-    parser.add_argument("--regions", type=int, default=17)
+    parser.add_argument("--quick", action="store_true", help="200 accounts × 4 regions: under a minute")
+    parser.add_argument("--accounts", type=int, help="default 2000")
+    parser.add_argument("--regions", type=int, help="default 17")
     parser.add_argument("--latency-ms", type=float, default=50.0)
     parser.add_argument("--detect", action="store_true",
                         help="run `drift --detect` (one stack edited by hand first) and count its extra calls")
     parser.add_argument("--compare-plan", action="store_true",
                         help="also run plan's reads on fresh ports and print its calls next to drift's")
-    args = parser.parse_args()
-    print("command: python " + " ".join(shlex.quote(a) for a in sys.argv), flush=True)
+    args = parser.parse_args(argv)
+    print(f"command: python benchmarks/drift_cost.py {shlex.join(sys.argv[1:] if argv is None else argv)}".rstrip(),
+          flush=True)
+    print(machine_line())
+    accounts = args.accounts or (200 if args.quick else 2000)
+    n_regions = args.regions or (4 if args.quick else 17)
 
     from reconciler.cli import drift as drift_cli
     from reconciler.config import load_desired
@@ -83,23 +85,22 @@ def main() -> None:
     from reconciler.drift.report import build_report
     from reconciler.providers.factory import build_ports
     from reconciler.render.drift_json import render_drift_json
-    from reconciler.sandbox.world import ALL_REGIONS
     from reconciler.sandbox.worldgen import generate_world_spec
 
-    regions = sorted(ALL_REGIONS)[:args.regions]
-    spec = generate_world_spec(args.accounts, regions=regions, ou_depth=3, fanout=4, deployed=True,
+    regions = regions_with_home(n_regions)
+    spec = generate_world_spec(accounts, regions=regions, ou_depth=3, fanout=4, deployed=True,
                                faults={"latency_ms": args.latency_ms})
-    with tempfile.TemporaryDirectory() as tmp:
+    bounds = Bounds()
+    saved_env = dict(os.environ)
+    with tempfile.TemporaryDirectory(prefix="clumio-org-bench-") as tmp:
         folder = Path(tmp)
-        world_file = folder / "world.yaml"
-        world_file.write_text(yaml.safe_dump(spec, sort_keys=False))
+        print(f"sandbox world: {accounts} accounts × {len(regions)} regions, 3 OU levels (fanout 4), "
+              f"{args.latency_ms:g} ms per AWS and Clumio call; starting the sandbox …", flush=True)
+        served = ServedWorld(spec, folder)
         config = write_config(folder, spec, regions)
-        print(f"sandbox world: {args.accounts} accounts × {len(regions)} regions, 3 OU levels (fanout 4), "
-              f"{args.latency_ms:g} ms per call; starting the sandbox …", flush=True)
-        os.environ["CLUMIO_ORG_SANDBOX_DIR"] = str(folder)  # its own runtime file: other sandboxes may be running
-        proc, env = start_sandbox(world_file)
+        env = served.env
         try:
-            point_environment_at(env)
+            os.environ.update(served.client_env())
             desired = load_desired(config)
             drift_cli.clock.now = sandbox_clock(env)
             build_ports(desired)  # warm-up: botocore loads its service models once per process, not an API cost
@@ -129,12 +130,14 @@ def main() -> None:
                 preflight(desired, plan_ports, plan_live)
                 plan_ports.clumio.org_template(desired.clumio.asset_types)
                 plan_calls = plan_ports.api_calls.snapshot()
+            status = served.status()
         finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+            served.stop()
+            os.environ.clear()
+            os.environ.update(saved_env)
 
     drift_calls = drift_ports.api_calls.snapshot()
-    minimum = minimum_calls(drift_calls, live)
+    minimum = minimum_calls(drift_calls, spec, status, 1)
     total, least = sum(drift_calls.values()), sum(minimum.values())
     print(f"read {len(live.org.accounts)} accounts, {len(live.instances)} instances, {len(live.connections)} "
           f"connections; report: {len(report.findings)} findings "
@@ -145,9 +148,9 @@ def main() -> None:
     for name in sorted(set(drift_calls) | set(plan_calls)):
         row = f"  {name:<52} {drift_calls.get(name, 0):>5} / {minimum.get(name, 0):>5}"
         print(row + (f" / {plan_calls.get(name, 0):>5}" if plan_calls else ""))
-    print(ratio_line("drift API calls vs minimum the APIs allow", total, least, 1.05))
+    bounds.ratio("drift API calls vs minimum the APIs allow", total, least, CALLS_BOUND)
     if plan_calls:
-        print(ratio_line("drift API calls vs plan's API calls", total, sum(plan_calls.values()), 1.0))
+        bounds.ratio("drift API calls vs plan's API calls", total, sum(plan_calls.values()), 1.0)
     if args.detect:
         polls = drift_calls.get("cloudformation.DescribeStackSetOperation", 0)
         print(f"  --detect: {polls} DescribeStackSetOperation polls while the detection ran (time-dependent, "
@@ -156,7 +159,8 @@ def main() -> None:
               f"for {sum(1 for f in report.findings if f.category.value == 'resources')} drifted instance(s)")
     print(f"  drift wall time {drift_wall:.2f}s at {args.latency_ms:g} ms per call; classification CPU "
           f"{classify_cpu:.2f}s for {len(live.instances)} instances")
+    return bounds.exit_code()
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

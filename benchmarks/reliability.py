@@ -9,7 +9,7 @@ The Ctrl-C trials run apply in a subprocess and send SIGINT the moment the journ
 they count operations Ctrl-C left running (the issue saw 4 of 18).
 
 Prints each figure against its bound (every trial converges; none left running) and exits 1 when one is missed.
-Run from the repository root:  python benchmarks/reliability.py [--trials 12] [--ctrl-c 18] [--s3-trials 4]
+Run from the repository root:  python benchmarks/reliability.py [--quick] [--trials 12] [--ctrl-c 18] [--s3-trials 4]
 """
 
 from __future__ import annotations
@@ -249,8 +249,10 @@ def run(trials: int, ctrl_c: int, s3_trials: int) -> int:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--trials", type=int, default=12)
-    parser.add_argument("--ctrl-c", type=int, default=18)
-    parser.add_argument("--s3-trials", type=int, default=4)
+    parser.add_argument("--quick", action="store_true", help="3 trials, 3 Ctrl-C, 1 S3 trial")
+    parser.add_argument("--trials", type=int)
+    parser.add_argument("--ctrl-c", type=int)
+    parser.add_argument("--s3-trials", type=int)
     args = parser.parse_args()
-    sys.exit(run(args.trials, args.ctrl_c, args.s3_trials))
+    sys.exit(run(args.trials or (3 if args.quick else 12), args.ctrl_c or (3 if args.quick else 18),
+                 args.s3_trials or (1 if args.quick else 4)))
