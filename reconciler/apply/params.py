@@ -3,8 +3,6 @@ Clumio at apply time, as NoEcho values on create and as UsePreviousValue on upda
 
 from __future__ import annotations
 
-import hashlib
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -12,12 +10,8 @@ from reconciler.core.live import LiveStackSet
 from reconciler.core.plan import StackSetDefinition
 from reconciler.core.ports import DeploymentParameters, TemplateParameter
 from reconciler.core.secrets import Secret
+from reconciler.core.template import CLUMIO_TOKEN, ROLE_EXTERNAL_ID, SECRET_PARAMETERS
 from reconciler.state import StackSetRecord
-
-CLUMIO_TOKEN = "ClumioToken"
-ROLE_EXTERNAL_ID = "RoleExternalId"
-SECRET_KEYS = (CLUMIO_TOKEN, ROLE_EXTERNAL_ID)
-_TEMPLATE_VERSION = re.compile(r"ClumioTemplateVersion:\s*[\"']?([0-9A-Za-z.\-]+)")
 
 
 @dataclass(frozen=True)
@@ -49,26 +43,25 @@ def needs_rotation(deployment: DeploymentParameters, record: StackSetRecord | No
 def stack_set_parameters(definition: StackSetDefinition, deployment: DeploymentParameters, *, creating: bool,
                          rotate: bool, record: StackSetRecord | None) -> ParameterSet:
     """The full parameter list (UpdateStackSet needs every key, or omitted ones fall back to defaults)."""
-    plain = [TemplateParameter(key, value) for key, value in definition.parameters if key not in SECRET_KEYS]
+    plain = [TemplateParameter(key, value) for key, value in definition.parameters if key not in SECRET_PARAMETERS]
     secrets = secrets_of(deployment)
     if creating:
         return ParameterSet(tuple(plain + [TemplateParameter(k, v) for k, v in secrets.items()]), secrets)
     rotating = rotate or needs_rotation(deployment, record)
     if rotating:
         return ParameterSet(tuple(plain + [TemplateParameter(k, v) for k, v in secrets.items()]), secrets, True)
-    return ParameterSet(tuple(plain + [TemplateParameter(k, use_previous=True) for k in SECRET_KEYS]), None)
+    return ParameterSet(tuple(plain + [TemplateParameter(k, use_previous=True) for k in SECRET_PARAMETERS]), None)
 
 
 def definition_from_live(live: LiveStackSet, record: StackSetRecord | None) -> StackSetDefinition:
     """The StackSet as it is, to send back unchanged (secrets excluded: they travel as UsePreviousValue)."""
     version = record.template_version if record else None
     if version is None:
-        found = _TEMPLATE_VERSION.search(live.template_body)
-        version = found.group(1) if found else "unknown"
+        version = live.template_version or "unknown"
     return StackSetDefinition(
         name=live.name, permission_model=live.permission_model, description=live.description,
-        template_version=version, template_sha256=hashlib.sha256(live.template_body.encode()).hexdigest(),
-        parameters=tuple(sorted((k, v) for k, v in live.parameters.items() if k not in SECRET_KEYS)),
+        template_version=version, template_sha256=live.template_sha256,
+        parameters=tuple(sorted((k, v) for k, v in live.parameters.items() if k not in SECRET_PARAMETERS)),
         capabilities=live.capabilities, tags=live.tags, auto_deployment=live.auto_deployment,
         retain_stacks_on_account_removal=live.retain_stacks_on_account_removal,
         managed_execution=live.managed_execution, administration_role_arn=live.administration_role_arn,

@@ -10,6 +10,7 @@ from functools import cached_property
 
 from reconciler.core.guardrails import Guardrails
 from reconciler.core.keys import InstanceKey
+from reconciler.core.template import is_clumio_template, template_sha256, template_version_of
 
 
 class AccountState(enum.Enum):
@@ -164,7 +165,8 @@ class LiveStackSet:
     """A StackSet as DescribeStackSet returns it. NoEcho parameter values come back masked (``****``), so
     ``parameters`` never holds a secret; the state file's fingerprints tell whether they changed. ``lineage`` is
     the :data:`LINEAGE_TAG` value (None when untagged: created by hand or by an older clumio-org); ``tags`` are the
-    others."""
+    others. ``template_version``, ``template_sha256`` and ``is_clumio`` are derived from the body once per model
+    (reconciler.core.template): read them, never the body."""
 
     name: str
     stack_set_id: str
@@ -184,6 +186,21 @@ class LiveStackSet:
     execution_role_name: str | None = None
     drift: StackSetDriftDetails | None = None
     lineage: str | None = None
+
+    @cached_property
+    def template_version(self) -> str | None:
+        """The body's ``Metadata.ClumioTemplateVersion`` (None: not Clumio's template, or an unversioned one)."""
+        return template_version_of(self.template_body)
+
+    @cached_property
+    def template_sha256(self) -> str:
+        """Hex SHA-256 of the body, as plans pin it and state records it."""
+        return template_sha256(self.template_body)
+
+    @property
+    def is_clumio(self) -> bool:
+        """Carries Clumio's template: the version metadata and both secret parameters (brownfield.md §1)."""
+        return is_clumio_template(self.template_version, self.parameters)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,6 @@ from concurrent.futures import ThreadPoolExecutor
 from reconciler.core.errors import EndpointUnreachable, ProviderError
 from reconciler.core.live import OtherClumioStackSet
 from reconciler.core.ports import StackSets
-from reconciler.plan.diff import is_clumio_stack_set, template_version_of
 
 log = logging.getLogger(__name__)
 
@@ -23,10 +22,10 @@ WORKERS = 8
 
 def _read(port: StackSets, name: str, label: str) -> OtherClumioStackSet | None:
     live = port.describe_stack_set(name)
-    if live is None or not is_clumio_stack_set(live):
+    if live is None or not live.is_clumio:
         return None
     instances = {(i.key.account, i.key.region): i for i in port.list_instances(name)}
-    return OtherClumioStackSet(live, template_version_of(live.template_body), instances, label)
+    return OtherClumioStackSet(live, live.template_version, instances, label)
 
 
 def discover_other_stack_sets(ports: Iterable[tuple[str, StackSets]],

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import re
 from collections.abc import Sequence
 
 import yaml
@@ -11,16 +9,8 @@ import yaml
 from reconciler.core.desired import Desired
 from reconciler.core.live import Live, LiveStackSet, PermissionModel
 from reconciler.core.recorded import Recorded, RecordedStackSet
+from reconciler.core.template import SECRET_PARAMETERS
 from reconciler.drift.model import Category, Finding, Severity
-
-SECRET_PARAMETERS = frozenset({"ClumioToken", "RoleExternalId"})
-_VERSION = re.compile(r"""["']?ClumioTemplateVersion["']?\s*:\s*["']?([0-9A-Za-z._-]+)""")
-
-
-def template_version_of(body: str) -> str | None:
-    """``Metadata.ClumioTemplateVersion`` of a template body (YAML or JSON), without parsing the whole template."""
-    match = _VERSION.search(body)
-    return match.group(1) if match else None
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -66,7 +56,7 @@ def version_findings(desired: Desired, live: Live, names: Sequence[str], state: 
 
 def _template_findings(desired: Desired, live: Live, ss: LiveStackSet,
                        record: RecordedStackSet | None) -> list[Finding]:
-    running = template_version_of(ss.template_body) or "unknown"
+    running = ss.template_version or "unknown"
     pin = desired.clumio.template_version
     latest = live.clumio_template.version if live.clumio_template is not None else None
     details: list[tuple[str, str]] = [("running_version", running), ("desired_version", pin)]
@@ -82,7 +72,7 @@ def _template_findings(desired: Desired, live: Live, ss: LiveStackSet,
                         f"template {running} differs from the pinned version {pin}",
                         stack_set=ss.name, details=tuple(details))]
     if record is not None and record.template_sha256:
-        body_sha = hashlib.sha256(ss.template_body.encode()).hexdigest()
+        body_sha = ss.template_sha256
         if body_sha != record.template_sha256.removeprefix("sha256:"):
             details.append(("applied_sha256", record.template_sha256))
             details.append(("live_sha256", body_sha))

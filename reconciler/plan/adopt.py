@@ -7,7 +7,6 @@ from __future__ import annotations
 from reconciler.core.desired import Desired
 from reconciler.core.errors import ReconcilerError
 from reconciler.core.live import Live, LiveStackSet, PermissionModel
-from reconciler.plan.diff import is_clumio_stack_set
 
 
 def adoptable_names(desired: Desired) -> dict[str, PermissionModel]:
@@ -33,7 +32,7 @@ def check_adoptable(desired: Desired, live: Live, name: str) -> LiveStackSet:
         raise ReconcilerError(
             f"StackSet {name} does not exist in {desired.organization.home_region} (Clumio StackSets found: {others})",
             hint="check organization.home_region and organization.call_as; a StackSet lives in one region")
-    if not is_clumio_stack_set(ss):
+    if not ss.is_clumio:
         raise ReconcilerError(
             f"StackSet {name} does not carry Clumio's template (no ClumioTemplateVersion metadata, or no "
             "ClumioToken / RoleExternalId parameters)",

@@ -3,7 +3,6 @@ changes, each with the reason a reviewer needs."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +25,7 @@ from reconciler.core.live import (
 from reconciler.core.plan import Action, Change, PropertyChange, StackSetChange, StackSetDefinition, TargetsPlan
 from reconciler.core.ports import ClumioTemplate
 from reconciler.core.recorded import Recorded
+from reconciler.core.template import SECRET_PARAMETERS
 from reconciler.plan.expand import Expansion
 from reconciler.plan.targets import (
     Narrowing,
@@ -36,31 +36,11 @@ from reconciler.plan.targets import (
     targets_plan,
 )
 
-SECRET_PARAMETERS = ("ClumioToken", "RoleExternalId")
 SENSITIVE = "(sensitive)"
-_VERSION = re.compile(r"""ClumioTemplateVersion["']?\s*:\s*["']?([A-Za-z0-9._-]+)""")
 _BAD_DETAIL = frozenset({StackInstanceDetailedStatus.FAILED, StackInstanceDetailedStatus.CANCELLED,
                          StackInstanceDetailedStatus.INOPERABLE, StackInstanceDetailedStatus.FAILED_IMPORT})
 _GONE_STATES = frozenset({AccountState.SUSPENDED, AccountState.CLOSED, AccountState.PENDING_CLOSURE})
 MAX_NOTICES = 20
-
-
-def template_version_of(body: str) -> str | None:
-    """``Metadata.ClumioTemplateVersion`` of a template body (YAML or JSON), or None."""
-    match = _VERSION.search(body)
-    return match.group(1) if match else None
-
-
-def is_clumio_stack_set(stack_set: LiveStackSet) -> bool:
-    """Clumio's template: the version metadata, and both secret parameters (docs/reference/brownfield.md §1)."""
-    return (template_version_of(stack_set.template_body) is not None
-            and all(name in stack_set.parameters for name in SECRET_PARAMETERS))
-
-
-def _sha256(body: str) -> str:
-    import hashlib
-
-    return hashlib.sha256(body.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -94,8 +74,8 @@ def resolve_template(desired: Desired, live: LiveStackSet | None, template: Clum
     pin = desired.clumio.template_version
     if pin in ("", "latest"):
         return template.version, template.sha256
-    if live is not None and template_version_of(live.template_body) == pin:
-        return pin, _sha256(live.template_body)
+    if live is not None and live.template_version == pin:
+        return pin, live.template_sha256
     if template.version == pin:
         return template.version, template.sha256
     raise ReconcilerError(
@@ -140,7 +120,7 @@ def _template_label(version: str | None, sha: str) -> str:
 def _flat_live(ss: LiveStackSet, d: StackSetDefinition) -> dict[str, Any]:
     flat: dict[str, Any] = {
         "description": ss.description,
-        "template": _template_label(template_version_of(ss.template_body), _sha256(ss.template_body)),
+        "template": _template_label(ss.template_version, ss.template_sha256),
         "capabilities": ", ".join(sorted(ss.capabilities)),
         "tags": ", ".join(f"{k}={v}" for k, v in sorted(ss.tags)),
         "managed_execution": ss.managed_execution,
@@ -188,7 +168,7 @@ def property_changes(ss: LiveStackSet, d: StackSetDefinition, *, state: Recorded
                      secret_fingerprints: Mapping[str, str] | None) -> tuple[PropertyChange, ...]:
     """The StackSet properties that differ (deepdiff over a flat view), secrets by fingerprint and name only."""
     before, after = _flat_live(ss, d), _flat_desired(d)
-    if d.template_sha256 == _sha256(ss.template_body):
+    if d.template_sha256 == ss.template_sha256:
         after["template"] = before["template"]
     changed = DeepDiff(before, after, ignore_order=True).affected_root_keys
     rows = [PropertyChange(str(name), _as_text(before.get(name)), _as_text(after.get(name)))

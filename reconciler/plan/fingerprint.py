@@ -13,7 +13,7 @@ FINGERPRINT_PREFIX = "sha256:"
 def _stack_set_lines(ss: LiveStackSet) -> Iterable[str]:
     # Secrets come back masked, so hashing parameters never hashes a secret.
     yield (f"S|{ss.name}|{ss.status}|{ss.permission_model.value}|{ss.description}|"
-           f"{hashlib.sha256(ss.template_body.encode()).hexdigest()}|{sorted(ss.parameters.items())}|"
+           f"{ss.template_sha256}|{sorted(ss.parameters.items())}|"
            f"{sorted(ss.capabilities)}|{sorted(ss.tags)}|{ss.auto_deployment}|"
            f"{ss.retain_stacks_on_account_removal}|{ss.managed_execution}|{ss.administration_role_arn}|"
            f"{ss.execution_role_name}")

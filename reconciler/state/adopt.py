@@ -9,19 +9,18 @@ as UsePreviousValue until ``--rotate-credentials`` says otherwise.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import replace
 
 from reconciler.core.live import ConnectionStatus, Live, LiveStackSet
-from reconciler.plan.diff import SECRET_PARAMETERS, template_version_of
+from reconciler.core.template import SECRET_PARAMETERS
 from reconciler.state.model import InstanceRecord, StackSetRecord, State
 
 
 def adopt(state: State, live: Live, ss: LiveStackSet, now: str) -> State:
     """``state`` with the StackSet and every instance it has now recorded as they are."""
     record = StackSetRecord(
-        template_version=template_version_of(ss.template_body) or "unknown",
-        template_sha256=hashlib.sha256(ss.template_body.encode()).hexdigest(),
+        template_version=ss.template_version or "unknown",
+        template_sha256=ss.template_sha256,
         parameters={k: v for k, v in sorted(ss.parameters.items()) if k not in SECRET_PARAMETERS},
         secret_fingerprints={}, permission_model=ss.permission_model.value, updated_at=now)
     adopted = state.with_stack_set(ss.name, record)

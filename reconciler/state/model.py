@@ -28,11 +28,11 @@ from typing import Any
 
 from reconciler.core.keys import InstanceKey
 from reconciler.core.secrets import Secret
+from reconciler.core.template import SECRET_PARAMETERS
 
 FORMAT_VERSION = 1
 
 # Template parameters whose values are secrets (NoEcho): only their fingerprints may be stored.
-SECRET_PARAMETERS = frozenset({"ClumioToken", "RoleExternalId"})
 _FINGERPRINT = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -27,6 +26,7 @@ from reconciler.core.errors import (
 from reconciler.core.live import ClumioTemplateInfo, Connection, ConnectionStatus
 from reconciler.core.ports import ClumioTemplate, DeploymentParameters
 from reconciler.core.secrets import Secret
+from reconciler.core.template import template_sha256
 from reconciler.providers.clumio.urls import resolve_api_url
 
 log = logging.getLogger(__name__)
@@ -192,7 +192,7 @@ class ClumioClient:
                                 hint="check clumio.asset_types in the config")
         body = self._fetch("DownloadTemplate", url)
         return ClumioTemplate(version=_version(data), body=body,
-                              sha256=hashlib.sha256(body.encode()).hexdigest(), url=url)
+                              sha256=template_sha256(body), url=url)
 
     def org_deployment_parameters(self, org_id: str) -> DeploymentParameters:
         """PUT /connections/aws/org-deployment-parameters {aws_org_id} → ClumioToken and RoleExternalId (§3.1)."""
