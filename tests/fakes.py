@@ -224,6 +224,10 @@ class FakeStackSets:
     def list_operations(self, stack_set: str) -> list[OperationView]:
         return list(self._get(stack_set).operations.values())
 
+    def recent_operations(self, stack_set: str, limit: int = 100) -> list[OperationView]:
+        # Operations are kept in the order they started; AWS lists the newest first.
+        return list(reversed(self.list_operations(stack_set)))[:limit]
+
     def list_operation_results(self, stack_set: str, operation_id: str) -> list[OperationResult]:
         return list(self._get(stack_set).results.get(operation_id, []))
 

@@ -100,19 +100,34 @@ class StackSetNotFound(ProviderError):
     """StackSetNotFoundException."""
 
 
-class StackSets(Protocol):
-    """CloudFormation StackSets for one StackSet home region, with CallAs applied by the provider."""
+class StackSetReads(Protocol):
+    """What discovery reads of the StackSets one port reaches: the definitions, their instances, and whether an
+    operation holds a StackSet now."""
 
     def describe_stack_set(self, name: str) -> LiveStackSet | None: ...
     def list_stack_sets(self) -> list[str]:
         """Names of the ACTIVE StackSets this port reaches (ListStackSets), sorted."""
         ...
-    def delete_stack_set(self, name: str) -> None:
-        """DeleteStackSet: only an empty StackSet can be deleted (StackSetNotEmptyException otherwise)."""
-        ...
     def list_instances(self, name: str, regions: Sequence[str] | None = None) -> list[LiveInstance]:
         """Every instance of the StackSet (read in parallel per region when ``regions`` is given)."""
         ...
+    def recent_operations(self, stack_set: str, limit: int = 100) -> list[OperationView]:
+        """The newest ``limit`` operations (the first page of ListStackSetOperations, newest first): enough to find a
+        running one without reading the StackSet's whole history."""
+        ...
+
+
+class StackSetOperationReads(Protocol):
+    """Following operations: one by id, the whole history (to find ours again after a crash), per-account results."""
+
+    def describe_operation(self, stack_set: str, operation_id: str) -> OperationView: ...
+    def list_operations(self, stack_set: str) -> list[OperationView]: ...
+    def list_operation_results(self, stack_set: str, operation_id: str) -> list[OperationResult]: ...
+
+
+class StackSetWrites(Protocol):
+    """The calls that change a StackSet or its instances; each instance call returns the operation id AWS runs."""
+
     def create_stack_set(self, definition: StackSetDefinition, template_body: str,
                          parameters: Sequence[TemplateParameter]) -> None: ...
     def update_stack_set(self, definition: StackSetDefinition, template_body: str,
@@ -120,13 +135,24 @@ class StackSets(Protocol):
     def create_instances(self, operation: Operation) -> str: ...
     def update_instances(self, operation: Operation, overrides: Sequence[TemplateParameter]) -> str: ...
     def delete_instances(self, operation: Operation) -> str: ...
-    def describe_operation(self, stack_set: str, operation_id: str) -> OperationView: ...
-    def list_operations(self, stack_set: str) -> list[OperationView]: ...
-    def list_operation_results(self, stack_set: str, operation_id: str) -> list[OperationResult]: ...
     def stop_operation(self, stack_set: str, operation_id: str) -> None: ...
+    def delete_stack_set(self, name: str) -> None:
+        """DeleteStackSet: only an empty StackSet can be deleted (StackSetNotEmptyException otherwise)."""
+        ...
+
+
+class StackSetDriftDetection(Protocol):
+    """DetectStackSetDrift and the per-instance resource drifts it leaves behind (§A8)."""
+
     def detect_drift(self, stack_set: str, operation_id: str | None = None) -> str: ...
     def list_resource_drifts(self, stack_set: str, account: str, region: str,
                              operation_id: str) -> list[Mapping[str, str]]: ...
+
+
+class StackSets(StackSetReads, StackSetOperationReads, StackSetWrites, StackSetDriftDetection, Protocol):
+    """CloudFormation StackSets for one StackSet home region, with CallAs applied by the provider: the four
+    protocols above, which the AWS provider implements together. A consumer that needs one part takes that part,
+    so its test fake is that part only."""
 
 
 @dataclass(frozen=True)

@@ -13,14 +13,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 from reconciler.core.errors import EndpointUnreachable, ProviderError
 from reconciler.core.live import OtherClumioStackSet
-from reconciler.core.ports import StackSets
+from reconciler.core.ports import StackSetReads
 
 log = logging.getLogger(__name__)
 
 WORKERS = 8
 
 
-def _read(port: StackSets, name: str, label: str) -> OtherClumioStackSet | None:
+def _read(port: StackSetReads, name: str, label: str) -> OtherClumioStackSet | None:
     live = port.describe_stack_set(name)
     if live is None or not live.is_clumio:
         return None
@@ -28,7 +28,7 @@ def _read(port: StackSets, name: str, label: str) -> OtherClumioStackSet | None:
     return OtherClumioStackSet(live, live.template_version, instances, label)
 
 
-def discover_other_stack_sets(ports: Iterable[tuple[str, StackSets]],
+def discover_other_stack_sets(ports: Iterable[tuple[str, StackSetReads]],
                               managed: Iterable[str]) -> dict[str, OtherClumioStackSet]:
     """Every Clumio StackSet the given ports reach besides the ``managed`` ones, by name. ``ports`` are
     (label, port) pairs: the configured one and, when it calls as a delegated admin, the caller's own (SELF)."""

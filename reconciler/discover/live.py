@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
 
@@ -28,7 +28,7 @@ from reconciler.core.live import (
     OrgTree,
     PermissionModel,
 )
-from reconciler.core.ports import Clumio, OrgReader, StackSets
+from reconciler.core.ports import Clumio, OrgReader, StackSetReads
 from reconciler.discover.existing import discover_other_stack_sets
 
 log = logging.getLogger(__name__)
@@ -46,17 +46,17 @@ class PortSet(Protocol):
     @property
     def org(self) -> OrgReader: ...
     @property
-    def stacksets(self) -> StackSets: ...
+    def stacksets(self) -> StackSetReads: ...
     @property
     def clumio(self) -> Clumio: ...
     @property
-    def management_stacksets(self) -> StackSets: ...
+    def management_stacksets(self) -> StackSetReads: ...
 
 
-def stack_set_ports(desired: Desired, ports: PortSet) -> dict[str, StackSets]:
+def stack_set_ports(desired: Desired, ports: PortSet) -> dict[str, StackSetReads]:
     """The StackSets the desired state manages, each with the port that reaches it: the service-managed one, and the
     management account's self-managed one when onboarding it is asked for."""
-    found: dict[str, StackSets] = {desired.stack_set.name: ports.stacksets}
+    found: dict[str, StackSetReads] = {desired.stack_set.name: ports.stacksets}
     if desired.management_account.onboard:
         found[desired.management_account.stack_set_name] = ports.management_stacksets
     return found
@@ -70,12 +70,6 @@ def _running(operations: Iterable[OperationView]) -> OperationView | None:
     running = [op for op in active if op.status is not OperationStatus.QUEUED]
     pool = running or active
     return min(pool, key=lambda op: (op.created.timestamp() if op.created else float("inf"), op.operation_id))
-
-
-def _recent_operations(port: StackSets, name: str) -> list[OperationView]:
-    # The AWS provider reads just the newest page of the history; fakes may only offer the full listing.
-    recent: Callable[[str], list[OperationView]] | None = getattr(port, "recent_operations", None)
-    return recent(name) if recent is not None else port.list_operations(name)
 
 
 def split_by_region(regions: Sequence[str], accounts: int, page_size: int = INSTANCE_PAGE_SIZE) -> bool:
@@ -92,11 +86,11 @@ def split_by_region(regions: Sequence[str], accounts: int, page_size: int = INST
     return split <= 1.05 * single
 
 
-class _StackSetReads:
+class _OneStackSetRead:
     """Reads of one StackSet: describe first (it tells which regions hold instances), then instances and operations
     side by side."""
 
-    def __init__(self, name: str, port: StackSets, pool: ThreadPoolExecutor, tree: Future[OrgTree]) -> None:
+    def __init__(self, name: str, port: StackSetReads, pool: ThreadPoolExecutor, tree: Future[OrgTree]) -> None:
         self.name = name
         self.port = port
         self.pool = pool
@@ -106,7 +100,7 @@ class _StackSetReads:
         live = self.port.describe_stack_set(self.name)
         if live is None:
             return None, [], None
-        operations = self.pool.submit(_recent_operations, self.port, self.name)
+        operations = self.pool.submit(self.port.recent_operations, self.name)
         # DescribeStackSet.Regions lists every region the StackSet has instances in; the org size estimates how many
         # instances each holds (the self-managed StackSet holds only the management account). Without regions (an
         # empty StackSet) one listing over all regions is as cheap.
@@ -148,7 +142,7 @@ def discover(desired: Desired, ports: PortSet, *, connections: bool = True,
         regions_f = pool.submit(ports.org.enabled_regions)
         template_f = pool.submit(ports.clumio.latest_template)
         sets_f: dict[str, Future[Any]] = {
-            name: pool.submit(_StackSetReads(name, port, pool, tree_f).run) for name, port in targets.items()}
+            name: pool.submit(_OneStackSetRead(name, port, pool, tree_f).run) for name, port in targets.items()}
         others_f = pool.submit(discover_other_stack_sets, listing_ports(desired, ports),
                                stack_set_ports(desired, ports)) if stack_set_names is None else None
         tree: OrgTree = tree_f.result()
@@ -184,10 +178,10 @@ def discover(desired: Desired, ports: PortSet, *, connections: bool = True,
     )
 
 
-def listing_ports(desired: Desired, ports: PortSet) -> list[tuple[str, StackSets]]:
+def listing_ports(desired: Desired, ports: PortSet) -> list[tuple[str, StackSetReads]]:
     """Where other Clumio StackSets may live: the configured port, plus the caller's own account when the config
     calls as a delegated admin (a self-managed StackSet made there by hand)."""
-    found: list[tuple[str, StackSets]] = [("service", ports.stacksets)]
+    found: list[tuple[str, StackSetReads]] = [("service", ports.stacksets)]
     if desired.organization.call_as is CallAs.DELEGATED_ADMIN:
         found.append(("self", ports.management_stacksets))
     return found
