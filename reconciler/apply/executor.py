@@ -57,13 +57,7 @@ def failure_budget(wave: WavePlan | None) -> int:
     resolves it (percentages of the wave's accounts, rounded down, §A5)."""
     if wave is None:
         return 0
-    text = str(wave.failure_tolerance).strip()
-    try:
-        if text.endswith("%"):
-            return (len(wave.accounts) * int(float(text[:-1]))) // 100
-        return int(text)
-    except ValueError:
-        return 0
+    return wave.failure_tolerance.resolve(len(wave.accounts), 0)
 
 
 class Executor:

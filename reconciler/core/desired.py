@@ -49,6 +49,13 @@ class Amount:
     def __str__(self) -> str:
         return f"{self.percent}%" if self.percent is not None else str(self.count)
 
+    @classmethod
+    def parse(cls, text: str) -> Amount:
+        """The inverse of ``str``: ``"25%"`` or ``"3"`` (as a plan file writes it). Raises ValueError otherwise."""
+        if text.endswith("%"):
+            return cls(percent=int(text[:-1]))
+        return cls(count=int(text))
+
 
 @dataclass(frozen=True)
 class OrganizationSpec:

@@ -7,7 +7,7 @@ import enum
 from dataclasses import dataclass, field
 
 from reconciler.core.coverage import CoverageRow
-from reconciler.core.desired import ConcurrencyMode, RegionConcurrencyType
+from reconciler.core.desired import Amount, ConcurrencyMode, RegionConcurrencyType
 from reconciler.core.guardrails import GuardrailReport
 from reconciler.core.keys import InstanceKey
 from reconciler.core.live import PermissionModel
@@ -228,13 +228,14 @@ class Operation:
 
 @dataclass(frozen=True)
 class WavePlan:
-    """A rollout wave as scheduled: its accounts and the concurrency AWS will really use."""
+    """A rollout wave as scheduled: its accounts, its amounts as the config gave them, and the concurrency AWS will
+    really use."""
 
     index: int
     name: str
     accounts: tuple[str, ...]
-    max_concurrent: str
-    failure_tolerance: str
+    max_concurrent: Amount
+    failure_tolerance: Amount
     concurrency_mode: ConcurrencyMode
     effective_concurrency: int
     estimate_seconds: float = 0.0

@@ -93,7 +93,7 @@ def make_destroy_plan(desired: Desired, live: Live, *, retain_stacks: bool = Fal
             changes.append(Change(inst.key, Action.REMOVE, why, wave,
                                   live.org.path_of(acct.parent_id) if acct is not None else None))
         accounts = tuple(sorted({i.key.account for i in insts}))
-        waves.append(WavePlan(len(waves) + 1, wave, accounts, str(spec.max_concurrent), str(spec.failure_tolerance),
+        waves.append(WavePlan(len(waves) + 1, wave, accounts, spec.max_concurrent, spec.failure_tolerance,
                               spec.concurrency_mode, 1, sum(o.estimate_seconds for o in ops if o.wave == wave)))
     plan_id = _plan_id(desired, ops)
     ops = [_with_id(op, plan_id) for op in ops]

@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from reconciler.core.desired import ConcurrencyMode, RegionConcurrencyType
+from reconciler.core.desired import Amount, ConcurrencyMode, RegionConcurrencyType
 from reconciler.core.errors import ReconcilerError
 from reconciler.core.keys import InstanceKey
 from reconciler.core.live import PermissionModel
@@ -128,8 +128,8 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         ],
         "skipped": [{"account": s.account, "reason": s.reason, "stack_set": s.stack_set} for s in plan.skipped],
         "waves": [
-            {"index": w.index, "name": w.name, "accounts": list(w.accounts), "max_concurrent": w.max_concurrent,
-             "failure_tolerance": w.failure_tolerance, "concurrency_mode": w.concurrency_mode.value,
+            {"index": w.index, "name": w.name, "accounts": list(w.accounts), "max_concurrent": str(w.max_concurrent),
+             "failure_tolerance": str(w.failure_tolerance), "concurrency_mode": w.concurrency_mode.value,
              "effective_concurrency": w.effective_concurrency, "estimate_seconds": w.estimate_seconds,
              "note": w.note}
             for w in plan.waves
@@ -199,7 +199,8 @@ def plan_from_json(data: dict[str, Any], source: str = "plan") -> Plan:
                 for c in data["changes"]),
             skipped=tuple(Skip(s["account"], s["reason"], s.get("stack_set")) for s in data["skipped"]),
             waves=tuple(
-                WavePlan(w["index"], w["name"], tuple(w["accounts"]), w["max_concurrent"], w["failure_tolerance"],
+                WavePlan(w["index"], w["name"], tuple(w["accounts"]), Amount.parse(w["max_concurrent"]),
+                         Amount.parse(w["failure_tolerance"]),
                          ConcurrencyMode(w["concurrency_mode"]), w["effective_concurrency"],
                          float(w["estimate_seconds"]), w["note"])
                 for w in data["waves"]),

@@ -280,8 +280,8 @@ def _wave_plans(desired: Desired, expansion: Expansion, ops: Sequence[Operation]
             secs += CONNECT_SECONDS
         eff, note = concurrency(spec, max(len(accounts), 1))
         out.append(WavePlan(
-            index=i, name=spec.name, accounts=tuple(accounts), max_concurrent=str(spec.max_concurrent),
-            failure_tolerance=str(spec.failure_tolerance), concurrency_mode=spec.concurrency_mode,
+            index=i, name=spec.name, accounts=tuple(accounts), max_concurrent=spec.max_concurrent,
+            failure_tolerance=spec.failure_tolerance, concurrency_mode=spec.concurrency_mode,
             effective_concurrency=eff, estimate_seconds=secs, note=note,
         ))
     return tuple(out)

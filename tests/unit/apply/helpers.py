@@ -13,7 +13,7 @@ from reconciler.apply.model import ApplyResult
 from reconciler.apply.options import ApplyOptions
 from reconciler.apply.progress import PlainProgress
 from reconciler.apply.timing import Timing
-from reconciler.core.desired import ConcurrencyMode, RegionConcurrencyType
+from reconciler.core.desired import Amount, ConcurrencyMode, RegionConcurrencyType
 from reconciler.core.errors import ProviderError
 from reconciler.core.keys import InstanceKey
 from reconciler.core.live import (
@@ -236,7 +236,8 @@ def plan_of(ops: Sequence[Operation], *, waves: Sequence[tuple[str, Sequence[str
     if changes is None:
         changes = [StackSetChange(STACK_SET, Action.ADD, definition())] \
             if any(o.kind is OperationKind.CREATE_STACK_SET for o in ops) else []
-    wave_plans = tuple(WavePlan(i, name, tuple(accts), "1", tol, ConcurrencyMode.STRICT_FAILURE_TOLERANCE, 1)
+    wave_plans = tuple(WavePlan(i, name, tuple(accts), Amount(count=1), Amount.parse(tol),
+                                ConcurrencyMode.STRICT_FAILURE_TOLERANCE, 1)
                        for i, (name, accts, tol) in enumerate(waves))
     instance_changes = tuple(Change(k, Action.ADD, "new", o.wave) for o in ops for k in o.instances)
     return Plan(plan_id=plan_id, created_at="2026-01-05T09:00:00Z", config_path="clumio-org.yaml",

@@ -10,7 +10,7 @@ from pathlib import Path
 from reconciler.apply.executor import failure_budget, group_waves
 from reconciler.apply.redact import redacted_logs, remember
 from reconciler.apply.timing import POLL_ENV, Timing
-from reconciler.core.desired import ConcurrencyMode
+from reconciler.core.desired import Amount, ConcurrencyMode
 from reconciler.core.plan import WavePlan
 from reconciler.core.secrets import Secret
 from tests.unit.apply.helpers import World, onboarding_plan
@@ -50,7 +50,7 @@ def test_secret_values_never_reach_a_log_line() -> None:
 
 def test_failure_budget_resolves_counts_and_percentages_of_the_wave() -> None:
     def wave(tolerance: str, n: int) -> WavePlan:
-        return WavePlan(0, "w", tuple(str(i) for i in range(n)), "1", tolerance,
+        return WavePlan(0, "w", tuple(str(i) for i in range(n)), Amount(count=1), Amount.parse(tolerance),
                         ConcurrencyMode.SOFT_FAILURE_TOLERANCE, 1)
 
     assert failure_budget(wave("0", 10)) == 0

@@ -8,6 +8,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from reconciler.core.desired import Amount
 from reconciler.plan.build import make_plan
 from reconciler.plan.planfile import PlanFileError, plan_to_json, read_plan, write_plan
 from tests.fakes import demo_org, instance, live_stack_set, make_desired, make_live, make_template, wave
@@ -60,5 +61,19 @@ def test_garbage_plan_file_is_a_user_error(tmp_path: Path) -> None:
     with pytest.raises(PlanFileError, match="cannot read"):
         read_plan(tmp_path / "missing.json")
     path.write_text(json.dumps({"format_version": 1}))
+    with pytest.raises(PlanFileError, match="not a valid clumio-org plan"):
+        read_plan(path)
+
+
+def test_wave_amounts_read_back_as_amounts_and_a_garbled_one_is_refused(tmp_path: Path) -> None:
+    plan = a_plan()
+    path = tmp_path / "plan.json"
+    write_plan(plan, path)
+    rest = read_plan(path).waves[-1]
+    assert (rest.max_concurrent, str(rest.max_concurrent)) == (Amount(percent=50), "50%")
+    data = json.loads(path.read_text())
+    assert data["waves"][-1]["max_concurrent"] == "50%"  # the file format keeps its JSON strings
+    data["waves"][-1]["failure_tolerance"] = "ten"  # once silently a failure budget of 0
+    path.write_text(json.dumps(data))
     with pytest.raises(PlanFileError, match="not a valid clumio-org plan"):
         read_plan(path)
