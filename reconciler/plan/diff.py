@@ -5,9 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
-from deepdiff import DeepDiff
 
 from reconciler.core.desired import Desired, SuspendedAccounts
 from reconciler.core.errors import ReconcilerError
@@ -22,11 +19,11 @@ from reconciler.core.live import (
     StackInstanceDetailedStatus,
     StackInstanceStatus,
 )
-from reconciler.core.plan import Action, Change, PropertyChange, StackSetChange, StackSetDefinition, TargetsPlan
+from reconciler.core.plan import Action, Change, StackSetChange, StackSetDefinition, TargetsPlan
 from reconciler.core.ports import ClumioTemplate
 from reconciler.core.recorded import Recorded
-from reconciler.core.template import SECRET_PARAMETERS
 from reconciler.plan.expand import Expansion
+from reconciler.plan.properties import property_changes, push_reason_of
 from reconciler.plan.targets import (
     Narrowing,
     leak_of,
@@ -36,7 +33,6 @@ from reconciler.plan.targets import (
     targets_plan,
 )
 
-SENSITIVE = "(sensitive)"
 _BAD_DETAIL = frozenset({StackInstanceDetailedStatus.FAILED, StackInstanceDetailedStatus.CANCELLED,
                          StackInstanceDetailedStatus.INOPERABLE, StackInstanceDetailedStatus.FAILED_IMPORT})
 _GONE_STATES = frozenset({AccountState.SUSPENDED, AccountState.CLOSED, AccountState.PENDING_CLOSURE})
@@ -113,77 +109,6 @@ def desired_definitions(desired: Desired, live: Live, template: ClumioTemplate) 
     return out
 
 
-def _template_label(version: str | None, sha: str) -> str:
-    return f"{version or 'unknown version'} (sha256:{sha[:12]})"
-
-
-def _flat_live(ss: LiveStackSet, d: StackSetDefinition) -> dict[str, Any]:
-    flat: dict[str, Any] = {
-        "description": ss.description,
-        "template": _template_label(ss.template_version, ss.template_sha256),
-        "capabilities": ", ".join(sorted(ss.capabilities)),
-        "tags": ", ".join(f"{k}={v}" for k, v in sorted(ss.tags)),
-        "managed_execution": ss.managed_execution,
-    }
-    if d.permission_model is PermissionModel.SERVICE_MANAGED:
-        # None means the API did not say (an emulator gap): nothing to compare.
-        flat["auto_deployment"] = ss.auto_deployment if ss.auto_deployment is not None else d.auto_deployment
-        flat["retain_stacks_on_account_removal"] = (ss.retain_stacks_on_account_removal
-                                                    if ss.retain_stacks_on_account_removal is not None
-                                                    else d.retain_stacks_on_account_removal)
-    else:
-        flat["execution_role_name"] = ss.execution_role_name or d.execution_role_name
-    for key, value in ss.parameters.items():
-        if key not in SECRET_PARAMETERS:
-            flat[f"parameters.{key}"] = value
-    return flat
-
-
-def _flat_desired(d: StackSetDefinition) -> dict[str, Any]:
-    flat: dict[str, Any] = {
-        "description": d.description,
-        "template": _template_label(d.template_version, d.template_sha256),
-        "capabilities": ", ".join(d.capabilities),
-        "tags": ", ".join(f"{k}={v}" for k, v in d.tags),
-        "managed_execution": d.managed_execution,
-    }
-    if d.permission_model is PermissionModel.SERVICE_MANAGED:
-        flat["auto_deployment"] = d.auto_deployment
-        flat["retain_stacks_on_account_removal"] = d.retain_stacks_on_account_removal
-    else:
-        flat["execution_role_name"] = d.execution_role_name
-    flat.update({f"parameters.{k}": v for k, v in d.parameters})
-    return flat
-
-
-def _as_text(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return str(value).lower()
-    return str(value)
-
-
-def property_changes(ss: LiveStackSet, d: StackSetDefinition, *, state: Recorded | None,
-                     secret_fingerprints: Mapping[str, str] | None) -> tuple[PropertyChange, ...]:
-    """The StackSet properties that differ (deepdiff over a flat view), secrets by fingerprint and name only."""
-    before, after = _flat_live(ss, d), _flat_desired(d)
-    if d.template_sha256 == ss.template_sha256:
-        after["template"] = before["template"]
-    changed = DeepDiff(before, after, ignore_order=True).affected_root_keys
-    rows = [PropertyChange(str(name), _as_text(before.get(name)), _as_text(after.get(name)))
-            for name in changed]
-    record = state.stack_sets.get(d.name) if state is not None else None
-    for name in SECRET_PARAMETERS:
-        if name not in ss.parameters:
-            rows.append(PropertyChange(f"parameters.{name}", None, SENSITIVE))
-        elif record is not None and secret_fingerprints is not None:
-            old, new = record.secret_fingerprints.get(name), secret_fingerprints.get(name)
-            if old is not None and new is not None and old != new:
-                rows.append(PropertyChange(f"parameters.{name}", SENSITIVE, SENSITIVE))
-    return tuple(sorted(rows, key=lambda r: r.name))
-
-
 def _repair_reason(inst: LiveInstance) -> str | None:
     detailed = inst.detailed_status
     if inst.status is StackInstanceStatus.CURRENT and detailed not in _BAD_DETAIL:
@@ -192,19 +117,6 @@ def _repair_reason(inst: LiveInstance) -> str | None:
     if detailed is not None and detailed is not StackInstanceDetailedStatus.SUCCEEDED:
         label += f" ({detailed.value})"
     return f"repair: {label}: {inst.status_reason}" if inst.status_reason else f"repair: {label}"
-
-
-def _push_reason(props: tuple[PropertyChange, ...]) -> str | None:
-    names = [p.name for p in props]
-    parts: list[str] = []
-    template = next((p for p in props if p.name == "template"), None)
-    if template is not None:
-        before, after = (template.before or "").split(" ")[0], (template.after or "").split(" ")[0]
-        parts.append(f"template {before} → {after}" if before != after else f"template {after} content changed")
-    params = [n.removeprefix("parameters.") for n in names if n.startswith("parameters.")]
-    if params:
-        parts.append("parameters " + ", ".join(params))
-    return "; ".join(parts) or None
 
 
 class _Paths:
@@ -253,101 +165,125 @@ def diff(desired: Desired, live: Live, expansion: Expansion, template: ClumioTem
     for inst in live.instances.values():
         if inst.key.stack_set in live_by_set:
             live_by_set[inst.key.stack_set].append(inst)
-
-    ss_changes: list[StackSetChange] = []
-    changes: list[Change] = []
-    retain: set[InstanceKey] = set()
-    push: set[str] = set()
-    definition_only: set[str] = set()
-    notices: list[str] = []
-    manual: list[str] = []
-    skip_reasons = {s.account: s.reason for s in expansion.skipped}
-    paths = _Paths(live)
-    desired_regions = frozenset(desired.regions)
     narrowing = narrowing_for(desired, live, expansion.cover, expansion.targets,
                               live_by_set.get(desired.stack_set.name, []))
-    keep_gone = desired.targets.suspended_accounts is SuspendedAccounts.KEEP
-    kept: set[InstanceKey] = set()
-    leaked: set[InstanceKey] = set()
+    run = _Differ(desired, live, expansion, narrowing)
     for name, d in definitions.items():
-        ss = live.stack_sets.get(name)
-        push_reason: str | None = None
-        if ss is None:
-            ss_changes.append(StackSetChange(name, Action.ADD, d))
-        else:
-            if ss.permission_model is not d.permission_model:
-                raise ReconcilerError(
-                    f"StackSet {name} exists with permission model {ss.permission_model.value}, "
-                    f"but clumio-org manages it as {d.permission_model.value}",
-                    hint="the permission model cannot change while instances exist: pick another stack_set.name "
-                    "or delete the old StackSet",
-                )
-            props = property_changes(ss, d, state=state, secret_fingerprints=secret_fingerprints)
-            if props:
-                ss_changes.append(StackSetChange(name, Action.CHANGE, d, props))
-                push_reason = _push_reason(props)
-                (push if push_reason else definition_only).add(name)
-        targets = wanted[name]
+        push_reason = run.stack_set(name, d, state=state, secret_fingerprints=secret_fingerprints)
         existing = {i.key: i for i in live_by_set[name]}
-        live_accounts = {k.account for k in existing}
-        for key, wave in targets.items():
-            current = existing.get(key)
-            if key in narrowing.moved:
-                changes.append(Change(key, Action.REMOVE, _MOVE_REASON, None, paths.of(key.account)))
-                changes.append(Change(key, Action.ADD, "created again under its cover OU after the StackSet's "
-                                      "targets narrow", wave, paths.of(key.account)))
-                continue
-            if current is None:
-                if key.account in live_accounts:
-                    reason = f"new region {key.region}"
-                else:
-                    reason = f"new account in {paths.of(key.account)}"
-                changes.append(Change(key, Action.ADD, reason, wave, paths.of(key.account)))
-                continue
-            if current.status is StackInstanceStatus.INOPERABLE:
-                # AWS leaves INOPERABLE instances out of every UpdateStackSet (§A7), so no operation can repair one.
-                manual.append(_inoperable_note(current))
-                continue
-            reasons = [r for r in (push_reason, _repair_reason(current)) if r]
-            # A template update explains a connection that still runs the old version: no note then.
-            conn = _connection_note(live, key, None if push_reason else d.template_version)
-            if reasons:
-                if conn:
-                    reasons.append(f"Clumio: {conn}")
-                changes.append(Change(key, Action.CHANGE, "; ".join(reasons), wave, paths.of(key.account)))
-            elif conn:
-                notices.append(f"{key.account}/{key.region}: Clumio {conn}")
-        for key, gone in existing.items():
-            if key in targets:
-                continue
-            acct = live.org.accounts.get(key.account)
-            gone_state = acct is not None and acct.state in _GONE_STATES
-            if gone_state and keep_gone and key not in narrowing.reached:
-                kept.add(key)  # AWS skips it in every operation: information, not a change
-                continue
-            if (not gone_state and key.region in desired_regions
-                    and leak_of(live.org, expansion.cover, key.account) is not None):
-                leaked.add(key)  # auto-deployment under an accepted leak: expected, not a change
-                continue
-            reason, keep = _removal(key, gone, live, skip_reasons, desired_regions, paths)
-            if key in narrowing.reached:
-                reason += "; its OU leaves the StackSet's targets"
-            if keep:
-                retain.add(key)
-            changes.append(Change(key, Action.REMOVE, reason, None, paths.of(key.account)))
+        run.wanted_instances(d, wanted[name], existing, push_reason)
+        run.unwanted_instances(wanted[name], existing)
     if live.instances and not live.connections:
-        notices = [f"Clumio reports no connections for the {len(live.instances)} deployed instance(s)"]
-    changes.sort(key=lambda c: (c.key.stack_set, c.key.account, c.key.region, c.action is Action.ADD))
-    manual += left_connections(live, changes, retain)
+        run.notices = [f"Clumio reports no connections for the {len(live.instances)} deployed instance(s)"]
+    changes = sorted(run.changes, key=lambda c: (c.key.stack_set, c.key.account, c.key.region,
+                                                 c.action is Action.ADD))
+    manual = run.manual + left_connections(live, changes, run.retain)
     name = desired.stack_set.name
     ss = live.stack_sets.get(name)
     live_ous = live_ou_list(ss.organizational_unit_ids if ss else (),
                             (i.organizational_unit_id for i in live_by_set.get(name, [])))
     created = {c.key.account for c in changes if c.action is Action.ADD and c.key.stack_set == name}
-    section = targets_plan(desired, live.org, expansion.cover, live_ous, narrowing, created, kept, leaked)
-    return Diff(definitions, tuple(ss_changes), tuple(changes), frozenset(retain), frozenset(push),
-                frozenset(definition_only), tuple(manual) + _summarize(notices), frozenset(kept | leaked), narrowing,
-                section)
+    section = targets_plan(desired, live.org, expansion.cover, live_ous, narrowing, created, run.kept, run.leaked)
+    return Diff(definitions, tuple(run.ss_changes), tuple(changes), frozenset(run.retain), frozenset(run.push),
+                frozenset(run.definition_only), tuple(manual) + _summarize(run.notices),
+                frozenset(run.kept | run.leaked), narrowing, section)
+
+
+class _Differ:
+    """One diff run's accumulators, filled StackSet by StackSet (the steps of ``diff``)."""
+
+    def __init__(self, desired: Desired, live: Live, expansion: Expansion, narrowing: Narrowing) -> None:
+        self.desired, self.live, self.expansion, self.narrowing = desired, live, expansion, narrowing
+        self.skip_reasons = {s.account: s.reason for s in expansion.skipped}
+        self.paths = _Paths(live)
+        self.desired_regions = frozenset(desired.regions)
+        self.keep_gone = desired.targets.suspended_accounts is SuspendedAccounts.KEEP
+        self.ss_changes: list[StackSetChange] = []
+        self.changes: list[Change] = []
+        self.retain: set[InstanceKey] = set()
+        self.push: set[str] = set()
+        self.definition_only: set[str] = set()
+        self.notices: list[str] = []
+        self.manual: list[str] = []
+        self.kept: set[InstanceKey] = set()
+        self.leaked: set[InstanceKey] = set()
+
+    def stack_set(self, name: str, d: StackSetDefinition, *, state: Recorded | None,
+                  secret_fingerprints: Mapping[str, str] | None) -> str | None:
+        """The StackSet's own change; returns why every instance must be updated (template/parameters), if so."""
+        ss = self.live.stack_sets.get(name)
+        if ss is None:
+            self.ss_changes.append(StackSetChange(name, Action.ADD, d))
+            return None
+        if ss.permission_model is not d.permission_model:
+            raise ReconcilerError(
+                f"StackSet {name} exists with permission model {ss.permission_model.value}, "
+                f"but clumio-org manages it as {d.permission_model.value}",
+                hint="the permission model cannot change while instances exist: pick another stack_set.name "
+                "or delete the old StackSet",
+            )
+        props = property_changes(ss, d, state=state, secret_fingerprints=secret_fingerprints)
+        if not props:
+            return None
+        self.ss_changes.append(StackSetChange(name, Action.CHANGE, d, props))
+        push_reason = push_reason_of(props)
+        (self.push if push_reason else self.definition_only).add(name)
+        return push_reason
+
+    def wanted_instances(self, d: StackSetDefinition, targets: Mapping[InstanceKey, str],
+                         existing: Mapping[InstanceKey, LiveInstance], push_reason: str | None) -> None:
+        """Each desired instance: moved by a narrowing, new, left to a manual fix (INOPERABLE), or updated."""
+        live_accounts = {k.account for k in existing}
+        for key, wave in targets.items():
+            current = existing.get(key)
+            path = self.paths.of(key.account)
+            if key in self.narrowing.moved:
+                self.changes.append(Change(key, Action.REMOVE, _MOVE_REASON, None, path))
+                self.changes.append(Change(key, Action.ADD, "created again under its cover OU after the StackSet's "
+                                           "targets narrow", wave, path))
+            elif current is None:
+                reason = f"new region {key.region}" if key.account in live_accounts else f"new account in {path}"
+                self.changes.append(Change(key, Action.ADD, reason, wave, path))
+            elif current.status is StackInstanceStatus.INOPERABLE:
+                # AWS leaves INOPERABLE instances out of every UpdateStackSet (§A7), so no operation can repair one.
+                self.manual.append(_inoperable_note(current))
+            else:
+                self._update(key, current, wave, path, d, push_reason)
+
+    def _update(self, key: InstanceKey, current: LiveInstance, wave: str, path: str | None, d: StackSetDefinition,
+                push_reason: str | None) -> None:
+        reasons = [r for r in (push_reason, _repair_reason(current)) if r]
+        # A template update explains a connection that still runs the old version: no note then.
+        conn = _connection_note(self.live, key, None if push_reason else d.template_version)
+        if reasons:
+            if conn:
+                reasons.append(f"Clumio: {conn}")
+            self.changes.append(Change(key, Action.CHANGE, "; ".join(reasons), wave, path))
+        elif conn:
+            self.notices.append(f"{key.account}/{key.region}: Clumio {conn}")
+
+    def unwanted_instances(self, targets: Mapping[InstanceKey, str],
+                           existing: Mapping[InstanceKey, LiveInstance]) -> None:
+        """Each live instance the targets no longer reach: kept (suspended, kept), leaked (accepted), or removed."""
+        live = self.live
+        for key, gone in existing.items():
+            if key in targets:
+                continue
+            acct = live.org.accounts.get(key.account)
+            gone_state = acct is not None and acct.state in _GONE_STATES
+            if gone_state and self.keep_gone and key not in self.narrowing.reached:
+                self.kept.add(key)  # AWS skips it in every operation: information, not a change
+                continue
+            if (not gone_state and key.region in self.desired_regions
+                    and leak_of(live.org, self.expansion.cover, key.account) is not None):
+                self.leaked.add(key)  # auto-deployment under an accepted leak: expected, not a change
+                continue
+            reason, keep = _removal(key, gone, live, self.skip_reasons, self.desired_regions, self.paths)
+            if key in self.narrowing.reached:
+                reason += "; its OU leaves the StackSet's targets"
+            if keep:
+                self.retain.add(key)
+            self.changes.append(Change(key, Action.REMOVE, reason, None, self.paths.of(key.account)))
 
 
 _MOVE_REASON = ("its OU target is narrowed: deleted, then created again under its cover OU (AWS has no call that "

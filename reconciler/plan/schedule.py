@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from reconciler.core.desired import ConcurrencyMode, Desired, RegionConcurrencyType, WaveSpec
 from reconciler.core.keys import InstanceKey
@@ -182,19 +182,7 @@ def schedule(desired: Desired, live: Live, expansion: Expansion, d: Diff, plan_i
     b = _Builder(desired, live, expansion, d)
     waves = expansion.waves
     first = waves[0]
-    updates: dict[tuple[str, str], list[InstanceKey]] = defaultdict(list)
-    adds: dict[tuple[str, str], list[InstanceKey]] = defaultdict(list)
-    removes: dict[tuple[str, bool], list[InstanceKey]] = defaultdict(list)
-    narrowed: dict[bool, list[InstanceKey]] = defaultdict(list)
-    for c in d.changes:
-        if c.action is Action.ADD:
-            adds[(c.wave or first.name, c.key.stack_set)].append(c.key)
-        elif c.action is Action.CHANGE:
-            updates[(c.wave or first.name, c.key.stack_set)].append(c.key)
-        elif c.key in d.narrowing.reached:
-            narrowed[c.key in d.retain].append(c.key)
-        else:
-            removes[(c.key.stack_set, c.key in d.retain)].append(c.key)
+    buckets = _Buckets.of(d, first.name)
     existing: dict[str, int] = defaultdict(int)
     for key in live.instances:
         if key not in d.kept and key not in d.narrowing.reached:
@@ -203,36 +191,16 @@ def schedule(desired: Desired, live: Live, expansion: Expansion, d: Diff, plan_i
     for ch in d.stack_set_changes:
         if ch.action is Action.ADD:
             b.add(OperationKind.CREATE_STACK_SET, ch.stack_set, first, first.name, None)
-    _narrow(b, desired.stack_set.name, first, narrowed)
-    names = list(d.definitions)
+    _narrow(b, desired.stack_set.name, first, buckets.narrowed)
     pushed: set[str] = set()
     for spec in waves:
-        for name in names:
-            keys = updates.get((spec.name, name), [])
-            every = bool(keys) and len(keys) == existing[name] and len(waves) == 1
-            if every or (name in d.definition_only and spec is first):
-                # One whole-set UpdateStackSet: reaches every instance (so this wave's repairs too), has no 50-OU
-                # limit, and is the only legal shape when AutoDeployment changes (§A2).
-                b.add(OperationKind.UPDATE_STACK_SET, name, spec, spec.name, None)
-                keys = []
-                pushed.add(name)
-            for group in b.groups(name, keys):
-                b.add(OperationKind.UPDATE_STACK_SET, name, spec, spec.name, group)
-                pushed.add(name)
-            created = adds.get((spec.name, name), [])
-            for group in b.groups(name, created):
-                b.add(OperationKind.CREATE_STACK_INSTANCES, name, spec, spec.name, group)
-            if created and name in d.push and name not in pushed:
-                # CreateStackInstances deploys the StackSet's *current* template; the new one arrives with the first
-                # UpdateStackSet. This wave has nothing older to update, so its new instances take that update.
-                for group in b.groups(name, created):
-                    b.add(OperationKind.UPDATE_STACK_SET, name, spec, spec.name, group,
-                          note="brings this wave's new instances to the new template first (canary)")
-                pushed.add(name)
+        for name in d.definitions:
+            _wave_of_stack_set(b, spec, name, buckets, whole_set=existing[name] if len(waves) == 1 else None,
+                               first=spec is first, pushed=pushed)
     last = waves[-1]
-    for name in names:
+    for name in d.definitions:
         for retain in (False, True):
-            for group in b.groups(name, removes.get((name, retain), []), listed_only=True):
+            for group in b.groups(name, buckets.removes.get((name, retain), []), listed_only=True):
                 b.add(OperationKind.DELETE_STACK_INSTANCES, name, last, None, group, retain=retain)
 
     ops = tuple(replace(op, index=i, operation_id=f"clumio-org-{plan_id}-{i:03d}")
@@ -240,6 +208,60 @@ def schedule(desired: Desired, live: Live, expansion: Expansion, d: Diff, plan_i
     wave_plans = _wave_plans(desired, expansion, ops)
     total = sum(w.estimate_seconds for w in wave_plans) + sum(op.estimate_seconds for op in ops if op.wave is None)
     return Schedule(wave_plans, ops, total)
+
+
+@dataclass
+class _Buckets:
+    """The diff's instance changes by where they are scheduled: updates and adds per (wave, StackSet), removals per
+    (StackSet, RetainStacks), and the removals a targets narrowing makes (by RetainStacks) before any wave."""
+
+    updates: dict[tuple[str, str], list[InstanceKey]] = field(default_factory=lambda: defaultdict(list))
+    adds: dict[tuple[str, str], list[InstanceKey]] = field(default_factory=lambda: defaultdict(list))
+    removes: dict[tuple[str, bool], list[InstanceKey]] = field(default_factory=lambda: defaultdict(list))
+    narrowed: dict[bool, list[InstanceKey]] = field(default_factory=lambda: defaultdict(list))
+
+    @classmethod
+    def of(cls, d: Diff, first_wave: str) -> _Buckets:
+        out = cls()
+        for c in d.changes:
+            if c.action is Action.ADD:
+                out.adds[(c.wave or first_wave, c.key.stack_set)].append(c.key)
+            elif c.action is Action.CHANGE:
+                out.updates[(c.wave or first_wave, c.key.stack_set)].append(c.key)
+            elif c.key in d.narrowing.reached:
+                out.narrowed[c.key in d.retain].append(c.key)
+            else:
+                out.removes[(c.key.stack_set, c.key in d.retain)].append(c.key)
+        return out
+
+
+def _wave_of_stack_set(b: _Builder, spec: WaveSpec, name: str, buckets: _Buckets, *, whole_set: int | None,
+                       first: bool, pushed: set[str]) -> None:
+    """One wave's operations on one StackSet: its UpdateStackSet(s), then its CreateStackInstances. ``whole_set``
+    is the StackSet's instance count when the plan has a single wave (else None); ``pushed`` collects the StackSets
+    an UpdateStackSet has reached so far."""
+    d = b.diff
+    keys = buckets.updates.get((spec.name, name), [])
+    every = bool(keys) and len(keys) == whole_set
+    if every or (name in d.definition_only and first):
+        # One whole-set UpdateStackSet: reaches every instance (so this wave's repairs too), has no 50-OU
+        # limit, and is the only legal shape when AutoDeployment changes (§A2).
+        b.add(OperationKind.UPDATE_STACK_SET, name, spec, spec.name, None)
+        keys = []
+        pushed.add(name)
+    for group in b.groups(name, keys):
+        b.add(OperationKind.UPDATE_STACK_SET, name, spec, spec.name, group)
+        pushed.add(name)
+    created = buckets.adds.get((spec.name, name), [])
+    for group in b.groups(name, created):
+        b.add(OperationKind.CREATE_STACK_INSTANCES, name, spec, spec.name, group)
+    if created and name in d.push and name not in pushed:
+        # CreateStackInstances deploys the StackSet's *current* template; the new one arrives with the first
+        # UpdateStackSet. This wave has nothing older to update, so its new instances take that update.
+        for group in b.groups(name, created):
+            b.add(OperationKind.UPDATE_STACK_SET, name, spec, spec.name, group,
+                  note="brings this wave's new instances to the new template first (canary)")
+        pushed.add(name)
 
 
 def _narrow(b: _Builder, name: str, spec: WaveSpec, narrowed: Mapping[bool, list[InstanceKey]]) -> None:
