@@ -27,6 +27,7 @@ from reconciler.core.live import (
     LiveInstance,
     LiveStackSet,
     OperationResult,
+    OperationResultStatus,
     OperationStatus,
     OperationView,
     OrgTree,
@@ -341,7 +342,8 @@ class FakeStackSets:
                     last_operation_id=operation.operation_id,
                 )
             failed += failing
-            results.append(OperationResult(account, region, "FAILED" if failing else "SUCCEEDED",
+            results.append(OperationResult(account, region,
+                                           OperationResultStatus.FAILED if failing else OperationResultStatus.SUCCEEDED,
                                            "fake failure" if failing else None))
         status = OperationStatus.FAILED if failed else OperationStatus.SUCCEEDED
         now = datetime.now(UTC)

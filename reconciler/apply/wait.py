@@ -18,7 +18,6 @@ log = logging.getLogger(__name__)
 _THROTTLE_MARKERS = ("throttl", "rate exceeded", "too many requests", "requestlimitexceeded", "slow down")
 # Results rows that mean "this (account, region) did not get done" (§A6); PENDING/RUNNING cannot appear once the
 # operation finished, except through eventual consistency, and then they are not failures yet.
-FAILED_RESULT_STATUSES = frozenset({"FAILED", "CANCELLED"})
 
 
 def is_throttling(exc: BaseException) -> bool:
@@ -80,8 +79,8 @@ class OperationWaiter:
             rows = port.list_operation_results(op.stack_set, op.operation_id)
         except ReconcilerError:
             return
-        done = sum(1 for r in rows if r.status in ("SUCCEEDED", "FAILED", "CANCELLED"))
-        failed = sum(1 for r in rows if r.status in FAILED_RESULT_STATUSES)
+        done = sum(1 for r in rows if r.status.finished)
+        failed = sum(1 for r in rows if r.status.failed)
         total = max(len(op.instances), len(rows))
         elapsed = self.timing.now() - started
         eta = (elapsed / done * (total - done)) if done else (op.estimate_seconds - elapsed or None)
@@ -102,8 +101,9 @@ class OperationWaiter:
                 attempt += 1
                 continue
             found = tuple(sorted(
-                Failure(r.account, r.region, r.status_reason or f"{r.status} (no reason given)", stack_set, r.status)
-                for r in rows if r.status in FAILED_RESULT_STATUSES
+                Failure(r.account, r.region, r.status_reason or f"{r.status.value} (no reason given)", stack_set,
+                        r.status.value)
+                for r in rows if r.status.failed
             ))
             expected = view.failed_count or (1 if view.status is OperationStatus.FAILED else 0)
             if len(found) >= expected or attempt >= 3:

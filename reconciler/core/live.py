@@ -286,13 +286,33 @@ class OperationView:
     ended: datetime | None = None
 
 
+class OperationResultStatus(enum.Enum):
+    """StackSetOperationResultSummary.Status: how one (account, region) of an operation stands (§A6). CANCELLED is
+    an account not attempted once the failure tolerance was exceeded."""
+
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+    @property
+    def finished(self) -> bool:
+        return self in (OperationResultStatus.SUCCEEDED, OperationResultStatus.FAILED, OperationResultStatus.CANCELLED)
+
+    @property
+    def failed(self) -> bool:
+        """Did not end up deployed: FAILED itself, or CANCELLED by another account's failure."""
+        return self in (OperationResultStatus.FAILED, OperationResultStatus.CANCELLED)
+
+
 @dataclass(frozen=True)
 class OperationResult:
     """ListStackSetOperationResults row: one (account, region) of an operation (§A6)."""
 
     account: str
     region: str
-    status: str  # PENDING | RUNNING | SUCCEEDED | FAILED | CANCELLED
+    status: OperationResultStatus
     status_reason: str | None = None
     organizational_unit_id: str | None = None
 

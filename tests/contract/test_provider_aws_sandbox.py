@@ -14,6 +14,7 @@ from reconciler.core.errors import ProviderError
 from reconciler.core.keys import InstanceKey
 from reconciler.core.live import (
     AccountState,
+    OperationResultStatus,
     OperationStatus,
     PermissionModel,
     StackInstanceDetailedStatus,
@@ -174,7 +175,7 @@ def test_instances_are_created_with_our_operation_id_and_listed_per_region(sandb
     assert instances == ports.stacksets.list_instances("clumio-org")  # same rows without the region split
     results = ports.stacksets.list_operation_results("clumio-org", op_id)
     assert {(r.account, r.region, r.status) for r in results} == {
-        (a, r, "SUCCEEDED") for a in ("400000000001", "400000000002") for r in REGIONS}
+        (a, r, OperationResultStatus.SUCCEEDED) for a in ("400000000001", "400000000002") for r in REGIONS}
 
 
 def test_suspended_account_instance_has_no_stack_id(sandbox_env: Any, ports: Ports) -> None:

@@ -14,6 +14,7 @@ from reconciler.core.live import (
     LiveInstance,
     LiveStackSet,
     OperationResult,
+    OperationResultStatus,
     OperationStatus,
     OperationView,
     OrganizationalUnit,
@@ -124,7 +125,8 @@ def operation_result(raw: Mapping[str, Any]) -> OperationResult:
     return OperationResult(
         account=raw.get("Account", ""),
         region=raw.get("Region", ""),
-        status=raw.get("Status", "PENDING"),
+        # A status this model does not know is read as not finished yet: the result is polled again.
+        status=_enum(OperationResultStatus, raw.get("Status", "PENDING"), OperationResultStatus.PENDING),
         status_reason=raw.get("StatusReason"),
         organizational_unit_id=raw.get("OrganizationalUnitId"),
     )
