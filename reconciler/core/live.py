@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 
+from reconciler.core.frozen import freeze
 from reconciler.core.guardrails import Guardrails
 from reconciler.core.keys import InstanceKey
 from reconciler.core.template import is_clumio_template, template_sha256, template_version_of
@@ -51,6 +52,9 @@ class OrgTree:
     root_id: str
     ous: Mapping[str, OrganizationalUnit]
     accounts: Mapping[str, Account]
+
+    def __post_init__(self) -> None:
+        freeze(self, "ous", "accounts")
 
     @cached_property
     def _children(self) -> dict[str, tuple[list[str], list[str]]]:
@@ -186,6 +190,9 @@ class LiveStackSet:
     execution_role_name: str | None = None
     drift: StackSetDriftDetails | None = None
     lineage: str | None = None
+
+    def __post_init__(self) -> None:
+        freeze(self, "parameters")
 
     @cached_property
     def template_version(self) -> str | None:
@@ -328,6 +335,9 @@ class OtherClumioStackSet:
     instances: Mapping[tuple[str, str], LiveInstance]
     port: str = "service"
 
+    def __post_init__(self) -> None:
+        freeze(self, "instances")
+
 
 @dataclass(frozen=True, eq=False)
 class Live:
@@ -344,3 +354,6 @@ class Live:
     # Clumio StackSets found besides the managed ones (reconciler.discover.existing), by name.
     other_clumio_stack_sets: Mapping[str, OtherClumioStackSet] = field(default_factory=dict)
     guardrails: Guardrails | None = None  # read only when asked (plan, apply; drift under on_deny: skip)
+
+    def __post_init__(self) -> None:
+        freeze(self, "stack_sets", "instances", "connections", "running_operations", "other_clumio_stack_sets")

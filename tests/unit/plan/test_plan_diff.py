@@ -150,7 +150,8 @@ def test_unhealthy_instances_are_repaired_with_status_and_reason(status, detaile
     desired = make_desired(ous=["/Security"])
     live = deployed(desired)
     key = next(iter(live.instances))
-    live.instances[key] = instance(key.stack_set, key.account, key.region, status, detailed, "boom")  # type: ignore[index]
+    inst = instance(key.stack_set, key.account, key.region, status, detailed, "boom")
+    live = replace(live, instances={**live.instances, key: inst})
     plan = make_plan(desired, live, template=T24_4)
     assert rows(plan, Action.CHANGE) == {(key.account, key.region): expected}
 
@@ -159,8 +160,9 @@ def test_inoperable_instance_is_not_scheduled_but_explained_as_manual_work() -> 
     desired = make_desired(ous=["/Security"])
     live = deployed(desired)
     key = next(iter(live.instances))
-    live.instances[key] = instance(key.stack_set, key.account, key.region, StackInstanceStatus.INOPERABLE,  # type: ignore[index]
-                                   StackInstanceDetailedStatus.INOPERABLE, "delete failed")
+    inst = instance(key.stack_set, key.account, key.region, StackInstanceStatus.INOPERABLE,
+                    StackInstanceDetailedStatus.INOPERABLE, "delete failed")
+    live = replace(live, instances={**live.instances, key: inst})
     plan = make_plan(desired, live, template=T24_4)
     assert plan.empty and not plan.operations
     (warning,) = [w for w in plan.warnings if "INOPERABLE" in w]
@@ -170,9 +172,9 @@ def test_inoperable_instance_is_not_scheduled_but_explained_as_manual_work() -> 
 
 def _with_suspended_instance(desired: Desired) -> Live:
     live = deployed(desired)
-    live.instances[instance("clumio-org", "444400000002", "us-east-1").key] = instance(  # type: ignore[index]
-        "clumio-org", "444400000002", "us-east-1", StackInstanceStatus.OUTDATED,
-        StackInstanceDetailedStatus.SKIPPED_SUSPENDED_ACCOUNT, "This account is suspended.")
+    inst = instance("clumio-org", "444400000002", "us-east-1", StackInstanceStatus.OUTDATED,
+                    StackInstanceDetailedStatus.SKIPPED_SUSPENDED_ACCOUNT, "This account is suspended.")
+    live = replace(live, instances={**live.instances, inst.key: inst})
     return live
 
 
@@ -196,9 +198,9 @@ def test_template_update_with_a_suspended_account_removes_nothing() -> None:
 def test_instances_of_suspended_accounts_are_removed_retaining_stacks() -> None:
     desired = make_desired(ous=["/Workloads/Dev"], suspended="remove")
     live = deployed(desired)
-    live.instances[instance("clumio-org", "444400000002", "us-east-1").key] = instance(  # type: ignore[index]
-        "clumio-org", "444400000002", "us-east-1", StackInstanceStatus.OUTDATED,
-        StackInstanceDetailedStatus.SKIPPED_SUSPENDED_ACCOUNT, "This account is suspended.")
+    inst = instance("clumio-org", "444400000002", "us-east-1", StackInstanceStatus.OUTDATED,
+                    StackInstanceDetailedStatus.SKIPPED_SUSPENDED_ACCOUNT, "This account is suspended.")
+    live = replace(live, instances={**live.instances, inst.key: inst})
     plan = make_plan(desired, live, template=T24_4)
     (removal,) = plan.changes
     assert removal.action is Action.REMOVE and "SUSPENDED" in removal.reason and "RetainStacks" in removal.reason
@@ -217,9 +219,10 @@ def test_instances_no_longer_targeted_are_removed_without_retaining() -> None:
 def test_clumio_connection_problems_are_informational_only() -> None:
     desired = make_desired(ous=["/Security"])
     live = deployed(desired)
-    live.connections[("222200000001", "us-east-1")] = connection(  # type: ignore[index]
-        "222200000001", "us-east-1", ConnectionStatus.CONNECTING)
-    live.connections[("222200000002", "us-west-2")] = connection("222200000002", "us-west-2", version="24.3")  # type: ignore[index]
+    conn = connection("222200000001", "us-east-1", ConnectionStatus.CONNECTING)
+    live = replace(live, connections={**live.connections, ("222200000001", "us-east-1"): conn})
+    conn = connection("222200000002", "us-west-2", version="24.3")
+    live = replace(live, connections={**live.connections, ("222200000002", "us-west-2"): conn})
     plan = make_plan(desired, live, template=T24_4)
     assert plan.empty
     assert "222200000001/us-east-1: Clumio connection connecting" in plan.warnings

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from reconciler.core.desired import ConcurrencyMode, RegionConcurrencyType
 from reconciler.core.keys import InstanceKey
@@ -127,8 +128,9 @@ def test_deletes_come_last_and_retained_ones_in_their_own_call() -> None:
     live = deployed(wide, org, T24_4)
     for region in REGIONS:
         key = InstanceKey("clumio-org", "444400000002", region)
-        live.instances[key] = instance(key.stack_set, key.account, region, StackInstanceStatus.OUTDATED,  # type: ignore[index]
-                                       StackInstanceDetailedStatus.SKIPPED_SUSPENDED_ACCOUNT)
+        inst = instance(key.stack_set, key.account, region, StackInstanceStatus.OUTDATED,
+                        StackInstanceDetailedStatus.SKIPPED_SUSPENDED_ACCOUNT)
+        live = replace(live, instances={**live.instances, key: inst})
     desired = make_desired(ous=["/Workloads/Dev", "/Security"], suspended="remove")
     plan = make_plan(desired, live, template=T24_4)
     assert kinds(plan) == [OperationKind.CREATE_STACK_INSTANCES, OperationKind.DELETE_STACK_INSTANCES,
@@ -214,8 +216,8 @@ def test_connection_status_does_not_move_the_fingerprint() -> None:
     desired = make_desired(ous=["/Security"])
     live = deployed(desired, org, T24_4)
     fp = make_plan(desired, live, template=T24_4).live_fingerprint
-    live.connections[("222200000001", "us-east-1")] = connection(  # type: ignore[index]
-        "222200000001", "us-east-1", ConnectionStatus.CONNECTING)
+    conn = connection("222200000001", "us-east-1", ConnectionStatus.CONNECTING)
+    live = replace(live, connections={**live.connections, ("222200000001", "us-east-1"): conn})
     assert make_plan(desired, live, template=T24_4).live_fingerprint == fp
 
 
