@@ -196,7 +196,7 @@ def _ratchet(kind: str, limit: int, measured: dict[str, int], allowed: dict[str,
             problems.append(f"{key}: {kind} has {size} lines (limit {limit}): split it")
         elif size > allowed[key]:
             problems.append(f"{key}: {kind} grew to {size} lines (allowlisted at {allowed[key]}, limit {limit})")
-    for key, size in sorted(allowed.items()):
+    for key in sorted(allowed):
         if measured.get(key, 0) <= limit:
             problems.append(f"{key}: now within {limit} lines (or gone): remove it from the allowlist")
     return problems
