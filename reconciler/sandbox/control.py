@@ -10,13 +10,19 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from reconciler.sandbox.api import AwsFault
+from reconciler.sandbox.api import AwsFault, SandboxWorld
 from reconciler.sandbox.protocols import WireRequest, WireResponse
 
-if TYPE_CHECKING:
-    from reconciler.sandbox.server import SandboxHTTPServer
+
+class ControlledServer(Protocol):
+    """What the control routes need from the HTTP server (server.SandboxHTTPServer is one)."""
+
+    world: SandboxWorld
+    env: dict[str, str]
+
+    def request_shutdown(self) -> None: ...
 
 
 def _default(value: Any) -> Any:
@@ -38,7 +44,7 @@ def _error(status: int, code: str, message: str) -> WireResponse:
     return json_response(status, {"error": {"code": code, "message": message}})
 
 
-def handle(server: SandboxHTTPServer, request: WireRequest) -> WireResponse:
+def handle(server: ControlledServer, request: WireRequest) -> WireResponse:
     world = server.world
     route = request.path[len("/_sandbox/"):].strip("/")
     method = request.method

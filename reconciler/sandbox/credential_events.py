@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Any
 from reconciler.sandbox.api import AwsFault
 
 if TYPE_CHECKING:
-    from reconciler.sandbox.world import World
+    from reconciler.sandbox.worldstate import WorldState
 
 DEFAULT_ACCESS_KEY = "sandbox"  # the key `sandbox env` hands out
 
 
-def apply_credential_event(world: World, name: str, args: dict[str, Any]) -> dict[str, Any]:
+def apply_credential_event(world: WorldState, name: str, args: dict[str, Any]) -> dict[str, Any]:
     if name == "expire-credentials":
         # access_key=K (default: the key `sandbox env` prints; "*" every key): every later call signed with it
         # answers ExpiredToken, as a role session past its DurationSeconds does.
@@ -42,7 +42,7 @@ def apply_credential_event(world: World, name: str, args: dict[str, Any]) -> dic
     raise AwsFault("ValidationError", f"unknown credential event {name!r}")
 
 
-def _s3_fault(world: World, args: dict[str, Any]) -> dict[str, Any]:
+def _s3_fault(world: WorldState, args: dict[str, Any]) -> dict[str, Any]:
     """Add one S3 fault (see reconciler.sandbox.s3_faults), or ``clear=true`` to remove them all."""
     from reconciler.sandbox.s3_faults import validate
 

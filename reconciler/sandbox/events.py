@@ -10,7 +10,7 @@ from reconciler.sandbox.instances import StackInstance
 from reconciler.sandbox.operations import Operation, Target
 
 if TYPE_CHECKING:
-    from reconciler.sandbox.world import World
+    from reconciler.sandbox.worldstate import WorldState
 
 
 def _require(args: dict[str, Any], *names: str) -> None:
@@ -19,7 +19,7 @@ def _require(args: dict[str, Any], *names: str) -> None:
         raise AwsFault("ValidationError", f"event needs {', '.join(missing)}")
 
 
-def _account(world: World, args: dict[str, Any]) -> str:
+def _account(world: WorldState, args: dict[str, Any]) -> str:
     _require(args, "account")
     account = str(args["account"])
     if account not in world.org.accounts:
@@ -27,7 +27,7 @@ def _account(world: World, args: dict[str, Any]) -> str:
     return account
 
 
-def auto_deploy(world: World, account_id: str) -> list[str]:
+def auto_deploy(world: WorldState, account_id: str) -> list[str]:
     """Service-managed auto-deployment after ``account_id`` joined, moved or changed state (§A3, §A5).
 
     An account now under a targeted OU gets instances in all the StackSet's regions; one that left every targeted
@@ -83,7 +83,7 @@ def _last_regions(stack_set: Any) -> list[str]:
     return []
 
 
-def apply_event(world: World, name: str, args: dict[str, Any]) -> dict[str, Any]:
+def apply_event(world: WorldState, name: str, args: dict[str, Any]) -> dict[str, Any]:
     org = world.org
     if name == "move-account":
         account = _account(world, args)
@@ -158,14 +158,14 @@ def apply_event(world: World, name: str, args: dict[str, Any]) -> dict[str, Any]
                                       "expire-credentials, renew-credentials, revoke-clumio-token, s3-fault")
 
 
-def _new_account_id(world: World) -> str:
+def _new_account_id(world: WorldState) -> str:
     candidate = 700000000001
     while str(candidate) in world.org.accounts:
         candidate += 1
     return str(candidate)
 
 
-def _drift_stack(world: World, args: dict[str, Any]) -> dict[str, Any]:
+def _drift_stack(world: WorldState, args: dict[str, Any]) -> dict[str, Any]:
     account = _account(world, args)
     _require(args, "region")
     region = str(args["region"])
@@ -188,7 +188,7 @@ def _drift_stack(world: World, args: dict[str, Any]) -> dict[str, Any]:
     raise AwsFault("ValidationError", f"no deployed stack instance for {account} in {region}")
 
 
-def _set_faults(world: World, args: dict[str, Any]) -> dict[str, Any]:
+def _set_faults(world: WorldState, args: dict[str, Any]) -> dict[str, Any]:
     if "throttle_rate" in args:
         world.throttle_rate = float(args["throttle_rate"])
     if "clumio_error_rate" in args:

@@ -7,9 +7,10 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from reconciler.sandbox.api import AwsFault
+from reconciler.sandbox.regions import ALL_REGIONS
 
 if TYPE_CHECKING:
-    from reconciler.sandbox.world import World
+    from reconciler.sandbox.worldstate import WorldState
 
 
 def _digest(text: str, size: int) -> str:
@@ -19,7 +20,7 @@ def _digest(text: str, size: int) -> str:
 EXPIRED_MESSAGE = "The security token included in the request is expired"
 
 
-def check_credentials(world: World, access_key: str, service: str) -> None:
+def check_credentials(world: WorldState, access_key: str, service: str) -> None:
     """ExpiredToken for a key the ``expire-credentials`` event expired (every key when ``*`` is expired), as AWS
     answers a session that outlived its DurationSeconds; JSON-protocol services name it ExpiredTokenException."""
     expired = getattr(world, "expired_keys", None)
@@ -29,7 +30,7 @@ def check_credentials(world: World, access_key: str, service: str) -> None:
     raise AwsFault(code, EXPIRED_MESSAGE, 400)
 
 
-def handle_sts(world: World, operation: str, params: dict[str, Any], caller: str, access_key: str) -> dict[str, Any]:
+def handle_sts(world: WorldState, operation: str, params: dict[str, Any], caller: str, access_key: str) -> dict[str, Any]:
     if operation == "GetCallerIdentity":
         issued = world.access_keys.get(access_key)
         if issued is not None:
@@ -60,7 +61,7 @@ def handle_sts(world: World, operation: str, params: dict[str, Any], caller: str
     raise AwsFault("InvalidAction", f"The sandbox does not implement sts:{operation}.")
 
 
-def handle_iam(world: World, operation: str, params: dict[str, Any], caller: str) -> dict[str, Any]:
+def handle_iam(world: WorldState, operation: str, params: dict[str, Any], caller: str) -> dict[str, Any]:
     account = world.org.accounts.get(caller)
     if operation == "GetRole":
         name = str(params["RoleName"])
@@ -72,10 +73,8 @@ def handle_iam(world: World, operation: str, params: dict[str, Any], caller: str
     raise AwsFault("InvalidAction", f"The sandbox does not implement iam:{operation}.")
 
 
-def handle_ec2(world: World, operation: str, params: dict[str, Any], caller: str) -> dict[str, Any]:
+def handle_ec2(world: WorldState, operation: str, params: dict[str, Any], caller: str) -> dict[str, Any]:
     if operation == "DescribeRegions":
-        from reconciler.sandbox.world import ALL_REGIONS
-
         names = set(params.get("RegionNames") or [])
         regions = ALL_REGIONS if params.get("AllRegions") else world.enabled_regions
         out = []

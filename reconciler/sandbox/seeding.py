@@ -15,10 +15,10 @@ from reconciler.sandbox.stacksets import StackSet, new_stack_set_id
 from reconciler.sandbox.template import parse_template, render_clumio_template
 
 if TYPE_CHECKING:
-    from reconciler.sandbox.world import World
+    from reconciler.sandbox.worldstate import WorldState
 
 
-def seed_existing_stack_sets(world: World, entries: list[dict[str, Any]]) -> None:
+def seed_existing_stack_sets(world: WorldState, entries: list[dict[str, Any]]) -> None:
     org = world.org
     owner = org.management_account
     created = world.clock.now()
@@ -70,7 +70,7 @@ def seed_existing_stack_sets(world: World, entries: list[dict[str, Any]]) -> Non
 
 
 
-def seed_outside_connections(world: World, entries: list[dict[str, Any]]) -> None:
+def seed_outside_connections(world: WorldState, entries: list[dict[str, Any]]) -> None:
     """Connections made from the Clumio portal (one ``ClumioService``-style stack per account and region, its ARN on
     the connection) or by Terraform (no stack: ``stack_arn`` null), connected since before the world started."""
     connected_since = world.clock.now() - timedelta(seconds=world.connect_seconds + 1)

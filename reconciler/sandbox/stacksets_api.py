@@ -16,7 +16,7 @@ from reconciler.sandbox.stacksets_targets import resolve_accounts, resolve_regio
 from reconciler.sandbox.template import parse_template, resolve_parameters
 
 if TYPE_CHECKING:
-    from reconciler.sandbox.world import World
+    from reconciler.sandbox.worldstate import WorldState
 
 NAME_RE = re.compile(r"^[a-zA-Z][-a-zA-Z0-9]{0,127}$")
 OPERATION_ID_RE = re.compile(r"^[a-zA-Z0-9][-a-zA-Z0-9]{0,127}$")
@@ -24,7 +24,7 @@ MAX_INSTANCES = 100_000  # stack instances per StackSet (§A10)
 MAX_TAGS = 50  # §A2
 
 
-def owner_for(world: World, caller: str, params: dict[str, Any]) -> str:
+def owner_for(world: WorldState, caller: str, params: dict[str, Any]) -> str:
     """The account whose StackSets the call addresses: CallAs=DELEGATED_ADMIN means the management account."""
     if params.get("CallAs", "SELF") == "DELEGATED_ADMIN":
         org = world.org
@@ -34,7 +34,7 @@ def owner_for(world: World, caller: str, params: dict[str, Any]) -> str:
     return caller
 
 
-def handle_cloudformation(world: World, operation: str, params: dict[str, Any], caller: str,
+def handle_cloudformation(world: WorldState, operation: str, params: dict[str, Any], caller: str,
                           region: str) -> dict[str, Any]:
     owner = owner_for(world, caller, params)
     if operation in READS:
@@ -48,7 +48,7 @@ def handle_cloudformation(world: World, operation: str, params: dict[str, Any], 
 
 # --- templates and parameters --------------------------------------------------------------------------------
 
-def _template_body(world: World, params: dict[str, Any], previous: str | None = None) -> str:
+def _template_body(world: WorldState, params: dict[str, Any], previous: str | None = None) -> str:
     given = [k for k in ("TemplateBody", "TemplateURL") if params.get(k)]
     if params.get("UsePreviousTemplate"):
         given.append("UsePreviousTemplate")
@@ -88,7 +88,7 @@ def _check_capabilities(stack_set_template: Any, capabilities: list[str]) -> Non
 
 # --- writes --------------------------------------------------------------------------------------------------
 
-def _check_can_operate(world: World, stack_set: StackSet, params: dict[str, Any]) -> str:
+def _check_can_operate(world: WorldState, stack_set: StackSet, params: dict[str, Any]) -> str:
     op_id = params.get("OperationId") or str(uuid.uuid4())
     if not OPERATION_ID_RE.match(op_id):
         raise AwsFault("ValidationError", f"OperationId {op_id} does not match [a-zA-Z0-9][-a-zA-Z0-9]*")
@@ -109,14 +109,14 @@ def _check_preferences(prefs: dict[str, Any]) -> None:
             raise AwsFault("ValidationError", f"Only one of {a} or {b} may be specified")
 
 
-def _new_operation(world: World, op_id: str, action: str, params: dict[str, Any],
+def _new_operation(world: WorldState, op_id: str, action: str, params: dict[str, Any],
                    targets: list[Target], **extra: Any) -> Operation:
     return Operation(op_id, action, world.clock.now(), dict(params.get("OperationPreferences") or {}),
                      params.get("DeploymentTargets"), params.get("RetainStacks") if action == "DELETE" else None,
                      targets, **extra)
 
 
-def create_stack_set(world: World, params: dict[str, Any], owner: str, region: str, caller: str) -> dict[str, Any]:
+def create_stack_set(world: WorldState, params: dict[str, Any], owner: str, region: str, caller: str) -> dict[str, Any]:
     name = params["StackSetName"]
     if not NAME_RE.match(name):
         raise AwsFault("ValidationError", f"StackSetName {name} must match [a-zA-Z][-a-zA-Z0-9]* (max 128)")
@@ -161,7 +161,7 @@ def create_stack_set(world: World, params: dict[str, Any], owner: str, region: s
     return {"StackSetId": stack_set.id}
 
 
-def create_stack_instances(world: World, params: dict[str, Any], owner: str, region: str,
+def create_stack_instances(world: WorldState, params: dict[str, Any], owner: str, region: str,
                            caller: str) -> dict[str, Any]:
     stack_set = world.engine.find(owner, region, params["StackSetName"])
     op_id = _check_can_operate(world, stack_set, params)
@@ -198,7 +198,7 @@ def _apply_overrides(instance: StackInstance, given: list[dict[str, Any]] | None
     instance.overrides = _merge_parameters(given, instance.overrides)
 
 
-def _existing_targets(world: World, stack_set: StackSet, params: dict[str, Any], regions: list[str],
+def _existing_targets(world: WorldState, stack_set: StackSet, params: dict[str, Any], regions: list[str],
                       call: str) -> list[Target]:
     pairs = resolve_accounts(world, stack_set, params, call)
     regions = regions or stack_set.instances.regions()
@@ -215,7 +215,7 @@ def _existing_targets(world: World, stack_set: StackSet, params: dict[str, Any],
     return targets
 
 
-def update_stack_instances(world: World, params: dict[str, Any], owner: str, region: str,
+def update_stack_instances(world: WorldState, params: dict[str, Any], owner: str, region: str,
                            caller: str) -> dict[str, Any]:
     stack_set = world.engine.find(owner, region, params["StackSetName"])
     op_id = _check_can_operate(world, stack_set, params)
@@ -236,7 +236,7 @@ def update_stack_instances(world: World, params: dict[str, Any], owner: str, reg
     return {"OperationId": op_id}
 
 
-def delete_stack_instances(world: World, params: dict[str, Any], owner: str, region: str,
+def delete_stack_instances(world: WorldState, params: dict[str, Any], owner: str, region: str,
                            caller: str) -> dict[str, Any]:
     stack_set = world.engine.find(owner, region, params["StackSetName"])
     if params.get("RetainStacks") is None:
@@ -255,7 +255,7 @@ def delete_stack_instances(world: World, params: dict[str, Any], owner: str, reg
     return {"OperationId": op_id}
 
 
-def update_stack_set(world: World, params: dict[str, Any], owner: str, region: str, caller: str) -> dict[str, Any]:
+def update_stack_set(world: WorldState, params: dict[str, Any], owner: str, region: str, caller: str) -> dict[str, Any]:
     stack_set = world.engine.find(owner, region, params["StackSetName"])
     op_id = _check_can_operate(world, stack_set, params)
     if params.get("AutoDeployment") is not None and (params.get("DeploymentTargets") or params.get("Regions")):
@@ -303,7 +303,7 @@ def update_stack_set(world: World, params: dict[str, Any], owner: str, region: s
     return {"OperationId": op_id}
 
 
-def delete_stack_set(world: World, params: dict[str, Any], owner: str, region: str, caller: str) -> dict[str, Any]:
+def delete_stack_set(world: WorldState, params: dict[str, Any], owner: str, region: str, caller: str) -> dict[str, Any]:
     stack_set = world.engine.find(owner, region, params["StackSetName"])
     running = world.engine.running(stack_set)
     if running is not None:
@@ -315,7 +315,7 @@ def delete_stack_set(world: World, params: dict[str, Any], owner: str, region: s
     return {}
 
 
-def stop_operation(world: World, params: dict[str, Any], owner: str, region: str, caller: str) -> dict[str, Any]:
+def stop_operation(world: WorldState, params: dict[str, Any], owner: str, region: str, caller: str) -> dict[str, Any]:
     stack_set = world.engine.find(owner, region, params["StackSetName"])
     op = stack_set.operations.get(params["OperationId"])
     if op is None:
@@ -342,7 +342,7 @@ def stop_operation(world: World, params: dict[str, Any], owner: str, region: str
     return {}
 
 
-def detect_drift(world: World, params: dict[str, Any], owner: str, region: str, caller: str) -> dict[str, Any]:
+def detect_drift(world: WorldState, params: dict[str, Any], owner: str, region: str, caller: str) -> dict[str, Any]:
     stack_set = world.engine.find(owner, region, params["StackSetName"])
     running = world.engine.running(stack_set)
     if running is not None and running.action == "DETECT_DRIFT":  # one drift run at a time (§A8)

@@ -13,7 +13,7 @@ from reconciler.sandbox.stacksets import NOT_CHECKED, StackSet
 from reconciler.sandbox.template import load_template_document
 
 if TYPE_CHECKING:
-    from reconciler.sandbox.world import World
+    from reconciler.sandbox.worldstate import WorldState
 
 MASK = "****"  # how AWS returns NoEcho parameter values
 
@@ -51,7 +51,7 @@ def _masked(stack_set: StackSet, values: dict[str, str]) -> list[dict[str, Any]]
             for k, v in sorted(values.items())]
 
 
-def stack_set_shape(world: World, stack_set: StackSet) -> dict[str, Any]:
+def stack_set_shape(world: WorldState, stack_set: StackSet) -> dict[str, Any]:
     shape: dict[str, Any] = {
         "StackSetName": stack_set.name, "StackSetId": stack_set.id, "Status": stack_set.status,
         "TemplateBody": stack_set.template_body, "Parameters": _masked(stack_set, stack_set.parameters),
@@ -92,7 +92,7 @@ def instance_summary(stack_set: StackSet, instance: StackInstance) -> dict[str, 
     return out
 
 
-def operation_shape(world: World, stack_set: StackSet, op: Operation, summary: bool = False) -> dict[str, Any]:
+def operation_shape(world: WorldState, stack_set: StackSet, op: Operation, summary: bool = False) -> dict[str, Any]:
     now = world.now_ts()
     status = op.status(now)
     out: dict[str, Any] = {"OperationId": op.id, "Action": op.action, "Status": status,
@@ -122,12 +122,12 @@ def operation_shape(world: World, stack_set: StackSet, op: Operation, summary: b
     return out
 
 
-def describe_stack_set(world: World, params: dict[str, Any], owner: str, region: str) -> dict[str, Any]:
+def describe_stack_set(world: WorldState, params: dict[str, Any], owner: str, region: str) -> dict[str, Any]:
     stack_set = world.engine.find(owner, region, params["StackSetName"], deleted_ok=True)
     return {"StackSet": stack_set_shape(world, stack_set)}
 
 
-def list_stack_sets(world: World, params: dict[str, Any], owner: str, region: str) -> dict[str, Any]:
+def list_stack_sets(world: WorldState, params: dict[str, Any], owner: str, region: str) -> dict[str, Any]:
     wanted = params.get("Status")
     items = []
     for stack_set in world.engine.all():
@@ -155,7 +155,7 @@ _FILTER_FIELDS = {"DETAILED_STATUS": "detailed", "LAST_OPERATION_ID": "last_oper
                   "DRIFT_STATUS": "drift_status"}
 
 
-def list_stack_instances(world: World, params: dict[str, Any], owner: str, region: str) -> dict[str, Any]:
+def list_stack_instances(world: WorldState, params: dict[str, Any], owner: str, region: str) -> dict[str, Any]:
     stack_set = world.engine.find(owner, region, params["StackSetName"])
     size = _max_results(params)
     filters = params.get("Filters") or []
@@ -187,7 +187,7 @@ def list_stack_instances(world: World, params: dict[str, Any], owner: str, regio
     return out
 
 
-def describe_stack_instance(world: World, params: dict[str, Any], owner: str, region: str) -> dict[str, Any]:
+def describe_stack_instance(world: WorldState, params: dict[str, Any], owner: str, region: str) -> dict[str, Any]:
     stack_set = world.engine.find(owner, region, params["StackSetName"])
     instance = stack_set.instances.get((params["StackInstanceAccount"], params["StackInstanceRegion"]))
     if instance is None:
@@ -206,13 +206,13 @@ def _operation(stack_set: StackSet, op_id: str) -> Operation:
     return op
 
 
-def describe_operation(world: World, params: dict[str, Any], owner: str, region: str) -> dict[str, Any]:
+def describe_operation(world: WorldState, params: dict[str, Any], owner: str, region: str) -> dict[str, Any]:
     stack_set = world.engine.find(owner, region, params["StackSetName"], deleted_ok=True)
     op = _operation(stack_set, params["OperationId"])
     return {"StackSetOperation": operation_shape(world, stack_set, op)}
 
 
-def list_operations(world: World, params: dict[str, Any], owner: str, region: str) -> dict[str, Any]:
+def list_operations(world: WorldState, params: dict[str, Any], owner: str, region: str) -> dict[str, Any]:
     stack_set = world.engine.find(owner, region, params["StackSetName"], deleted_ok=True)
     ops = sorted(stack_set.operations.values(), key=lambda o: o.created, reverse=True)
     return _slice([operation_shape(world, stack_set, o, summary=True) for o in ops], params, "Summaries")
@@ -232,7 +232,7 @@ def _result_row(step: Step, status: str) -> dict[str, Any]:
     return row
 
 
-def list_operation_results(world: World, params: dict[str, Any], owner: str, region: str) -> dict[str, Any]:
+def list_operation_results(world: WorldState, params: dict[str, Any], owner: str, region: str) -> dict[str, Any]:
     stack_set = world.engine.find(owner, region, params["StackSetName"], deleted_ok=True)
     op = _operation(stack_set, params["OperationId"])
     now = world.now_ts()
@@ -256,7 +256,7 @@ def list_operation_results(world: World, params: dict[str, Any], owner: str, reg
     return out
 
 
-def list_resource_drifts(world: World, params: dict[str, Any], owner: str, region: str) -> dict[str, Any]:
+def list_resource_drifts(world: WorldState, params: dict[str, Any], owner: str, region: str) -> dict[str, Any]:
     stack_set = world.engine.find(owner, region, params["StackSetName"])
     instance = stack_set.instances.get((params["StackInstanceAccount"], params["StackInstanceRegion"]))
     if instance is None:
@@ -281,7 +281,7 @@ def list_resource_drifts(world: World, params: dict[str, Any], owner: str, regio
     return _slice(rows, params, "Summaries")
 
 
-def list_auto_deployment_targets(world: World, params: dict[str, Any], owner: str,
+def list_auto_deployment_targets(world: WorldState, params: dict[str, Any], owner: str,
                                  region: str) -> dict[str, Any]:
     """The OUs auto-deployment watches, with the regions new accounts there get."""
     stack_set = world.engine.find(owner, region, params["StackSetName"])
@@ -295,7 +295,7 @@ _NAMED_IAM = {"AWS::IAM::Role": "RoleName", "AWS::IAM::User": "UserName", "AWS::
               "AWS::IAM::ManagedPolicy": "ManagedPolicyName", "AWS::IAM::InstanceProfile": "InstanceProfileName"}
 
 
-def get_template_summary(world: World, params: dict[str, Any], owner: str, region: str) -> dict[str, Any]:
+def get_template_summary(world: WorldState, params: dict[str, Any], owner: str, region: str) -> dict[str, Any]:
     """The parameters, capabilities and resource types of a StackSet's stored template (or of a given one)."""
     given = [k for k in ("StackSetName", "TemplateBody", "TemplateURL", "StackName") if params.get(k)]
     if len(given) != 1:

@@ -9,13 +9,13 @@ from reconciler.sandbox.api import AwsFault
 from reconciler.sandbox.stacksets import StackSet
 
 if TYPE_CHECKING:
-    from reconciler.sandbox.world import World
+    from reconciler.sandbox.worldstate import WorldState
 
 OU_RE = re.compile(r"^(ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}|r-[a-z0-9]{4,32})$")
 MAX_OUS_PER_CALL = 50  # aws-stacksets.md §A3 / §A10
 
 
-def resolve_regions(world: World, params: dict[str, Any], required: bool) -> list[str]:
+def resolve_regions(world: WorldState, params: dict[str, Any], required: bool) -> list[str]:
     regions = list(dict.fromkeys(params.get("Regions") or []))
     if required and not regions:
         raise AwsFault("ValidationError", "Regions should not be empty")
@@ -26,7 +26,7 @@ def resolve_regions(world: World, params: dict[str, Any], required: bool) -> lis
     return regions
 
 
-def resolve_accounts(world: World, stack_set: StackSet, params: dict[str, Any], call: str
+def resolve_accounts(world: WorldState, stack_set: StackSet, params: dict[str, Any], call: str
                       ) -> list[tuple[str, str | None]]:
     """(account, named OU) pairs a Create/Update/Delete call targets, with AWS's validation rules (§A3)."""
     targets = params.get("DeploymentTargets")
@@ -90,7 +90,7 @@ def resolve_accounts(world: World, stack_set: StackSet, params: dict[str, Any], 
     return sorted(chosen.items())
 
 
-def _nearest(world: World, account: str, named: list[str]) -> str | None:
+def _nearest(world: WorldState, account: str, named: list[str]) -> str | None:
     """The OU named in the targets that holds the account, nearest first (§A7: possibly an ancestor)."""
     parent = world.org.accounts[account].parent_id
     for node in world.org.ancestors(parent):

@@ -14,20 +14,21 @@ from urllib.parse import urlparse
 from reconciler.core.errors import ConfigError
 from reconciler.sandbox.api import AwsFault, Clock, ClumioRequest, ClumioResponse
 from reconciler.sandbox.clumio import ClumioService
-from reconciler.sandbox.identity import check_credentials, handle_ec2, handle_iam, handle_sts
+from reconciler.sandbox.controltower import seed_landing_zone
+from reconciler.sandbox.events import apply_event
+from reconciler.sandbox.identity import check_credentials
 from reconciler.sandbox.instances import StackInstance
 from reconciler.sandbox.objects import InMemoryObjectStore
-from reconciler.sandbox.organizations import STACKSETS_PRINCIPAL, Organization, handle_organizations
+from reconciler.sandbox.organizations import STACKSETS_PRINCIPAL, Organization
+from reconciler.sandbox.policies import scp_failure, seed_policies
+from reconciler.sandbox.regions import ALL_REGIONS
+from reconciler.sandbox.s3_faults import validate as validate_s3_fault
+from reconciler.sandbox.seeding import seed_existing_stack_sets, seed_outside_connections
+from reconciler.sandbox.services import AWS_SERVICES
 from reconciler.sandbox.stacksets import StackSet, StackSetEngine
-from reconciler.sandbox.stacksets_api import handle_cloudformation
 from reconciler.sandbox.worldfile import load_world_spec, validate_world_spec
 
-# Standard commercial regions (enabled unless the world file narrows them).
-ALL_REGIONS = [
-    "ap-northeast-1", "ap-northeast-2", "ap-northeast-3", "ap-south-1", "ap-southeast-1", "ap-southeast-2",
-    "ca-central-1", "eu-central-1", "eu-north-1", "eu-west-1", "eu-west-2", "eu-west-3", "sa-east-1",
-    "us-east-1", "us-east-2", "us-west-1", "us-west-2",
-]
+__all__ = ["ALL_REGIONS", "THROTTLE_CODES", "World"]  # ALL_REGIONS stays importable from here
 THROTTLE_CODES = {"organizations": "TooManyRequestsException", "ec2": "RequestLimitExceeded"}
 _ACCOUNT_IN_KEY = re.compile(r"([0-9]{12})")
 
@@ -58,8 +59,6 @@ class World:
         self.throttle_rate = float(faults.get("throttle_rate", 0.0))
         self.latency_ms = float(faults.get("latency_ms", 0))
         self.empty_first_pages = bool(faults.get("empty_first_pages", False))
-        from reconciler.sandbox.s3_faults import validate as validate_s3_fault
-
         self.s3_faults: list[dict[str, Any]] = [validate_s3_fault(f) for f in faults.get("s3") or []]
         self.expired_keys: set[str] = set()  # access keys the expire-credentials event expired ("*": all)
         self.rng = random.Random(int(faults.get("seed", 0)))
@@ -80,8 +79,6 @@ class World:
                                      lambda: self.failing_accounts)
         self.engine.instance_jitter_seconds = float(timing.get("instance_jitter_seconds", 0))
         self.engine.rng.seed(int(faults.get("seed", 0)) + 2)
-        from reconciler.sandbox.seeding import seed_existing_stack_sets, seed_outside_connections
-
         try:
             seed_existing_stack_sets(self, (spec.get("stacksets") or {}).get("existing") or [])
         except AwsFault as exc:
@@ -135,9 +132,6 @@ class World:
         return org
 
     def _seed_guardrails(self, spec: dict[str, Any] | None) -> None:
-        from reconciler.sandbox.controltower import seed_landing_zone
-        from reconciler.sandbox.policies import seed_policies
-
         try:
             self.policies = seed_policies(self.org, spec)
         except AwsFault as exc:
@@ -171,37 +165,13 @@ class World:
             check_credentials(self, access_key, service)
             if self.throttle_rate and self.rng.random() < self.throttle_rate:
                 raise AwsFault(THROTTLE_CODES.get(service, "Throttling"), "Rate exceeded", 400)
-            caller = self.caller_account(access_key)
-            if service == "cloudformation":
-                return handle_cloudformation(self, operation, params, caller, region)
-            if service == "organizations":
-                return self._organizations(operation, params, caller)
-            if service == "controltower":
-                from reconciler.sandbox.controltower import handle_controltower
-
-                return handle_controltower(self.landing_zone, operation, params, caller, self.org.management_account)
-            if service == "sts":
-                return handle_sts(self, operation, params, caller, access_key)
-            if service == "iam":
-                return handle_iam(self, operation, params, caller)
-            if service == "ec2":
-                return handle_ec2(self, operation, params, caller)
-            raise AwsFault("InvalidAction", f"The sandbox does not implement {service}:{operation}.")
-
-    def _organizations(self, operation: str, params: dict[str, Any], caller: str) -> dict[str, Any]:
-        from reconciler.sandbox.policies import POLICY_OPERATIONS, handle_policies, root_shape
-
-        if operation in POLICY_OPERATIONS and caller in self.org.accounts:
-            return handle_policies(self.org, self.policies, operation, params, caller)
-        result = handle_organizations(self.org, operation, params, caller, self.clock.now(), self.empty_first_pages)
-        if operation == "ListRoots" and result.get("Roots"):
-            result["Roots"] = [root_shape(self.org, self.policies)]
-        return result
+            handler = AWS_SERVICES.get(service)
+            if handler is None:
+                raise AwsFault("InvalidAction", f"The sandbox does not implement {service}:{operation}.")
+            return handler(self, operation, params, self.caller_account(access_key), access_key, region)
 
     def guardrail_failure(self, stack_set: StackSet, account: str, region: str) -> str | None:
         """AWS's status reason when the world's SCPs deny what this stack creates in (account, region)."""
-        from reconciler.sandbox.policies import scp_failure
-
         instance = stack_set.instances.get((account, region))
         params = stack_set.effective_parameters(instance.overrides if instance else {})
         return scp_failure(self.org, self.policies, stack_set, account, region, params)
@@ -212,8 +182,6 @@ class World:
             return self.clumio.handle(request, self.clock.now())
 
     def apply_event(self, name: str, args: dict[str, Any]) -> dict[str, Any]:
-        from reconciler.sandbox.events import apply_event
-
         with self.lock:
             self.engine.settle(self.now_ts())
             self.engine.generation += 1

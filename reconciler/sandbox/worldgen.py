@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from reconciler.sandbox.world import ALL_REGIONS
+from reconciler.sandbox.regions import ALL_REGIONS
 
 MANAGEMENT_ACCOUNT = "900000000000"
 
