@@ -30,7 +30,8 @@ def check_credentials(world: WorldState, access_key: str, service: str) -> None:
     raise AwsFault(code, EXPIRED_MESSAGE, 400)
 
 
-def handle_sts(world: WorldState, operation: str, params: dict[str, Any], caller: str, access_key: str) -> dict[str, Any]:
+def handle_sts(world: WorldState, operation: str, params: dict[str, Any], caller: str,
+               access_key: str) -> dict[str, Any]:
     if operation == "GetCallerIdentity":
         issued = world.access_keys.get(access_key)
         if issued is not None:
