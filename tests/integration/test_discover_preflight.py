@@ -12,11 +12,13 @@ import pytest
 
 from reconciler.core.desired import CallAs, Desired, ManagementAccountSpec
 from reconciler.core.errors import PreflightError, ProviderError
+from reconciler.core.live import Live
+from reconciler.core.ports import STACKSETS_SERVICE_PRINCIPAL
 from reconciler.discover.live import discover
 from reconciler.discover.preflight import check_access, preflight
 from reconciler.providers.factory import build_ports
 from reconciler.sandbox.worldfile import default_world_path, load_world_spec
-from tests.contract.test_provider_aws_sandbox import DELEGATED_ADMIN, demo_desired
+from tests.contract.test_provider_aws_sandbox import DELEGATED_ADMIN, MANAGEMENT, demo_desired
 
 
 def use(sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
@@ -35,19 +37,38 @@ def world(**changes: Any) -> dict[str, Any]:
     return spec
 
 
-def run(desired: Desired) -> None:
+def run(desired: Desired) -> Live:
     ports = build_ports(desired)
-    preflight(desired, ports, discover(desired, ports))
+    live = discover(desired, ports)
+    preflight(desired, ports, live)
+    return live
 
 
 def test_demo_world_is_ready_for_the_management_account(sandbox_env: Any) -> None:
     desired = replace(demo_desired(sandbox_env), management_account=ManagementAccountSpec(onboard=True))
-    run(desired)
+    live = run(desired)
+    # What preflight approved: the configured organization, reached as its management account, every region enabled.
+    assert (live.org.org_id, live.org.management_account) == (desired.organization.id, MANAGEMENT)
+    assert build_ports(desired).org.caller_account() == MANAGEMENT
+    assert set(desired.regions) <= live.enabled_regions
+    # The same credentials configured as a delegated administrator are refused, so the check looked at the caller.
+    flipped = replace(desired, organization=replace(desired.organization, call_as=CallAs.DELEGATED_ADMIN))
+    with pytest.raises(PreflightError, match=f"the caller {MANAGEMENT} is the management account"):
+        check_access(flipped, build_ports(flipped))
 
 
 def test_demo_world_is_ready_for_the_delegated_admin(sandbox_env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", f"AKIASBX{DELEGATED_ADMIN}")
-    run(demo_desired(sandbox_env, CallAs.DELEGATED_ADMIN))
+    desired = demo_desired(sandbox_env, CallAs.DELEGATED_ADMIN)
+    live = run(desired)
+    ports = build_ports(desired)
+    assert ports.org.caller_account() == DELEGATED_ADMIN != live.org.management_account
+    assert DELEGATED_ADMIN in ports.org.delegated_administrators(STACKSETS_SERVICE_PRINCIPAL)
+    # The same admin configured as call_as: SELF is refused, naming the setting to change.
+    flipped = replace(desired, organization=replace(desired.organization, call_as=CallAs.SELF))
+    with pytest.raises(PreflightError, match=f"the caller {DELEGATED_ADMIN} is a StackSets delegated admin") as error:
+        check_access(flipped, build_ports(flipped))
+    assert error.value.hint == "set organization.call_as: DELEGATED_ADMIN"
 
 
 def test_trusted_access_off_is_caught(sandbox_factory: Any, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -73,8 +73,14 @@ def test_the_same_state_always_serialises_to_the_same_bytes() -> None:
 @pytest.mark.parametrize("state", [State.new(), full_state()], ids=["empty", "full"])
 def test_every_written_state_validates_against_the_published_schema(state: State) -> None:
     jsonschema.Draft202012Validator.check_schema(state_schema())
-    jsonschema.validate(json.loads(state_to_text(state)), state_schema(),
-                        cls=jsonschema.Draft202012Validator)
+    validator = jsonschema.Draft202012Validator(state_schema())
+    document = json.loads(state_to_text(state))
+    assert [error.message for error in validator.iter_errors(document)] == []
+    # The schema constrains what was written: the same document with its format version or lineage broken is not
+    # valid, so an empty or permissive schema could not pass this test.
+    for field, bad in (("format_version", "one"), ("lineage", 7)):
+        assert list(validator.iter_errors({**document, field: bad})), f"schema accepts {field}={bad!r}"
+    assert list(validator.iter_errors({key: v for key, v in document.items() if key != "format_version"}))
 
 
 def test_secret_values_never_reach_the_serialised_state() -> None:
