@@ -8,6 +8,7 @@ from typing import Protocol
 
 from reconciler.apply.model import ApplyResult, GateResult, OperationOutcome, WaveResult
 from reconciler.core.plan import Operation
+from reconciler.core.settings import parse_settings
 
 
 def human_seconds(seconds: float) -> str:
@@ -22,18 +23,9 @@ def human_seconds(seconds: float) -> str:
     return f"{hours}h{minutes:02d}m"
 
 
-HEARTBEAT_ENV = "CLUMIO_ORG_HEARTBEAT_SECONDS"
-DEFAULT_HEARTBEAT_SECONDS = 60.0
-
-
 def heartbeat_seconds() -> float:
     """How often a CI log hears from each running operation (``$CLUMIO_ORG_HEARTBEAT_SECONDS``, default 60 s)."""
-    raw = os.environ.get(HEARTBEAT_ENV, "")
-    try:
-        value = float(raw) if raw else DEFAULT_HEARTBEAT_SECONDS
-    except ValueError:
-        value = DEFAULT_HEARTBEAT_SECONDS
-    return value if value > 0 else DEFAULT_HEARTBEAT_SECONDS
+    return parse_settings(os.environ).heartbeat_seconds
 
 
 def _count(op: Operation) -> str:

@@ -8,13 +8,20 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-POLL_ENV = "CLUMIO_ORG_POLL_SECONDS"
-POLL_MAX_ENV = "CLUMIO_ORG_POLL_MAX_SECONDS"
-WAIT_ENV = "CLUMIO_ORG_WAIT_SECONDS"
-DEFAULT_POLL_SECONDS = 10.0
-# How long to wait for an operation we did not start (a colleague's, or auto-deployment) before giving up:
-# terraform-provider-aws #28675 failed after ~50 minutes, so the bound is generous and configurable.
-DEFAULT_FOREIGN_WAIT_SECONDS = 3 * 3600.0
+from reconciler.core.settings import (
+    DEFAULT_POLL_SECONDS,
+    DEFAULT_WAIT_SECONDS,
+    POLL_ENV,
+    POLL_MAX_ENV,
+    WAIT_ENV,
+    Settings,
+    parse_settings,
+)
+
+__all__ = ["POLL_ENV", "POLL_MAX_ENV", "WAIT_ENV", "PollIntervals", "Timing"]
+
+# The environment settings are parsed once, in reconciler.core.settings; these names stay for importers.
+DEFAULT_FOREIGN_WAIT_SECONDS = DEFAULT_WAIT_SECONDS
 # Our own operations are never abandoned mid-way by a timeout shorter than a large rollout; the bound exists so a
 # wedged StackSet cannot hold a CI job forever.
 DEFAULT_OWN_WAIT_SECONDS = 24 * 3600.0
@@ -32,17 +39,6 @@ def system_now() -> float:
 # replace these two with their virtual clock (the sandbox's VirtualClock), instead of sleeping for real.
 default_sleep: Callable[[float], None] = system_sleep
 default_now: Callable[[], float] = system_now
-
-
-def _env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        return default
-    return value if value > 0 else default
 
 
 @dataclass(frozen=True)
@@ -67,13 +63,18 @@ class Timing:
     @classmethod
     def from_env(cls, sleep: Callable[[float], None] | None = None,
                  now: Callable[[], float] | None = None) -> Timing:
-        poll = _env_float(POLL_ENV, DEFAULT_POLL_SECONDS)
+        """The timing the environment's settings ask for (a bad value is an error naming the variable)."""
+        return cls.from_settings(parse_settings(os.environ), sleep=sleep, now=now)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, sleep: Callable[[float], None] | None = None,
+                      now: Callable[[], float] | None = None) -> Timing:
         return cls(
             sleep=sleep or default_sleep,
             now=now or default_now,
-            poll_seconds=poll,
-            poll_max_seconds=max(poll, _env_float(POLL_MAX_ENV, poll * 6)),
-            foreign_wait_seconds=_env_float(WAIT_ENV, DEFAULT_FOREIGN_WAIT_SECONDS),
+            poll_seconds=settings.poll_seconds,
+            poll_max_seconds=settings.poll_max_seconds,
+            foreign_wait_seconds=settings.wait_seconds,
         )
 
     def poll_intervals(self) -> PollIntervals:

@@ -29,7 +29,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-# Each command module exposes ``register(app)``; a module that is not built yet is simply absent.
+# Each command module exposes ``register(app)``; every one of them exists (a missing one is a packaging bug).
 COMMAND_MODULES = ("validate", "plan", "show", "apply", "drift", "state", "sandbox", "demo", "init", "import_",
                    "destroy")
 
@@ -76,13 +76,7 @@ def _root(
 
 def _register_commands() -> None:
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"reconciler.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"reconciler.cli.{name}":
-                continue
-            raise
-        module.register(app)
+        importlib.import_module(f"reconciler.cli.{name}").register(app)
 
 
 _register_commands()

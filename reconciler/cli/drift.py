@@ -19,11 +19,11 @@ import typer
 
 from reconciler.cli.common import ConfigOption, load_config, resolve_config_path
 from reconciler.core.desired import Desired
-from reconciler.core.errors import ReconcilerError
 from reconciler.core.keys import InstanceKey
 from reconciler.core.live import Live
 from reconciler.core.ports import StackSetNotFound, StackSets
 from reconciler.core.recorded import Recorded
+from reconciler.core.settings import parse_settings
 from reconciler.drift.classify import DriftInputs, ResourceDrifts, information
 from reconciler.drift.detect import (
     DetectionBlocked,
@@ -36,8 +36,6 @@ from reconciler.drift.ignore import PLACEHOLDER_OWNER, default_ignore_path, load
 from reconciler.drift.model import Detection, DriftReport
 from reconciler.drift.report import build_report, parse_categories
 
-POLL_ENV = "CLUMIO_ORG_POLL_SECONDS"
-DEFAULT_POLL_SECONDS = 10.0
 DEFAULT_DETECT_TIMEOUT = 1800.0
 
 
@@ -64,12 +62,8 @@ clock = Clock(now=lambda: datetime.now(UTC), sleep=time.sleep)
 
 
 def poll_seconds() -> float:
-    raw = os.environ.get(POLL_ENV)
-    try:
-        value = float(raw) if raw else DEFAULT_POLL_SECONDS
-    except ValueError as exc:
-        raise ReconcilerError(f"{POLL_ENV}={raw!r} is not a number of seconds") from exc
-    return value if value > 0 else DEFAULT_POLL_SECONDS
+    """The first poll interval while a detection runs (``$CLUMIO_ORG_POLL_SECONDS``, as apply reads it)."""
+    return parse_settings(os.environ).poll_seconds
 
 
 def render(report: DriftReport, fmt: Format) -> str:
@@ -200,6 +194,7 @@ def run_drift(desired: Desired, *, config_path: Path, detect_drift: bool, timeou
               fail_on: list[str], ignore_file: Path | None, ports: object | None = None) -> DriftReport:
     """The whole drift run: gather, classify, apply the ignore file. Input mistakes fail before any API call."""
     categories = parse_categories(fail_on)
+    parse_settings(os.environ)  # a bad setting stops the run before any API call, with or without --detect
     entries = load_ignore_file(ignore_file or default_ignore_path(config_path), required=ignore_file is not None)
     if ports is None:
         from reconciler.providers.factory import build_ports

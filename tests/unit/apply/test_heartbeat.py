@@ -6,11 +6,14 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from reconciler.apply.executor import Executor
 from reconciler.apply.journal import Journal
 from reconciler.apply.options import ApplyOptions
 from reconciler.apply.progress import PlainProgress, heartbeat_seconds
 from reconciler.apply.timing import Timing
+from reconciler.core.errors import ReconcilerError
 from tests.unit.apply.helpers import World, onboarding_plan
 
 
@@ -60,4 +63,5 @@ def test_heartbeat_interval_comes_from_the_environment(monkeypatch) -> None:  # 
     monkeypatch.setenv("CLUMIO_ORG_HEARTBEAT_SECONDS", "15")
     assert heartbeat_seconds() == 15.0
     monkeypatch.setenv("CLUMIO_ORG_HEARTBEAT_SECONDS", "soon")
-    assert heartbeat_seconds() == 60.0
+    with pytest.raises(ReconcilerError, match="CLUMIO_ORG_HEARTBEAT_SECONDS='soon' is not a positive number"):
+        heartbeat_seconds()
