@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from reconciler.apply import redact
@@ -16,7 +16,7 @@ from reconciler.apply.progress import Progress
 from reconciler.apply.resume import find_operation, settle_unfinished
 from reconciler.apply.submit import Submitter
 from reconciler.apply.timing import Timing
-from reconciler.apply.wait import OperationTimeout, OperationWaiter, is_throttling
+from reconciler.apply.wait import OperationTimeout, OperationWaiter
 from reconciler.core.errors import ProviderError, ReconcilerError
 from reconciler.core.live import LINEAGE_TAG, OperationStatus, OperationView
 from reconciler.core.plan import Operation, OperationKind, Plan, StackSetDefinition
@@ -245,7 +245,8 @@ class OperationRunner:
             body = self.template.body
             try:
                 tagged = self._tagged(definition)
-                self._retrying(lambda: port.create_stack_set(tagged, body, params.parameters))
+                self.waiter.retry.call(lambda: port.create_stack_set(tagged, body, params.parameters),
+                                       f"CreateStackSet {op.stack_set}")
             except ProviderError as exc:
                 if "namealreadyexists" not in exc.message.lower().replace(" ", ""):
                     raise
@@ -263,18 +264,6 @@ class OperationRunner:
         self.journal.finished(op.operation_id, JournalStatus.SUCCEEDED)
         self.progress.operation_finished(op, outcome)
         return outcome
-
-    def _retrying(self, call: Callable[[], None]) -> None:
-        attempt = 0
-        while True:
-            try:
-                call()
-                return
-            except ProviderError as exc:
-                if not is_throttling(exc) or attempt >= self.timing.retry_attempts:
-                    raise
-                self.timing.sleep(self.timing.backoff(attempt))
-                attempt += 1
 
     def _parameters(self, definition: StackSetDefinition, *, creating: bool) -> ParameterSet:
         if self.deployment is None:

@@ -1,5 +1,6 @@
 """Submitting one StackSet operation exactly once: deterministic id, OperationInProgress waited out, StaleRequest and
-throttling backed off, OperationIdAlreadyExists followed (reference/aws-stacksets.md §A4, §A9, §D1, §D6)."""
+throttling left to the retry policy (retry.py), OperationIdAlreadyExists followed (reference/aws-stacksets.md §A4,
+§A9, §D1, §D6)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,11 @@ from collections.abc import Callable
 
 from reconciler.apply.progress import Progress
 from reconciler.apply.timing import Timing
-from reconciler.apply.wait import OperationWaiter, is_throttling
+from reconciler.apply.wait import OperationWaiter
 from reconciler.core.errors import ProviderError
 from reconciler.core.live import OperationStatus
 from reconciler.core.plan import Operation
-from reconciler.core.ports import OperationIdAlreadyExists, OperationInProgress, StackSets, StaleRequest
+from reconciler.core.ports import OperationIdAlreadyExists, OperationInProgress, StackSets
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +34,8 @@ class Submitter:
 
     Why each branch exists: OperationInProgress is not retried by botocore and re-sending blindly is how Terraform
     ended up waiting on its own operation (PR #41388) — so we wait for the *named* operation to finish, bounded, and
-    if the name is our own id we follow it. StaleRequest and throttling clear by themselves; capped, jittered
-    backoff with an attempt limit (CfCT #231 retried forever on a fixed 30 s).
+    if the name is our own id we follow it. StaleRequest and throttling clear by themselves: the waiter's retry
+    policy (retry.py) backs them off.
     """
 
     def __init__(self, timing: Timing, waiter: OperationWaiter, progress: Progress) -> None:
@@ -47,7 +48,7 @@ class Submitter:
         started = self.timing.now()
         while True:
             try:
-                returned = call()
+                returned = self.waiter.retry.call(call, f"{op.kind.value} {op.operation_id}")
                 if returned and returned != op.operation_id:
                     log.warning("AWS returned operation id %s for %s", returned, op.operation_id)
                 return Submission(returned or op.operation_id, followed=False)
@@ -73,24 +74,6 @@ class Submitter:
                 else:
                     self.timing.sleep(self.timing.backoff(retries, base=self.timing.poll_seconds, cap=120.0))
                     retries += 1
-            except StaleRequest:
-                retries = self._back_off(op, retries, "StaleRequest")
-            except ProviderError as exc:
-                if not is_throttling(exc):
-                    raise
-                retries = self._back_off(op, retries, "throttled")
-
-    def _back_off(self, op: Operation, retries: int, why: str) -> int:
-        if retries >= self.timing.retry_attempts:
-            raise ProviderError(
-                f"{op.kind.value} {op.operation_id} was refused {retries + 1} times ({why})",
-                hint="AWS kept refusing the call; wait a few minutes and re-run apply — the same operation id is "
-                     "reused, so nothing runs twice",
-            )
-        delay = self.timing.backoff(retries)
-        log.info("%s on %s; retrying in %.1fs", why, op.operation_id, delay)
-        self.timing.sleep(delay)
-        return retries + 1
 
     def _find_running(self, port: StackSets, stack_set: str) -> str | None:
         """AWS did not name the running operation: find it in ListStackSetOperations (eventually consistent, so

@@ -7,6 +7,7 @@ import logging
 
 from reconciler.apply.model import Failure
 from reconciler.apply.progress import Progress
+from reconciler.apply.retry import RetryPolicy
 from reconciler.apply.timing import Timing
 from reconciler.core.errors import ProviderError, ReconcilerError
 from reconciler.core.live import OperationStatus, OperationView
@@ -15,17 +16,8 @@ from reconciler.core.ports import StackSets
 
 log = logging.getLogger(__name__)
 
-_THROTTLE_MARKERS = ("throttl", "rate exceeded", "too many requests", "requestlimitexceeded", "slow down")
-# Results rows that mean "this (account, region) did not get done" (§A6); PENDING/RUNNING cannot appear once the
-# operation finished, except through eventual consistency, and then they are not failures yet.
-
-
-def is_throttling(exc: BaseException) -> bool:
-    """A throttling error that survived botocore's own retries (Throttling, "Rate exceeded", HTTP 429)."""
-    if not isinstance(exc, ReconcilerError):
-        return False
-    text = f"{type(exc).__name__} {exc.message}".lower()
-    return any(marker in text for marker in _THROTTLE_MARKERS)
+# How often a results list that has not caught up with a FAILED operation is read again (eventual consistency, §A6).
+RESULTS_CATCH_UP_READS = 3
 
 
 class OperationTimeout(ProviderError):
@@ -35,21 +27,15 @@ class OperationTimeout(ProviderError):
 class OperationWaiter:
     """Polls one operation until it has finished; every wait is bounded and goes through the injected clock."""
 
-    def __init__(self, timing: Timing, progress: Progress) -> None:
+    def __init__(self, timing: Timing, progress: Progress, retry: RetryPolicy | None = None) -> None:
         self.timing = timing
         self.progress = progress
+        self.retry = retry or RetryPolicy(timing)
 
     def describe(self, port: StackSets, stack_set: str, operation_id: str) -> OperationView:
-        """DescribeStackSetOperation (strongly consistent), retrying throttling with backoff."""
-        attempt = 0
-        while True:
-            try:
-                return port.describe_operation(stack_set, operation_id)
-            except ProviderError as exc:
-                if not is_throttling(exc) or attempt >= self.timing.retry_attempts:
-                    raise
-                self.timing.sleep(self.timing.backoff(attempt))
-                attempt += 1
+        """DescribeStackSetOperation (strongly consistent), through the retry policy."""
+        return self.retry.call(lambda: port.describe_operation(stack_set, operation_id),
+                               f"DescribeStackSetOperation {operation_id}")
 
     def wait(self, port: StackSets, stack_set: str, operation_id: str, *, bound: float,
              op: Operation | None = None) -> OperationView:
@@ -92,21 +78,15 @@ class OperationWaiter:
         the results list has not caught up (eventual consistency), poll it a few times before settling."""
         attempt = 0
         while True:
-            try:
-                rows = port.list_operation_results(stack_set, operation_id)
-            except ProviderError as exc:
-                if not is_throttling(exc) or attempt >= self.timing.retry_attempts:
-                    raise
-                self.timing.sleep(self.timing.backoff(attempt))
-                attempt += 1
-                continue
+            rows = self.retry.call(lambda: port.list_operation_results(stack_set, operation_id),
+                                   f"ListStackSetOperationResults {operation_id}")
             found = tuple(sorted(
                 Failure(r.account, r.region, r.status_reason or f"{r.status.value} (no reason given)", stack_set,
                         r.status.value)
                 for r in rows if r.status.failed
             ))
             expected = view.failed_count or (1 if view.status is OperationStatus.FAILED else 0)
-            if len(found) >= expected or attempt >= 3:
+            if len(found) >= expected or attempt >= RESULTS_CATCH_UP_READS:
                 return found
             self.timing.sleep(self.timing.backoff(attempt, base=2.0))
             attempt += 1
