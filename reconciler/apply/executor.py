@@ -7,13 +7,15 @@ import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 
+from reconciler.apply.context import ApplyRun
 from reconciler.apply.gate import ConnectionGate
 from reconciler.apply.journal import Journal
+from reconciler.apply.lanes import lanes_by_stack_set, run_lanes
 from reconciler.apply.model import ApplyResult, Failure, OperationOutcome, Outcome, WaveResult
-from reconciler.apply.operation import OperationRunner
 from reconciler.apply.options import ApplyOptions, ApplyPorts
 from reconciler.apply.progress import Progress
-from reconciler.apply.resume import not_found
+from reconciler.apply.resume import not_found, settle_unfinished
+from reconciler.apply.runtime import Runtime
 from reconciler.apply.timing import Timing
 from reconciler.core.errors import ReconcilerError, Resumable
 from reconciler.core.keys import InstanceKey
@@ -44,14 +46,6 @@ def group_waves(operations: Sequence[Operation]) -> list[tuple[str, list[Operati
     return groups
 
 
-def lanes_by_stack_set(ops: Sequence[Operation]) -> list[list[Operation]]:
-    """One lane per StackSet, in plan order inside each lane."""
-    lanes: dict[str, list[Operation]] = {}
-    for op in ops:
-        lanes.setdefault(op.stack_set, []).append(op)
-    return list(lanes.values())
-
-
 def failure_budget(wave: WavePlan | None) -> int:
     """How many accounts of a wave may fail before the run stops: the wave's failure tolerance, resolved like AWS
     resolves it (percentages of the wave's accounts, rounded down, §A5)."""
@@ -73,16 +67,21 @@ class Executor:
         self.journal = journal
         self.options = options
         self.timing = timing
-        self.progress = progress
+        # The one object progress and the clock reach every step through (the waiter, the submitter, the gate).
+        self.runtime = Runtime(timing, progress)
         self.confirm_stop = confirm_stop
         # Apply rechecks the guardrails before each wave (docs/reference/guardrails.md §5): a reason stops the run.
         self.recheck = recheck
-        self.runner = OperationRunner(plan, ports, journal, options, timing=timing, progress=progress)
-        self.gate = ConnectionGate(ports.clumio, timing, progress)
+        self.context = ApplyRun(plan, ports, journal, options, self.runtime)
+        self.gate = ConnectionGate(ports.clumio, self.runtime)
         self._waves = {w.name: w for w in plan.waves}
         # The gate verifies what the plan creates or changes: a whole-set UpdateStackSet also reaches instances the
         # plan leaves alone (a suspended account's, whose stack AWS skips), which must not hold a wave back.
         self._changed = {c.key for c in plan.changes if c.action is not Action.REMOVE}
+
+    @property
+    def progress(self) -> Progress:
+        return self.runtime.progress
 
     def run(self) -> ApplyResult:
         result = ApplyResult(self.plan.plan_id)
@@ -90,11 +89,13 @@ class Executor:
             result.outcome = Outcome.NOTHING_TO_DO
             return result
         started = self.timing.now()
-        self.runner.prepare()
+        self.context.stack_sets.prepare()
         self.journal.begin(self.plan)
         groups = group_waves(self.plan.operations)
         try:
-            self.runner.settle_earlier_operations()
+            # Operations an earlier, killed apply of *another* plan left SUBMITTED/RUNNING: followed to their end so
+            # nothing started here collides with them.
+            settle_unfinished(self.journal, self.context.port_for, self.runtime, except_plan=self.plan.plan_id)
             for number, (name, ops) in enumerate(groups, start=1):
                 blocked = self.recheck(name, ops) if self.recheck is not None else None
                 if blocked is not None:
@@ -121,8 +122,8 @@ class Executor:
             self._suspended(result, exc)
             result.seconds = self.timing.now() - started
             return result
-        result.operations_submitted = self.runner.submitted
-        result.operations_followed = self.runner.followed
+        result.operations_submitted = self.context.submitted
+        result.operations_followed = self.context.followed
         result.outcome = Outcome.FAILED if result.failures or result.stopped_before else Outcome.SUCCEEDED
         result.seconds = self.timing.now() - started
         self.journal.end(result.outcome.value, result.stop_reason)
@@ -135,7 +136,7 @@ class Executor:
         self.progress.wave_started(name, number, total, len(ops), sum(len(op.instances) for op in ops))
         gated: list[InstanceKey] = []
         broken: OperationOutcome | None = None
-        for op, outcome in self.runner.run_lanes(lanes_by_stack_set(ops)):
+        for op, outcome in run_lanes(self.context, lanes_by_stack_set(ops)):
             wave.operations += 1
             wave.instances += len(op.instances)
             wave.failures.extend(outcome.failures)
@@ -149,7 +150,7 @@ class Executor:
                 gated.extend(k for k in op.instances
                              if (k.account, k.region) not in failed and k in self._changed)
         if gated and broken is None:
-            versions = self.runner.gate_versions()
+            versions = self.context.stack_sets.gate_versions()
             gate = self.gate.verify(name, gated, versions, self.options.verify_connections_seconds)
             wave.gate = gate
             by_pair = {(k.account, k.region): k.stack_set for k in gated}
@@ -176,7 +177,7 @@ class Executor:
         """Stop submitting; offer to stop the running operation; record where the run stopped."""
         result.outcome = Outcome.INTERRUPTED
         details: list[str] = []
-        for running in list(self.runner.running.values()):
+        for running in list(self.context.running.values()):
             op = running.op
             try:
                 stop = self.confirm_stop(op.operation_id)
@@ -191,8 +192,8 @@ class Executor:
         remaining = [op for op in self.plan.operations if self.journal.entry(op.operation_id) is None]
         self.journal.skipped(self.plan.plan_id, remaining)
         self.journal.end(Outcome.INTERRUPTED.value, detail)
-        result.operations_submitted = self.runner.submitted
-        result.operations_followed = self.runner.followed
+        result.operations_submitted = self.context.submitted
+        result.operations_followed = self.context.followed
         result.notes.append(detail)
 
 
@@ -201,11 +202,11 @@ class Executor:
         """Stop submitting and keep the journal as it is: operations already submitted keep running in AWS (nothing
         can stop them without credentials anyway) and stay SUBMITTED/RUNNING, so the next run follows them."""
         result.outcome = Outcome.SUSPENDED
-        running = sorted(self.runner.running)
+        running = sorted(self.context.running)
         detail = exc.message + (f"; still running in AWS: {', '.join(running)}" if running else "")
         result.stop_reason = detail
-        result.operations_submitted = self.runner.submitted
-        result.operations_followed = self.runner.followed
+        result.operations_submitted = self.context.submitted
+        result.operations_followed = self.context.followed
         result.notes.append(detail)
         try:
             self.journal.suspend(detail)

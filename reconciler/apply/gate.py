@@ -7,8 +7,7 @@ import logging
 from collections.abc import Iterable, Mapping
 
 from reconciler.apply.model import Failure, GateResult
-from reconciler.apply.progress import Progress
-from reconciler.apply.timing import Timing
+from reconciler.apply.runtime import Runtime
 from reconciler.core.errors import ReconcilerError, Resumable
 from reconciler.core.keys import InstanceKey
 from reconciler.core.live import Connection, ConnectionStatus
@@ -23,10 +22,10 @@ ACCOUNTS_PER_CALL = 100
 class ConnectionGate:
     """Polls Clumio connections in batches until every expected one is connected at its version, or time runs out."""
 
-    def __init__(self, clumio: Clumio, timing: Timing, progress: Progress) -> None:
+    def __init__(self, clumio: Clumio, runtime: Runtime) -> None:
         self.clumio = clumio
-        self.timing = timing
-        self.progress = progress
+        self.runtime = runtime
+        self.timing = runtime.timing
 
     def verify(self, wave: str, keys: Iterable[InstanceKey], versions: Mapping[str, str | None],
                bound: float) -> GateResult:
@@ -50,7 +49,7 @@ class ConnectionGate:
                 if conn is not None and _satisfied(conn, want):
                     del pending[pair]
             connected = len(expected) - len(pending)
-            self.progress.gate_polled(wave, connected, len(expected))
+            self.runtime.progress.gate_polled(wave, connected, len(expected))
             elapsed = self.timing.now() - started
             if not pending or elapsed >= bound:
                 missing = tuple(_why(pair, expected[pair], last_seen.get(pair), elapsed) for pair in sorted(pending))

@@ -5,14 +5,27 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from reconciler.apply.context import ApplyRun
 from reconciler.apply.journal import Journal
-from reconciler.apply.progress import Progress
-from reconciler.apply.timing import Timing
+from reconciler.apply.runtime import Runtime
 from reconciler.apply.wait import OperationWaiter
 from reconciler.core.errors import ProviderError, ReconcilerError
 from reconciler.core.live import OperationView
+from reconciler.core.plan import Operation
 from reconciler.core.ports import StackSets
-from reconciler.state import JournalStatus
+from reconciler.state import JournalEntry, JournalStatus
+
+
+def found_again(run: ApplyRun, op: Operation, port: StackSets, entry: JournalEntry | None) -> bool:
+    """The resume step: an operation the journal has SUBMITTED/RUNNING (a killed run of this plan) that AWS has
+    under its id is followed, never submitted a second time."""
+    if entry is None or entry.status not in (JournalStatus.SUBMITTED, JournalStatus.RUNNING):
+        return False
+    if find_operation(run.waiter, port, op.stack_set, op.operation_id) is None:
+        return False
+    run.followed += 1
+    run.progress.operation_submitted(op, "resumed: following")
+    return True
 
 
 def find_operation(waiter: OperationWaiter, port: StackSets, stack_set: str,
@@ -33,11 +46,12 @@ def find_operation(waiter: OperationWaiter, port: StackSets, stack_set: str,
     return listed.get(operation_id)
 
 
-def settle_unfinished(journal: Journal, port_for: Callable[[str], StackSets], waiter: OperationWaiter,
-                      progress: Progress, timing: Timing, *, except_plan: str | None = None) -> int:
+def settle_unfinished(journal: Journal, port_for: Callable[[str], StackSets], runtime: Runtime, *,
+                      except_plan: str | None = None) -> int:
     """Follow every journal entry left SUBMITTED/RUNNING by a killed apply (of another plan than
     ``except_plan``) to its end and journal how it ended; returns how many were found. Run before discovery, so a
     new plan is made against a world where our own operations have finished."""
+    waiter = OperationWaiter(runtime)
     count = 0
     for entry in journal.unfinished():
         if entry.plan_id == except_plan:
@@ -46,12 +60,12 @@ def settle_unfinished(journal: Journal, port_for: Callable[[str], StackSets], wa
         port = port_for(entry.stack_set)
         view = find_operation(waiter, port, entry.stack_set, entry.operation_id)
         if view is None:
-            progress.note(f"journal: {entry.operation_id} (plan {entry.plan_id}) never reached AWS")
+            runtime.progress.note(f"journal: {entry.operation_id} (plan {entry.plan_id}) never reached AWS")
             journal.finished(entry.operation_id, JournalStatus.SKIPPED)
             continue
-        progress.note(f"journal: following {entry.operation_id} left {entry.status.value} by an earlier apply "
-                      f"(plan {entry.plan_id})")
-        view = waiter.wait(port, entry.stack_set, entry.operation_id, bound=timing.own_wait_seconds)
+        runtime.progress.note(f"journal: following {entry.operation_id} left {entry.status.value} by an earlier "
+                              f"apply (plan {entry.plan_id})")
+        view = waiter.wait(port, entry.stack_set, entry.operation_id, bound=runtime.timing.own_wait_seconds)
         failures = waiter.failures(port, entry.stack_set, entry.operation_id, view)
         journal.finished(entry.operation_id, JournalStatus(view.status.value), failures)
     return count

@@ -18,8 +18,8 @@ from reconciler.apply.params import secrets_of
 from reconciler.apply.progress import Progress, summary_lines
 from reconciler.apply.redact import redacted_logs
 from reconciler.apply.resume import settle_unfinished
+from reconciler.apply.runtime import Runtime
 from reconciler.apply.timing import Timing
-from reconciler.apply.wait import OperationWaiter
 from reconciler.core.desired import Desired
 from reconciler.core.errors import ReconcilerError, Resumable
 from reconciler.core.live import Live
@@ -103,8 +103,7 @@ def _locked_apply(request: ApplyRequest, ui: ApplyUI, saved: Plan | None, ports:
         resuming = saved is not None and journal.interrupted_plan() == saved.plan_id
         # Operations a killed apply left running are followed to their end *before* discovery, so the plan below
         # is made against a world where our own operations have finished (and never collides with them).
-        waiter = OperationWaiter(timing, ui.progress)
-        settle_unfinished(journal, port_for, waiter, ui.progress, timing,
+        settle_unfinished(journal, port_for, Runtime(timing, ui.progress),
                           except_plan=saved.plan_id if saved is not None and resuming else None)
         stored = backend.read()  # None until the first write: a plan made with no state recorded serial None
         fresh, live, template_body = _make_fresh_plan(desired, ports, stored)

@@ -7,8 +7,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from reconciler.apply.progress import Progress
-from reconciler.apply.timing import Timing
 from reconciler.apply.wait import OperationWaiter
 from reconciler.core.errors import ProviderError
 from reconciler.core.live import OperationStatus
@@ -38,10 +36,10 @@ class Submitter:
     policy (retry.py) backs them off.
     """
 
-    def __init__(self, timing: Timing, waiter: OperationWaiter, progress: Progress) -> None:
-        self.timing = timing
+    def __init__(self, waiter: OperationWaiter) -> None:
         self.waiter = waiter
-        self.progress = progress
+        self.runtime = waiter.runtime
+        self.timing = waiter.timing
 
     def submit(self, port: StackSets, op: Operation, call: Callable[[], str]) -> Submission:
         retries = 0
@@ -68,7 +66,7 @@ class Submitter:
                              f"--stack-set-name {op.stack_set}`, let it finish (or stop it), then re-run apply",
                     ) from exc
                 if running:
-                    self.progress.operation_waiting(op, f"waiting for operation {running} already running on "
+                    self.runtime.progress.operation_waiting(op, f"waiting for operation {running} already running on "
                                                         f"StackSet {op.stack_set}")
                     self.waiter.wait(port, op.stack_set, running, bound=left)
                 else:

@@ -6,9 +6,7 @@ from __future__ import annotations
 import logging
 
 from reconciler.apply.model import Failure
-from reconciler.apply.progress import Progress
-from reconciler.apply.retry import RetryPolicy
-from reconciler.apply.timing import Timing
+from reconciler.apply.runtime import Runtime
 from reconciler.core.errors import ProviderError, ReconcilerError
 from reconciler.core.live import OperationStatus, OperationView
 from reconciler.core.plan import Operation
@@ -25,12 +23,13 @@ class OperationTimeout(ProviderError):
 
 
 class OperationWaiter:
-    """Polls one operation until it has finished; every wait is bounded and goes through the injected clock."""
+    """The one waiter: polls an operation until it has finished; every wait is bounded, goes through the injected
+    clock, and every call through the run's retry policy."""
 
-    def __init__(self, timing: Timing, progress: Progress, retry: RetryPolicy | None = None) -> None:
-        self.timing = timing
-        self.progress = progress
-        self.retry = retry or RetryPolicy(timing)
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.timing = runtime.timing
+        self.retry = runtime.retry
 
     def describe(self, port: StackSets, stack_set: str, operation_id: str) -> OperationView:
         """DescribeStackSetOperation (strongly consistent), through the retry policy."""
@@ -54,7 +53,7 @@ class OperationWaiter:
                 )
             self.timing.sleep(intervals.next())
             view = self.describe(port, stack_set, operation_id)
-            if op is not None and self.progress.wants_instance_counts:
+            if op is not None and self.runtime.progress.wants_instance_counts:
                 self._report_counts(port, op, started)
         return view
 
@@ -70,7 +69,7 @@ class OperationWaiter:
         total = max(len(op.instances), len(rows))
         elapsed = self.timing.now() - started
         eta = (elapsed / done * (total - done)) if done else (op.estimate_seconds - elapsed or None)
-        self.progress.operation_polled(op, done, total, failed, eta)
+        self.runtime.progress.operation_polled(op, done, total, failed, eta)
 
     def failures(self, port: StackSets, stack_set: str, operation_id: str,
                  view: OperationView) -> tuple[Failure, ...]:

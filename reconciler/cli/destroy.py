@@ -51,8 +51,8 @@ def run_destroy(desired: Desired, ui: Any, *, allow_destroy: bool, auto_approve:
     from reconciler.apply.progress import summary_lines
     from reconciler.apply.redact import redacted_logs
     from reconciler.apply.resume import settle_unfinished
+    from reconciler.apply.runtime import Runtime
     from reconciler.apply.timing import Timing
-    from reconciler.apply.wait import OperationWaiter
     from reconciler.discover.live import discover, stack_set_ports
     from reconciler.plan.destroy import make_destroy_plan
 
@@ -73,7 +73,7 @@ def run_destroy(desired: Desired, ui: Any, *, allow_destroy: bool, auto_approve:
     with backend.lock("destroy"), redacted_logs():
         journal = Journal(backend, backend.read())
         # An interrupted destroy left its operation running: follow it first, then plan what is left.
-        settle_unfinished(journal, port_for, OperationWaiter(timing, ui.progress), ui.progress, timing)
+        settle_unfinished(journal, port_for, Runtime(timing, ui.progress))
         dplan = make_destroy_plan(desired, discover(desired, ports), retain_stacks=retain_stacks)
         ui.echo(render_destroy(dplan))
         if dplan.empty:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from reconciler.apply.gate import ACCOUNTS_PER_CALL, ConnectionGate
 from reconciler.apply.progress import PlainProgress
+from reconciler.apply.runtime import Runtime
 from reconciler.apply.timing import Timing
 from reconciler.core.keys import InstanceKey
 from reconciler.core.live import ConnectionStatus
@@ -13,7 +14,7 @@ from tests.unit.apply.helpers import FakeClock
 
 def _gate(clumio: FakeClumio, clock: FakeClock) -> ConnectionGate:
     timing = Timing(sleep=clock.sleep, now=clock.now, poll_seconds=10, poll_max_seconds=30)
-    return ConnectionGate(clumio, timing, PlainProgress(lambda _line: None))
+    return ConnectionGate(clumio, Runtime(timing, PlainProgress(lambda _line: None)))
 
 
 def test_old_template_version_and_connecting_accounts_are_named_with_reasons() -> None:

@@ -73,10 +73,7 @@ def test_rich_display_runs_a_whole_apply(tmp_path: Path) -> None:
     out = io.StringIO()
     progress = RichProgress(Console(file=out, force_terminal=True, width=120))
     executor = world.executor(onboarding_plan())
-    executor.progress = progress
-    executor.runner.progress = progress
-    executor.runner.waiter.progress = progress
-    executor.gate.progress = progress
+    executor.runtime.progress = progress  # the one place every step reads progress from
     result = executor.run()
     progress.stop()
     assert result.outcome.value == "succeeded"
