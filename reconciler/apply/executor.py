@@ -126,7 +126,7 @@ class Executor:
         result.operations_followed = self.context.followed
         result.outcome = Outcome.FAILED if result.failures or result.stopped_before else Outcome.SUCCEEDED
         result.seconds = self.timing.now() - started
-        self.journal.end(result.outcome.value, result.stop_reason)
+        self.journal.end(result.outcome, result.stop_reason)
         return result
 
     # -- one wave ------------------------------------------------------------------------------------------
@@ -191,7 +191,7 @@ class Executor:
         result.stop_reason = detail
         remaining = [op for op in self.plan.operations if self.journal.entry(op.operation_id) is None]
         self.journal.skipped(self.plan.plan_id, remaining)
-        self.journal.end(Outcome.INTERRUPTED.value, detail)
+        self.journal.end(Outcome.INTERRUPTED, detail)
         result.operations_submitted = self.context.submitted
         result.operations_followed = self.context.followed
         result.notes.append(detail)

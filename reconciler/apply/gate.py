@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 
-from reconciler.apply.model import Failure, GateResult
+from reconciler.apply.model import Failure, FailureStatus, GateResult
 from reconciler.apply.runtime import Runtime
 from reconciler.core.errors import ReconcilerError, Resumable
 from reconciler.core.keys import InstanceKey
@@ -90,4 +90,4 @@ def _why(pair: tuple[str, str], want: str | None, conn: Connection | None, elaps
         reason = f"Clumio connection is {conn.status.value} {after}"
     else:
         reason = f"Clumio connection reports template {conn.installed_template_version or '?'}, expected {want}"
-    return Failure(account, region, reason, status="NOT_CONNECTED")
+    return Failure(account, region, reason, status=FailureStatus.NOT_CONNECTED)

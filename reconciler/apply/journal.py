@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
-from reconciler.apply.model import Failure
+from reconciler.apply.model import Failure, Outcome
 from reconciler.core.keys import InstanceKey
 from reconciler.core.plan import Operation, OperationKind, Plan, StackSetDefinition
 from reconciler.core.secrets import Secret
@@ -21,9 +21,8 @@ from reconciler.state import (
     utc_now,
 )
 
-# last_apply.outcome values (reconciler/state/model.py documents them)
+# last_apply.outcome while a run is under way; when it ends, its Outcome's value (reconciler/state/model.py)
 RUNNING = "running"
-SUSPENDED = "suspended"
 
 
 class Journal:
@@ -67,9 +66,9 @@ class Journal:
         self._write(self.state.with_last_apply(plan_id=plan.plan_id, started_at=started, finished_at=None,
                                                outcome=RUNNING))
 
-    def end(self, outcome: str, detail: str | None = None) -> None:
+    def end(self, outcome: Outcome, detail: str | None = None) -> None:
         # The serial this very write stores (the backend bumps the one it was given): "applied (serial N)".
-        fields: dict[str, object] = {"finished_at": utc_now(), "outcome": outcome,
+        fields: dict[str, object] = {"finished_at": utc_now(), "outcome": outcome.value,
                                      "finished_serial": self.state.serial + 1}
         if detail:
             fields["detail"] = detail
@@ -78,7 +77,7 @@ class Journal:
     def suspend(self, detail: str) -> None:
         """The run stopped for a reason the next run cures (credentials expired, an endpoint went away): the apply
         stays unfinished (no ``finished_at``), so applying the same plan file again resumes it."""
-        self._write(self.state.with_last_apply(outcome=SUSPENDED, detail=detail))
+        self._write(self.state.with_last_apply(outcome=Outcome.SUSPENDED.value, detail=detail))
 
     def applied(self, plan_id: str) -> tuple[str, int | None] | None:
         """(outcome, serial) when plan ``plan_id`` was applied before and that apply ended; None otherwise."""

@@ -9,7 +9,6 @@ from collections.abc import Sequence
 from reconciler.apply.context import ApplyRun, Running
 from reconciler.apply.model import OperationOutcome
 from reconciler.apply.operation import complete, run_operation, start
-from reconciler.apply.wait import OperationTimeout
 from reconciler.core.plan import Operation
 
 Results = list[tuple[Operation, OperationOutcome]]
@@ -64,8 +63,6 @@ def _side_by_side(run: ApplyRun, queues: list[deque[Operation]]) -> Results:
                 outcome = complete(run, running, view)
                 results.append((running.op, outcome))
                 broken = broken or not outcome.ok
-            elif timing.now() - running.started >= timing.own_wait_seconds:
-                raise OperationTimeout(
-                    f"operation {running.op.operation_id} on StackSet {running.op.stack_set} is still "
-                    f"{view.status.value} after {int(timing.now() - running.started)}s",
-                    hint="it keeps running in AWS; re-run apply later (it will find and follow the operation)")
+            else:
+                run.waiter.check_bound(running.op.stack_set, running.op.operation_id, view, running.started,
+                                       timing.own_wait_seconds)

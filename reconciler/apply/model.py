@@ -8,6 +8,16 @@ from dataclasses import dataclass, field
 from reconciler.core.live import OperationStatus
 
 
+class FailureStatus(enum.StrEnum):
+    """Why an (account, region) counts as not done: its operation result FAILED, AWS CANCELLED it once the failure
+    tolerance was exceeded (ListStackSetOperationResults, §A6), or the Clumio gate found it NOT_CONNECTED.
+    A StrEnum so failures keep sorting (``order=True``) with their status as the last key."""
+
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+    NOT_CONNECTED = "NOT_CONNECTED"
+
+
 @dataclass(frozen=True, order=True)
 class Failure:
     """One (account, region) that did not end up done, and why (the operation result's StatusReason, or the Clumio
@@ -17,8 +27,7 @@ class Failure:
     region: str
     reason: str
     stack_set: str = ""
-    # FAILED (the account's own failure), CANCELLED (not attempted once the tolerance was exceeded), or NOT_CONNECTED
-    status: str = "FAILED"
+    status: FailureStatus = FailureStatus.FAILED
 
     def as_dict(self) -> dict[str, str]:
         return {"account": self.account, "region": self.region, "reason": self.reason}
@@ -79,7 +88,7 @@ class WaveResult:
     @property
     def cancelled_only_accounts(self) -> tuple[str, ...]:
         """Accounts AWS only cancelled (collateral of another account's failure), never failed themselves."""
-        failed = {f.account for f in self.failures if f.status != "CANCELLED"}
+        failed = {f.account for f in self.failures if f.status is not FailureStatus.CANCELLED}
         return tuple(sorted({f.account for f in self.failures} - failed))
 
 

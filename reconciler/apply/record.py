@@ -13,6 +13,10 @@ from reconciler.state import JournalEntry, JournalStatus
 JOURNAL_STATUS = {OperationStatus.SUCCEEDED: JournalStatus.SUCCEEDED, OperationStatus.STOPPED: JournalStatus.STOPPED}
 
 
+def journal_status(status: OperationStatus) -> JournalStatus:
+    return JOURNAL_STATUS.get(status, JournalStatus.FAILED)
+
+
 def record_outcome(run: ApplyRun, op: Operation, outcome: OperationOutcome) -> None:
     """Instances, the StackSet record (UpdateStackSet changes the definition even when it fails, §A4) and the
     journal entry."""
@@ -23,7 +27,7 @@ def record_outcome(run: ApplyRun, op: Operation, outcome: OperationOutcome) -> N
         definition, _ = run.stack_sets.definition_and_body(run.port_for(op.stack_set), op)
         params = run.stack_sets.parameters(definition, creating=False)
         run.journal.record_stack_set(definition, params.secrets_sent)
-    run.journal.finished(op.operation_id, JOURNAL_STATUS.get(outcome.status, JournalStatus.FAILED), outcome.failures)
+    run.journal.finished(op.operation_id, journal_status(outcome.status), outcome.failures)
 
 
 def done(entry: JournalEntry | None) -> bool:

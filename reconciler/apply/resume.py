@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from reconciler.apply.context import ApplyRun
 from reconciler.apply.journal import Journal
+from reconciler.apply.record import journal_status
 from reconciler.apply.runtime import Runtime
 from reconciler.apply.wait import OperationWaiter
 from reconciler.core.errors import ProviderError, ReconcilerError
@@ -67,7 +68,7 @@ def settle_unfinished(journal: Journal, port_for: Callable[[str], StackSets], ru
                               f"apply (plan {entry.plan_id})")
         view = waiter.wait(port, entry.stack_set, entry.operation_id, bound=runtime.timing.own_wait_seconds)
         failures = waiter.failures(port, entry.stack_set, entry.operation_id, view)
-        journal.finished(entry.operation_id, JournalStatus(view.status.value), failures)
+        journal.finished(entry.operation_id, journal_status(view.status), failures)
     return count
 
 

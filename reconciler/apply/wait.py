@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import logging
 
-from reconciler.apply.model import Failure
+from reconciler.apply.model import Failure, FailureStatus
 from reconciler.apply.runtime import Runtime
 from reconciler.core.errors import ProviderError, ReconcilerError
-from reconciler.core.live import OperationStatus, OperationView
+from reconciler.core.live import OperationResultStatus, OperationStatus, OperationView
 from reconciler.core.plan import Operation
 from reconciler.core.ports import StackSets
 
@@ -16,6 +16,12 @@ log = logging.getLogger(__name__)
 
 # How often a results list that has not caught up with a FAILED operation is read again (eventual consistency, §A6).
 RESULTS_CATCH_UP_READS = 3
+# The result rows that are failures (OperationResultStatus.failed), as apply reports them.
+FAILURE_STATUS = {OperationResultStatus.FAILED: FailureStatus.FAILED,
+                  OperationResultStatus.CANCELLED: FailureStatus.CANCELLED}
+
+
+FOLLOW_LATER = "it keeps running in AWS; re-run apply later (it will find and follow the operation)"
 
 
 class OperationTimeout(ProviderError):
@@ -43,19 +49,21 @@ class OperationWaiter:
         intervals = self.timing.poll_intervals()
         view = self.describe(port, stack_set, operation_id)
         while not view.status.finished:
-            waited = self.timing.now() - started
-            if waited >= bound:
-                raise OperationTimeout(
-                    f"operation {operation_id} on StackSet {stack_set} is still {view.status.value} after "
-                    f"{int(waited)}s",
-                    hint="it keeps running in AWS; re-run apply later (it will find and follow the operation), or "
-                         "raise the bound with CLUMIO_ORG_WAIT_SECONDS",
-                )
+            self.check_bound(stack_set, operation_id, view, started, bound,
+                             hint=f"{FOLLOW_LATER}, or raise the bound with CLUMIO_ORG_WAIT_SECONDS")
             self.timing.sleep(intervals.next())
             view = self.describe(port, stack_set, operation_id)
             if op is not None and self.runtime.progress.wants_instance_counts:
                 self._report_counts(port, op, started)
         return view
+
+    def check_bound(self, stack_set: str, operation_id: str, view: OperationView, started: float, bound: float, *,
+                    hint: str = FOLLOW_LATER) -> None:
+        """Raise OperationTimeout once an operation still running was followed for ``bound`` seconds."""
+        waited = self.timing.now() - started
+        if waited >= bound:
+            raise OperationTimeout(f"operation {operation_id} on StackSet {stack_set} is still {view.status.value} "
+                                   f"after {int(waited)}s", hint=hint)
 
     def _report_counts(self, port: StackSets, op: Operation, started: float) -> None:
         """Instances done/total for the live display; ListStackSetOperationResults is eventually consistent, so
@@ -81,7 +89,7 @@ class OperationWaiter:
                                    f"ListStackSetOperationResults {operation_id}")
             found = tuple(sorted(
                 Failure(r.account, r.region, r.status_reason or f"{r.status.value} (no reason given)", stack_set,
-                        r.status.value)
+                        FAILURE_STATUS[r.status])
                 for r in rows if r.status.failed
             ))
             expected = view.failed_count or (1 if view.status is OperationStatus.FAILED else 0)
