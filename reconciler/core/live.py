@@ -24,7 +24,7 @@ class AccountState(enum.Enum):
     CLOSED = "CLOSED"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Account:
     id: str
     name: str
@@ -32,7 +32,7 @@ class Account:
     parent_id: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class OrganizationalUnit:
     id: str
     name: str
@@ -156,6 +156,7 @@ class StackSetDriftDetails:
     drifted_count: int = 0
     in_sync_count: int = 0
     failed_count: int = 0
+    total_count: int = 0  # TotalStackInstancesCount: the instances that detection looked at
 
 
 # The tag that ties a managed StackSet to the clumio-org state deploying it (the state's lineage). Set on every
@@ -210,7 +211,7 @@ class LiveStackSet:
         return is_clumio_template(self.template_version, self.parameters)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LiveInstance:
     """A StackInstanceSummary (§A7). ``stack_id`` is absent for suspended accounts; ``organizational_unit_id`` is the
     OU named in the targets, possibly an ancestor of the account's parent."""
@@ -240,7 +241,7 @@ class ConnectionStatus(enum.Enum):
         return cls.UNKNOWN
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Connection:
     """A Clumio AWS connection for one account and region (id ``<account>_<region>``, clumio-api.md §3.3)."""
 
@@ -313,7 +314,7 @@ class OperationResultStatus(enum.Enum):
         return self in (OperationResultStatus.FAILED, OperationResultStatus.CANCELLED)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class OperationResult:
     """ListStackSetOperationResults row: one (account, region) of an operation (§A6)."""
 

@@ -75,8 +75,8 @@ def _running(operations: Iterable[OperationView]) -> OperationView | None:
 def split_by_region(regions: Sequence[str], accounts: int, page_size: int = INSTANCE_PAGE_SIZE) -> bool:
     """Whether listing instances region by region (in parallel) costs no more than 5% extra calls over one listing.
 
-    Per region the last page is partial, so a split costs up to one page per region more; with ``accounts`` as the
-    estimate of instances per region, split only when that stays within 5% (always true at thousands of accounts,
+    Per region the last page is partial, so a split costs up to one page per region more; with ``accounts`` the
+    instances each region will list (:func:`listed_per_region`), split only when that stays within 5% (always true at thousands of accounts,
     where it turns hundreds of sequential pages into a few parallel chains).
     """
     if len(regions) < 2 or accounts <= 0:
@@ -86,9 +86,34 @@ def split_by_region(regions: Sequence[str], accounts: int, page_size: int = INST
     return split <= 1.05 * single
 
 
+def listed_per_region(stack_set: LiveStackSet, tree: OrgTree) -> int:
+    """How many instances each region of ``stack_set`` will list: the accounts its targets hold. That is every
+    account under its OUs (the whole org when it names none), suspended ones included (they keep an instance,
+    SKIPPED_SUSPENDED_ACCOUNT, §A7), less the management account, where a service-managed StackSet never deploys."""
+    roots = stack_set.organizational_unit_ids or (tree.root_id,)
+    held: set[str] = set()
+    for root in roots:
+        held |= tree.accounts_under(root)
+    held.discard(tree.management_account)
+    return len(held)
+
+
+def known_per_region(stack_set: LiveStackSet) -> int | None:
+    """What AWS itself says each region holds, without the org tree: one for the self-managed StackSet (the
+    management account alone), AWS's own count from the last drift detection (TotalStackInstancesCount ÷ regions)
+    when there was one, else None (the tree must tell)."""
+    if stack_set.permission_model is PermissionModel.SELF_MANAGED:
+        return 1
+    total = stack_set.drift.total_count if stack_set.drift is not None else 0
+    if total > 0 and stack_set.regions:
+        return math.ceil(total / len(stack_set.regions))
+    return None
+
+
 class _OneStackSetRead:
     """Reads of one StackSet: describe first (it tells which regions hold instances), then instances and operations
-    side by side."""
+    side by side. The instance listing starts as soon as its split is known: at once when DescribeStackSet tells
+    (one region, the self-managed StackSet, a drift detection's count), else when the org walk ends."""
 
     def __init__(self, name: str, port: StackSetReads, pool: ThreadPoolExecutor, tree: Future[OrgTree]) -> None:
         self.name = name
@@ -101,12 +126,15 @@ class _OneStackSetRead:
         if live is None:
             return None, [], None
         operations = self.pool.submit(self.port.recent_operations, self.name)
-        # DescribeStackSet.Regions lists every region the StackSet has instances in; the org size estimates how many
-        # instances each holds (the self-managed StackSet holds only the management account). Without regions (an
-        # empty StackSet) one listing over all regions is as cheap.
+        # DescribeStackSet.Regions lists every region the StackSet has instances in. Without regions (an empty
+        # StackSet) or with one, a single listing is as cheap and needs nothing else.
         regions = list(live.regions)
-        per_region = 1 if live.permission_model is PermissionModel.SELF_MANAGED else len(self.tree.result().accounts)
-        split = split_by_region(regions, per_region)
+        split = False
+        if len(regions) >= 2:
+            per_region = known_per_region(live)
+            if per_region is None:
+                per_region = listed_per_region(live, self.tree.result())
+            split = split_by_region(regions, per_region)
         instances = self.port.list_instances(self.name, regions if split else None)
         return live, instances, _running(operations.result())
 
