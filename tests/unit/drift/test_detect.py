@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -86,7 +87,7 @@ def test_last_detection_reports_its_age_or_never_checked() -> None:
 
 def test_resource_drifts_are_read_only_for_drifted_instances_and_skip_in_sync_resources() -> None:
     drifted = instance("clumio-org", "333300000001", "us-east-1")
-    drifted = drifted.__class__(**{**drifted.__dict__, "drift_status": StackDriftStatus.DRIFTED})
+    drifted = replace(drifted, drift_status=StackDriftStatus.DRIFTED)
     in_sync = instance("clumio-org", "333300000002", "us-east-1")
     rows = resource_drifts(Port(0), [drifted, in_sync], {"clumio-org": "drift-op-1"})
     assert list(rows) == [InstanceKey("clumio-org", "333300000001", "us-east-1")]
