@@ -76,8 +76,8 @@ def split_by_region(regions: Sequence[str], accounts: int, page_size: int = INST
     """Whether listing instances region by region (in parallel) costs no more than 5% extra calls over one listing.
 
     Per region the last page is partial, so a split costs up to one page per region more; with ``accounts`` the
-    instances each region will list (:func:`listed_per_region`), split only when that stays within 5% (always true at thousands of accounts,
-    where it turns hundreds of sequential pages into a few parallel chains).
+    instances each region will list (:func:`listed_per_region`), split only when that stays within 5% (always true
+    at thousands of accounts, where it turns hundreds of sequential pages into a few parallel chains).
     """
     if len(regions) < 2 or accounts <= 0:
         return False
