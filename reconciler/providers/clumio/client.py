@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -91,6 +91,13 @@ class ClumioClient:
         self._token = Secret(raw.strip()) if raw.strip() else None
         self._on_call = on_call
         self._session = requests.Session()
+        # requests scans the environment (proxies, NO_PROXY, CA bundle, ~/.netrc) on every call when trust_env is
+        # on: 0.65 s over 2,000 accounts × 17 regions. They are read once here instead, with the same meaning
+        # (HTTPS_PROXY/HTTP_PROXY/NO_PROXY for the API host, REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE); the template
+        # download, to another host, resolves its own proxies (_fetch).
+        self._session.trust_env = False
+        self._session.proxies = requests.utils.get_environ_proxies(self.base_url)
+        self._session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
         adapter = HTTPAdapter(max_retries=retry or make_retry(), pool_maxsize=LIST_WORKERS * 2)
         self._session.mount("https://", adapter)
         self._session.mount("http://", adapter)
@@ -111,7 +118,7 @@ class ClumioClient:
         return text
 
     def _request(self, operation: str, method: str, path: str, resource: str, *,
-                 params: Mapping[str, str] | None = None, body: Any = None, url: str | None = None) -> Any:
+                 params: Mapping[str, str] | str | None = None, body: Any = None, url: str | None = None) -> Any:
         """One Clumio call; ``resource`` names the versioned media type (``aws-connections`` …, ``*`` for all)."""
         # Both Clumio SDKs always send the OU context, empty for the Global OU (clumio-api.md §1): so do we.
         headers = {"Authorization": self._auth(), "Accept": f"application/api.clumio.{resource}=v1+json",
@@ -132,7 +139,9 @@ class ClumioClient:
         if response.status_code >= 400:
             raise self._error(response, method, path)
         try:
-            return response.json()
+            # From the bytes: json detects UTF-8/16/32 itself, so requests' text decoding (a copy of every page)
+            # is skipped.
+            return json.loads(response.content)
         except ValueError:
             raise ProviderError(f"{self.base_url} answered {method} {path} with a body that is not JSON",
                                 hint="check clumio.api_url / CLUMIO_API_URL: it must be the API host "
@@ -159,7 +168,7 @@ class ClumioClient:
         if self._on_call is not None:
             self._on_call(f"clumio.{operation}")
         try:
-            response = self._session.get(url, timeout=TIMEOUT)
+            response = self._session.get(url, timeout=TIMEOUT, proxies=requests.utils.get_environ_proxies(url))
         except requests.RequestException as error:
             raise ProviderError(f"cannot download the Clumio template: {type(error).__name__}") from None
         if response.status_code >= 400:
@@ -241,14 +250,18 @@ class ClumioClient:
         params: dict[str, str] = {"limit": str(PAGE_LIMIT)}
         if flt:
             params["filter"] = json.dumps(flt, separators=(",", ":"), sort_keys=True)
+        # The query (a `$in` filter of 100 account ids is ~2.5 KB once percent-encoded) is encoded once per listing,
+        # not once per page; each page only appends its ``start``.
+        query = urlencode(params)
         out: list[Connection] = []
+        page = query
         while True:
-            data = self._request("ListConnections", "GET", "/connections/aws", "aws-connections", params=params)
+            data = self._request("ListConnections", "GET", "/connections/aws", "aws-connections", params=page)
             out.extend(_connection(item) for item in (data.get("_embedded") or {}).get("items", []))
             start = _next_start(data)
             if start is None:
                 return out
-            params = {**params, "start": start}
+            page = f"{query}&{urlencode({'start': start})}"
 
 
 def _next_start(data: Mapping[str, Any]) -> str | None:
