@@ -96,22 +96,7 @@ class Executor:
             # Operations an earlier, killed apply of *another* plan left SUBMITTED/RUNNING: followed to their end so
             # nothing started here collides with them.
             settle_unfinished(self.journal, self.context.port_for, self.runtime, except_plan=self.plan.plan_id)
-            for number, (name, ops) in enumerate(groups, start=1):
-                blocked = self.recheck(name, ops) if self.recheck is not None else None
-                if blocked is not None:
-                    result.stopped_before, result.stop_reason = name, blocked
-                    self.journal.skipped(self.plan.plan_id, [op for _, rest in groups[number - 1:] for op in rest
-                                                             if self.journal.entry(op.operation_id) is None])
-                    break
-                wave = self._run_wave(name, ops, number, len(groups))
-                result.waves.append(wave)
-                if wave.over_budget:
-                    later = [op for _, rest in groups[number - 1:] for op in rest
-                             if self.journal.entry(op.operation_id) is None]
-                    result.stopped_before = groups[number][0] if number < len(groups) else None
-                    result.stop_reason = self._stop_reason(wave)
-                    self.journal.skipped(self.plan.plan_id, later)
-                    break
+            self._walk(groups, result)
         except KeyboardInterrupt:
             self._interrupted(result)
             result.seconds = self.timing.now() - started
@@ -122,12 +107,36 @@ class Executor:
             self._suspended(result, exc)
             result.seconds = self.timing.now() - started
             return result
-        result.operations_submitted = self.context.submitted
-        result.operations_followed = self.context.followed
+        self._count(result)
         result.outcome = Outcome.FAILED if result.failures or result.stopped_before else Outcome.SUCCEEDED
         result.seconds = self.timing.now() - started
         self.journal.end(result.outcome, result.stop_reason)
         return result
+
+    def _walk(self, groups: list[tuple[str, list[Operation]]], result: ApplyResult) -> None:
+        """The waves in plan order; before each, the guardrail recheck; after one over its failure budget, the
+        rest is journalled SKIPPED and the run stops."""
+        for number, (name, ops) in enumerate(groups, start=1):
+            blocked = self.recheck(name, ops) if self.recheck is not None else None
+            if blocked is not None:
+                result.stopped_before, result.stop_reason = name, blocked
+                self._skip(groups[number - 1:])
+                return
+            wave = self._run_wave(name, ops, number, len(groups))
+            result.waves.append(wave)
+            if wave.over_budget:
+                result.stopped_before = groups[number][0] if number < len(groups) else None
+                result.stop_reason = self._stop_reason(wave)
+                self._skip(groups[number - 1:])
+                return
+
+    def _skip(self, groups: Sequence[tuple[str, list[Operation]]]) -> None:
+        self.journal.skipped(self.plan.plan_id, [op for _, ops in groups for op in ops
+                                                 if self.journal.entry(op.operation_id) is None])
+
+    def _count(self, result: ApplyResult) -> None:
+        result.operations_submitted = self.context.submitted
+        result.operations_followed = self.context.followed
 
     # -- one wave ------------------------------------------------------------------------------------------
     def _run_wave(self, name: str, ops: list[Operation], number: int, total: int) -> WaveResult:
@@ -150,19 +159,24 @@ class Executor:
                 gated.extend(k for k in op.instances
                              if (k.account, k.region) not in failed and k in self._changed)
         if gated and broken is None:
-            versions = self.context.stack_sets.gate_versions()
-            gate = self.gate.verify(name, gated, versions, self.options.verify_connections_seconds)
-            wave.gate = gate
-            by_pair = {(k.account, k.region): k.stack_set for k in gated}
-            wave.failures.extend(replace(f, stack_set=by_pair.get((f.account, f.region), "")) for f in gate.missing)
-            self.progress.gate_finished(name, gate)
-            missing = {(f.account, f.region) for f in gate.missing}
-            self.journal.record_connected({k: (k.account, k.region) not in missing for k in gated})
+            self._gate(wave, gated)
         wave.budget = failure_budget(self._waves.get(name))
         wave.over_budget = broken is not None or len(wave.failed_accounts) > wave.budget
         wave.seconds = self.timing.now() - started
         self.progress.wave_finished(wave)
         return wave
+
+    def _gate(self, wave: WaveResult, gated: list[InstanceKey]) -> None:
+        """The Clumio gate step: every (account, region) the wave created or changed is connected at the desired
+        version, or is a failure of the wave (reference/clumio-api.md §7); what it found is recorded in state."""
+        versions = self.context.stack_sets.gate_versions()
+        gate = self.gate.verify(wave.name, gated, versions, self.options.verify_connections_seconds)
+        wave.gate = gate
+        by_pair = {(k.account, k.region): k.stack_set for k in gated}
+        wave.failures.extend(replace(f, stack_set=by_pair.get((f.account, f.region), "")) for f in gate.missing)
+        self.progress.gate_finished(wave.name, gate)
+        missing = {(f.account, f.region) for f in gate.missing}
+        self.journal.record_connected({k: (k.account, k.region) not in missing for k in gated})
 
     def _stop_reason(self, wave: WaveResult) -> str:
         cancelled = wave.cancelled_only_accounts
@@ -192,8 +206,7 @@ class Executor:
         remaining = [op for op in self.plan.operations if self.journal.entry(op.operation_id) is None]
         self.journal.skipped(self.plan.plan_id, remaining)
         self.journal.end(Outcome.INTERRUPTED, detail)
-        result.operations_submitted = self.context.submitted
-        result.operations_followed = self.context.followed
+        self._count(result)
         result.notes.append(detail)
 
 
@@ -205,8 +218,7 @@ class Executor:
         running = sorted(self.context.running)
         detail = exc.message + (f"; still running in AWS: {', '.join(running)}" if running else "")
         result.stop_reason = detail
-        result.operations_submitted = self.context.submitted
-        result.operations_followed = self.context.followed
+        self._count(result)
         result.notes.append(detail)
         try:
             self.journal.suspend(detail)
