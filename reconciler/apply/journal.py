@@ -8,6 +8,7 @@ from dataclasses import replace
 
 from reconciler.apply.model import Failure, Outcome
 from reconciler.core.keys import InstanceKey
+from reconciler.core.live import StackInstanceStatus
 from reconciler.core.plan import Operation, OperationKind, Plan, StackSetDefinition
 from reconciler.core.secrets import Secret
 from reconciler.state import (
@@ -133,10 +134,10 @@ class Journal:
                 continue
             previous = instances.get(key)
             if (key.account, key.region) in failed:
-                record = InstanceRecord("OUTDATED", op.operation_id,
+                record = InstanceRecord(StackInstanceStatus.OUTDATED.value, op.operation_id,
                                         previous.template_version if previous else None, None, now)
             else:
-                record = InstanceRecord("CURRENT", op.operation_id, template_version,
+                record = InstanceRecord(StackInstanceStatus.CURRENT.value, op.operation_id, template_version,
                                         previous.connected if previous else None, now)
             instances[key] = record
         state = replace(self.state, instances=instances)
