@@ -1,4 +1,10 @@
-"""The typer application, global options, and the one place errors become exit codes."""
+"""The typer application, global options, and the one place errors become exit codes.
+
+Start-up is part of the interface (``--help`` and ``validate`` run in CI loops): the root group knows every command's
+name and one-line help (``COMMANDS``) and imports a command's module only when that command runs, so ``--help`` and
+``validate`` load neither boto3 nor the sandbox. Help is click's plain layout (``rich_markup_mode=None``): the same
+text, readable in CI logs, and rich is imported only by the commands that draw progress.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +14,11 @@ import logging
 import os
 import sys
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, MutableMapping, Sequence
 from typing import Any
 
 import typer
+import typer.core
 import typer.main
 
 from reconciler import __version__
@@ -20,18 +27,96 @@ from reconciler.cli._click import Abort, ClickException, Exit
 from reconciler.cli.common import GlobalOptions, error_lines
 from reconciler.core.errors import ReconcilerError
 
+# Every command: its name, the module whose ``register(app)`` adds it, and the one-line help ``--help`` lists
+# (the first paragraph of the command's own help; tests/unit/cli/test_startup.py keeps the two equal).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "validate": ("validate", "Check desired-state files against the schema and the cross-field rules; exit 0 when "
+                             "all are valid, else 1."),
+    "plan": ("plan", "Show what apply would change, per StackSet, account and region, grouped by wave."),
+    "show": ("show", "Show a saved plan (text, markdown or json) exactly as `plan` showed it; reads only the file."),
+    "apply": ("apply", "Run the plan's StackSet operations in waves; gate each wave on Clumio `connected`."),
+    "drift": ("drift", "Report drift: membership, instance status, template/parameter versions, resources, Clumio "
+                       "connections."),
+    "demo": ("demo", "Run plan → apply → drift on the embedded sandbox (a ~30-account demo organization)."),
+    "init": ("init", "Read the live organization (read only) and write a commented starter config."),
+    "import": ("import_", "Adopt an existing Clumio StackSet: record what is live in state, change nothing in AWS, "
+                          "and show what the next plan would change."),
+    "destroy": ("destroy", "Off-board: stack instances wave by wave in reverse order, then the StackSets, then the "
+                           "Clumio connections left behind. Shows the plan first; resumes after an interruption."),
+    "state": ("state", "Inspect and manage the state (where it lives, lock, backups)."),
+    "sandbox": ("sandbox", "A local AWS (Organizations, StackSets, STS, S3) and Clumio API to try clumio-org "
+                           "without accounts."),
+}
+COMMAND_MODULES = tuple(dict.fromkeys(module for module, _ in COMMANDS.values()))
+
+
+def load_command(name: str) -> Any:
+    """Import the module of command ``name`` and build its click command (a group for ``state`` / ``sandbox``)."""
+    module, _ = COMMANDS[name]
+    holder = typer.Typer(rich_markup_mode=None, pretty_exceptions_enable=False, add_completion=False)
+    importlib.import_module(f"reconciler.cli.{module}").register(holder)
+    command = typer.main.get_group(holder).commands[name]
+    _readable_metavars(command)
+    return command
+
+
+class _LazyCommands(MutableMapping[str, Any]):
+    """The root group's ``commands``: every name is known up front, a command is built the first time it is read."""
+
+    def __init__(self, built: MutableMapping[str, Any]) -> None:
+        self._built = dict(built)
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._built:
+            if name not in COMMANDS:
+                raise KeyError(name)
+            self._built[name] = load_command(name)
+        return self._built[name]
+
+    def built(self) -> list[Any]:
+        """The commands built so far (reading ``values()`` would import every command module)."""
+        return list(self._built.values())
+
+    def __setitem__(self, name: str, command: Any) -> None:
+        self._built[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        del self._built[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(dict.fromkeys([*COMMANDS, *self._built]))
+
+    def __len__(self) -> int:
+        return len(set(COMMANDS) | set(self._built))
+
+
+class LazyGroup(typer.core.TyperGroup):
+    """The root group: lists every command and imports only the one that runs."""
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self.commands = _LazyCommands(self.commands)
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(self.commands)
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        """The command list from ``COMMANDS``, without importing a command module."""
+        rows = [(name, summary) for name, (_, summary) in COMMANDS.items()]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
 app = typer.Typer(
     name="clumio-org",
     help="Onboard every account of an AWS Organization to Clumio through one CloudFormation StackSet.",
+    cls=LazyGroup,
     no_args_is_help=True,
+    rich_markup_mode=None,
     pretty_exceptions_enable=False,
     add_completion=True,  # --show-completion SHELL / --install-completion SHELL (bash, zsh, fish, powershell)
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-
-# Each command module exposes ``register(app)``; every one of them exists (a missing one is a packaging bug).
-COMMAND_MODULES = ("validate", "plan", "show", "apply", "drift", "state", "sandbox", "demo", "init", "import_",
-                   "destroy")
 
 # Options that belong to the whole tool and may stand before or after the command name, as in the AWS CLI
 # (``clumio-org plan --debug`` and ``clumio-org --debug plan`` mean the same). Those in the second set take a value.
@@ -74,14 +159,6 @@ def _root(
         logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
 
 
-def _register_commands() -> None:
-    for name in COMMAND_MODULES:
-        importlib.import_module(f"reconciler.cli.{name}").register(app)
-
-
-_register_commands()
-
-
 _COMMAND: Any = None
 
 
@@ -90,7 +167,7 @@ def _command() -> Any:
     global _COMMAND
     if _COMMAND is None:
         _COMMAND = typer.main.get_command(app)
-        _readable_metavars(_COMMAND)
+        _readable_metavars(_COMMAND)  # the root's own options; each command gets it when it is loaded
     return _COMMAND
 
 
@@ -126,7 +203,8 @@ def _readable_metavars(command: Any) -> None:
             return option
 
         command.get_help_option = help_option
-    for sub in getattr(command, "commands", {}).values():
+    subs = getattr(command, "commands", {})
+    for sub in (subs.built() if isinstance(subs, _LazyCommands) else subs.values()):
         _readable_metavars(sub)
 
 

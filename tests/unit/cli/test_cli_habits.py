@@ -84,7 +84,7 @@ def test_help_shows_readable_metavars(capsys: pytest.CaptureFixture[str]) -> Non
         code, out, _ = run(capsys, *argv)
         assert code == 0
         assert "<bool>" not in out and "<path>" not in out and "<str>" not in out, argv
-    assert "--format  -f      text|markdown|json" in run(capsys, "show", "--help")[1]
+    assert "-f, --format text|markdown|json" in run(capsys, "show", "--help")[1]
     out = run(capsys, "--help")[1]
     assert "--profile" in out and "--region" in out and "--show-completion" in out
 

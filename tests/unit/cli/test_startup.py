@@ -1,0 +1,65 @@
+"""Start-up: `--help` and `validate` load only what they use (no AWS SDK, no rich, no sandbox), `--help` still lists
+every command with its own one-line help, and every listed command loads. (The wall-time bound lives in
+benchmarks/startup.py.)"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from reconciler.cli.app import COMMANDS, load_command, main
+
+ROOT = Path(__file__).resolve().parents[3]
+HEAVY = ("boto3", "botocore", "rich", "reconciler.sandbox")
+
+PROBE = """
+import json, sys
+from reconciler.cli.app import main
+code = main(sys.argv[1:])
+loaded = sorted({m for m in sys.modules for heavy in %r if m == heavy or m.startswith(heavy + ".")})
+print("\\n@@" + json.dumps({"code": code, "loaded": loaded}))
+""" % (HEAVY,)
+
+
+def _run_fresh(*argv: str) -> tuple[dict[str, object], str]:
+    done = subprocess.run([sys.executable, "-c", PROBE, *argv], capture_output=True, text=True, cwd=ROOT,
+                          timeout=60, check=False)
+    out, _, report = done.stdout.rpartition("\n@@")
+    assert report, done.stderr
+    return json.loads(report), out
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["validate", "examples/demo.yaml"],
+                                  ["validate", "--format", "json", "examples/demo.yaml"]])
+def test_help_and_validate_load_no_aws_sdk_rich_or_sandbox(argv: list[str]) -> None:
+    report, out = _run_fresh(*argv)
+    assert report["code"] == 0, out
+    assert report["loaded"] == [], f"`clumio-org {' '.join(argv)}` imported {report['loaded']}"
+
+
+def test_help_lists_every_command_with_its_one_line_help() -> None:
+    report, out = _run_fresh("--help")
+    listed = re.findall(r"^  (\S+)  ", out.split("Commands:", 1)[1], flags=re.MULTILINE)
+    assert listed == list(COMMANDS)
+    flat = " ".join(out.split())
+    for _, summary in COMMANDS.values():
+        assert summary in flat
+
+
+@pytest.mark.parametrize("name", list(COMMANDS))
+def test_each_listed_command_loads_and_its_summary_is_its_own_help(name: str) -> None:
+    command = load_command(name)
+    assert command.name == name
+    first_paragraph = " ".join((command.help or "").split("\n\n")[0].split())
+    assert first_paragraph == COMMANDS[name][1]
+
+
+def test_an_unknown_command_still_suggests_the_close_one(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plna"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: no such command 'plna'. Did you mean 'plan'?"), err
