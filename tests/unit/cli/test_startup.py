@@ -21,9 +21,9 @@ PROBE = """
 import json, sys
 from reconciler.cli.app import main
 code = main(sys.argv[1:])
-loaded = sorted({m for m in sys.modules for heavy in %r if m == heavy or m.startswith(heavy + ".")})
+loaded = sorted({m for m in sys.modules for heavy in HEAVY if m == heavy or m.startswith(heavy + ".")})
 print("\\n@@" + json.dumps({"code": code, "loaded": loaded}))
-""" % (HEAVY,)
+""".replace("HEAVY", repr(HEAVY))
 
 
 def _run_fresh(*argv: str) -> tuple[dict[str, object], str]:
