@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -103,8 +104,14 @@ def _operation(op: Operation) -> dict[str, Any]:
     }
 
 
-def plan_to_json(plan: Plan) -> dict[str, Any]:
-    """The plan as a JSON-ready dict (schemas/plan.schema.json). Holds no secret: a plan never has one."""
+def _change(c: Change) -> dict[str, Any]:
+    return {"stack_set": c.key.stack_set, "account": c.key.account, "region": c.key.region,
+            "action": c.action.value, "reason": c.reason, "wave": c.wave, "ou_path": c.ou_path}
+
+
+def plan_to_json(plan: Plan, *, rows: bool = True) -> dict[str, Any]:
+    """The plan as a JSON-ready dict (schemas/plan.schema.json). Holds no secret: a plan never has one. With
+    ``rows=False`` the long lists (changes, operations) are left empty, for the streamed writer to fill."""
     return {
         "format_version": plan.format_version,
         "plan_id": plan.plan_id,
@@ -121,11 +128,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
              "properties": [{"name": p.name, "before": p.before, "after": p.after} for p in s.properties]}
             for s in plan.stack_set_changes
         ],
-        "changes": [
-            {"stack_set": c.key.stack_set, "account": c.key.account, "region": c.key.region,
-             "action": c.action.value, "reason": c.reason, "wave": c.wave, "ou_path": c.ou_path}
-            for c in plan.changes
-        ],
+        "changes": [_change(c) for c in plan.changes] if rows else [],
         "skipped": [{"account": s.account, "reason": s.reason, "stack_set": s.stack_set} for s in plan.skipped],
         "waves": [
             {"index": w.index, "name": w.name, "accounts": list(w.accounts), "max_concurrent": str(w.max_concurrent),
@@ -134,7 +137,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
              "note": w.note}
             for w in plan.waves
         ],
-        "operations": [_operation(op) for op in plan.operations],
+        "operations": [_operation(op) for op in plan.operations] if rows else [],
         "warnings": list(plan.warnings),
         "targets": targets_to_json(plan.targets),
         "extra": {k: v for k, v in plan.extra},
@@ -227,14 +230,36 @@ def write_plan(plan: Plan, path: Path | str) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(plan_to_json(plan), fh, indent=1, sort_keys=False)
-            fh.write("\n")
+            _stream(plan, fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+# The long lists of a plan: written item by item, one item a line, so the file is streamed (no second copy of the
+# plan as one string) with the C encoder (``json.dump(indent=...)`` runs the pure-Python one: ~2 s at 34,000 rows).
+_ROWS: dict[str, Callable[[Any], dict[str, Any]]] = {"changes": _change, "operations": _operation}
+
+
+def _stream(plan: Plan, fh: Any) -> None:
+    """The plan file's JSON: every key of :func:`plan_to_json`, in its order; the rows of the long lists one a line."""
+    head = plan_to_json(plan, rows=False)
+    sources: dict[str, Any] = {"changes": plan.changes, "operations": plan.operations}
+    fh.write("{")
+    for n, (key, value) in enumerate(head.items()):
+        fh.write(f"{',' if n else ''}\n {json.dumps(key)}: ")
+        if key in _ROWS:
+            encode = _ROWS[key]
+            fh.write("[")
+            for i, item in enumerate(sources[key]):
+                fh.write(("," if i else "") + "\n  " + json.dumps(encode(item), ensure_ascii=False))
+            fh.write("\n ]" if sources[key] else "]")
+        else:
+            fh.write(json.dumps(value, ensure_ascii=False))
+    fh.write("\n}\n")
 
 
 def read_plan(path: Path | str) -> Plan:
