@@ -141,12 +141,16 @@ def call(client: Any, operation: str, subject: str = "", **params: Any) -> dict[
         return method(**params)
 
 
-def paginate(client: Any, operation: str, result_key: str, subject: str = "", **params: Any) -> list[Any]:
-    """Every item of a paginated list call (pages followed until NextToken is absent, empty pages included)."""
+def paginate(client: Any, operation: str, result_key: str, subject: str = "", *,
+             convert: Callable[[Any], Any] | None = None, **params: Any) -> list[Any]:
+    """Every item of a paginated list call (pages followed until NextToken is absent, empty pages included). With
+    ``convert``, each page's items are converted as the page arrives, so the raw dicts of one page at a time are
+    held, never those of the whole listing (170,000 instance rows at 10,000 accounts × 17 regions)."""
     items: list[Any] = []
     with aws_errors(client.meta.service_model.signing_name, operation, subject):
         for page in client.get_paginator(_snake(operation)).paginate(**params):
-            items.extend(page.get(result_key, []))
+            rows = page.get(result_key, [])
+            items.extend(rows if convert is None else map(convert, rows))
     return items
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 from reconciler.core.desired import CallAs
@@ -64,8 +65,8 @@ class AwsStackSets:
         params: dict[str, Any] = {"StackSetName": name, "PaginationConfig": {"PageSize": INSTANCE_PAGE_SIZE}}
         if region is not None:
             params["StackInstanceRegion"] = region
-        raw = paginate(self._cfn, "ListStackInstances", "Summaries", name, **params, **self._as())
-        return [convert.stack_instance(name, r) for r in raw]
+        return paginate(self._cfn, "ListStackInstances", "Summaries", name, **params, **self._as(),
+                        convert=partial(convert.stack_instance, name))
 
     def describe_operation(self, stack_set: str, operation_id: str) -> OperationView:
         raw = call(self._cfn, "DescribeStackSetOperation", stack_set, StackSetName=stack_set,

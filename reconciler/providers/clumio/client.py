@@ -9,6 +9,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from sys import intern
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -290,15 +291,17 @@ def _timestamp(value: Any) -> datetime | None:
 
 
 def _connection(item: Mapping[str, Any]) -> Connection:
-    account = str(item.get("account_native_id", ""))
-    region = str(item.get("aws_region", ""))
+    # Accounts, regions and versions repeat over every connection (and the instances): one string each, interned.
+    account = intern(str(item.get("account_native_id", "")))
+    region = intern(str(item.get("aws_region", "")))
     config = item.get("config") or {}
+    version = config.get("installed_template_version")
     return Connection(
         id=str(item.get("id") or f"{account}_{region}"),
         account=account,
         region=region,
         status=ConnectionStatus(str(item.get("connection_status", "unknown"))),
-        installed_template_version=config.get("installed_template_version"),
+        installed_template_version=intern(version) if isinstance(version, str) else version,
         created=_timestamp(item.get("created_timestamp")),
         stack_arn=str(item["stack_arn"]) if item.get("stack_arn") else None,
         stack_name=str(item["stack_name"]) if item.get("stack_name") else None,
