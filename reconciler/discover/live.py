@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from types import MappingProxyType
 from typing import Any, Protocol, TypeVar
 
 from reconciler.core.desired import CallAs, Desired
@@ -179,8 +180,11 @@ def discover(desired: Desired, ports: PortSet, *, connections: bool = True,
         stack_sets: dict[str, LiveStackSet] = {}
         instances: dict[InstanceKey, LiveInstance] = {}
         running: dict[str, OperationView] = {}
-        for name, future in sets_f.items():
+        # Each StackSet's rows come sorted by key, whose first part is the StackSet name: taken in name order they
+        # fill the dict already sorted, with no second copy of 170,000 entries.
+        for name, future in sorted(sets_f.items()):
             live, rows, op = future.result()
+            rows.sort(key=_key)  # in place, and linear on the sorted rows the port returns
             if live is not None:
                 stack_sets[name] = live
             instances.update((row.key, row) for row in rows)
@@ -196,8 +200,9 @@ def discover(desired: Desired, ports: PortSet, *, connections: bool = True,
     return Live(
         org=tree,
         stack_sets=stack_sets,
-        instances=dict(sorted(instances.items())),
-        connections=_by_key(conns),
+        # Read-only views over dicts nothing else holds: Live keeps them as they are instead of copying them.
+        instances=MappingProxyType(instances),
+        connections=MappingProxyType(_by_key(conns)),
         clumio_template=template,
         enabled_regions=enabled,
         running_operations=running,
@@ -215,5 +220,9 @@ def listing_ports(desired: Desired, ports: PortSet) -> list[tuple[str, StackSetR
     return found
 
 
-def _by_key(connections: Iterable[Connection]) -> Mapping[tuple[str, str], Connection]:
+def _key(row: LiveInstance) -> InstanceKey:
+    return row.key
+
+
+def _by_key(connections: Iterable[Connection]) -> dict[tuple[str, str], Connection]:
     return {(c.account, c.region): c for c in sorted(connections, key=lambda c: (c.account, c.region))}
