@@ -10,9 +10,11 @@ from typing import Any
 import pytest
 
 import reconciler.apply.timing as apply_timing
-from tests.integration.apply_support import Run, cli, connections, demo_config, use_virtual_clock
+from tests.integration.apply_support import Run, cli, connections, demo_config, instances, use_virtual_clock
 
 STACK_SET = "clumio-org"
+MANAGEMENT_SET = "clumio-org-management"
+MANAGEMENT = "100000000001"
 
 
 class Killed(BaseException):
@@ -106,6 +108,33 @@ def test_destroy_killed_half_way_is_finished_by_a_rerun_without_a_second_operati
     reached = [(step.account, step.region) for op in ops for step in op.steps]
     assert len(reached) == len(set(reached)) == 72
     assert_nothing_left(sandbox)
+
+
+def test_destroy_with_the_management_account_onboarded_removes_its_stack_set_and_connections_too(
+        sandbox_env: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    use_virtual_clock(sandbox_env, monkeypatch)
+    config = demo_config(tmp_path)
+    config.write_text(config.read_text() + "\nmanagement_account:\n  onboard: true\n")
+    assert cli(capsys, "apply", "-c", str(config), "--auto-approve").code == 0
+    assert {r["Account"] for r in instances(sandbox_env, MANAGEMENT_SET)} == {MANAGEMENT}
+    assert len(connections(sandbox_env)) == 75  # 72 member (account, region)s and the management account's 3
+
+    run = destroy(capsys, config, "--allow-destroy", "--auto-approve")
+
+    assert run.code == 0, run.text
+    # The management account's StackSet goes last (its instances after every wave, the StackSet after the service
+    # StackSet), as the off-boarding document orders it.
+    planned = [line for line in run.out.splitlines() if line[:5].strip().isdigit() and "DeleteStackInstances" in line]
+    assert [line.split()[2] for line in planned] == [STACK_SET] * 3 + [MANAGEMENT_SET]
+    assert "wave destroy management account;" in planned[-1]
+    assert run.out.index("DeleteStackSet clumio-org\n") < run.out.index(f"DeleteStackSet {MANAGEMENT_SET}")
+    assert "Destroy complete: 75 stack instance(s), 2 StackSet(s) and 75 Clumio connection(s) removed." in run.out
+    assert_nothing_left(sandbox_env)
+    assert sandbox_env.world.stack_set(MANAGEMENT_SET).status == "DELETED"
+    assert not sandbox_env.world.stack_set(MANAGEMENT_SET).instances
+    assert [op.action for op in sandbox_env.world.stack_set(MANAGEMENT_SET).operations.values()] == ["CREATE", "DELETE"]
+    again = destroy(capsys, config, "--allow-destroy", "--auto-approve")
+    assert again.code == 0 and "Nothing to destroy" in again.out
 
 
 def test_import_takes_over_a_stack_set_another_state_deployed_with_its_lineage(
