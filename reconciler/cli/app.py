@@ -23,7 +23,7 @@ import typer.main
 
 from reconciler import __version__
 from reconciler.cli import common
-from reconciler.cli._click import Abort, ClickException, Exit
+from reconciler.cli._click import Abort, ClickException, Exit, plain_coercion
 from reconciler.cli.common import GlobalOptions, error_lines
 from reconciler.core.errors import ReconcilerError
 
@@ -178,6 +178,7 @@ def _readable_metavars(command: Any) -> None:
     """Help shows ``--out FILE`` and ``--format text|json``, and nothing after a flag (typer would print
     ``<bool>``, ``<path>``)."""
     for param in getattr(command, "params", ()):
+        plain_coercion(param)  # text and paths coerced without importing pydantic (see _click)
         if getattr(param, "param_type_name", "") == "argument" and hasattr(param, "display_type_rich"):
             param.display_type_rich = lambda ctx=None: None  # the argument's NAME says it; no `<str>` after it
             continue
@@ -200,6 +201,7 @@ def _readable_metavars(command: Any) -> None:
             option = _original(ctx)
             if option is not None:
                 option.metavar = ""
+                plain_coercion(option)
             return option
 
         command.get_help_option = help_option

@@ -15,7 +15,9 @@ import pytest
 from reconciler.cli.app import COMMANDS, load_command, main
 
 ROOT = Path(__file__).resolve().parents[3]
-HEAVY = ("boto3", "botocore", "rich", "reconciler.sandbox")
+HEAVY = ("boto3", "botocore", "rich", "reconciler.sandbox", "jsonschema", "pydantic")
+# jsonschema is loaded only for a file the quick schema check does not accept, pydantic (typer's coercion) only for a
+# value that is not plain text, a flag or a path: each costs more than half of the start-up budget.
 
 PROBE = """
 import json, sys
@@ -40,6 +42,15 @@ def test_help_and_validate_load_no_aws_sdk_rich_or_sandbox(argv: list[str]) -> N
     report, out = _run_fresh(*argv)
     assert report["code"] == 0, out
     assert report["loaded"] == [], f"`clumio-org {' '.join(argv)}` imported {report['loaded']}"
+
+
+def test_an_invalid_file_still_gets_jsonschema_s_located_messages(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text((ROOT / "examples" / "demo.yaml").read_text().replace("organization:", "organisation:", 1))
+    report, out = _run_fresh("validate", str(bad))
+    assert report["code"] == 1
+    assert f"{bad}:" in out and "organisation" in out
+    assert "jsonschema" in str(report["loaded"])
 
 
 def test_help_lists_every_command_with_its_one_line_help() -> None:
