@@ -106,12 +106,15 @@ def stack_instance(stack_set_name: str, raw: Mapping[str, Any]) -> LiveInstance:
     get = raw.get
     detailed = (get("StackInstanceStatus") or {}).get("DetailedStatus")
     ou = get("OrganizationalUnitId")
+    stack_id = get("StackId")
     return LiveInstance(
         key=InstanceKey(intern(stack_set_name), intern(raw["Account"]), intern(raw["Region"])),
         status=_INSTANCE_STATUS.get(get("Status", "CURRENT"), StackInstanceStatus.OUTDATED),
         detailed_status=_DETAILED_STATUS.get(detailed) if detailed else None,
         status_reason=get("StatusReason"),
-        stack_id=get("StackId"),
+        # Interned too: Clumio's connection for the same account and region names the same stack (stack_arn), and
+        # then both hold one string (providers/clumio/client.py interns it on its side).
+        stack_id=intern(stack_id) if stack_id else None,
         organizational_unit_id=intern(ou) if ou else None,
         drift_status=_DRIFT_STATUS.get(get("DriftStatus", "NOT_CHECKED"), StackDriftStatus.UNKNOWN),
         last_drift_check=get("LastDriftCheckTimestamp"),

@@ -303,7 +303,7 @@ def _connection(item: Mapping[str, Any]) -> Connection:
         status=ConnectionStatus(str(item.get("connection_status", "unknown"))),
         installed_template_version=intern(version) if isinstance(version, str) else version,
         created=_timestamp(item.get("created_timestamp")),
-        stack_arn=str(item["stack_arn"]) if item.get("stack_arn") else None,
+        stack_arn=intern(str(item["stack_arn"])) if item.get("stack_arn") else None,  # the instance's StackId
         stack_name=str(item["stack_name"]) if item.get("stack_name") else None,
     )
 
