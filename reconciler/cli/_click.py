@@ -30,6 +30,11 @@ except ImportError:  # pragma: no cover
 Abort = typer.Abort
 Exit = typer.Exit
 
+
+def is_no_args_help(exc: BaseException) -> bool:
+    """The "usage error" click raises for a group run without a command (its message is the group's help)."""
+    return type(exc).__name__ == "NoArgsIsHelpError"
+
 RuntimeParam: Any = None
 with contextlib.suppress(ImportError):  # which branch runs depends on the installed typer
     from typer._coercion import RuntimeParam, build_runtime_param
@@ -100,4 +105,4 @@ def plain_coercion(param: Any) -> None:
                                                   annotation=descriptor.annotation, leaf=leaf, descriptor=descriptor)
 
 
-__all__ = ["Abort", "ClickException", "Exit", "plain_coercion"]
+__all__ = ["Abort", "ClickException", "Exit", "is_no_args_help", "plain_coercion"]

@@ -23,7 +23,7 @@ import typer.main
 
 from reconciler import __version__
 from reconciler.cli import common
-from reconciler.cli._click import Abort, ClickException, Exit, plain_coercion
+from reconciler.cli._click import Abort, ClickException, Exit, is_no_args_help, plain_coercion
 from reconciler.cli.common import GlobalOptions, error_lines
 from reconciler.core.errors import ReconcilerError
 
@@ -207,6 +207,10 @@ def _readable_metavars(command: Any) -> None:
         command.get_help_option = help_option
     subs = getattr(command, "commands", {})
     for sub in (subs.built() if isinstance(subs, _LazyCommands) else subs.values()):
+        if not sub.short_help and sub.help:
+            # A group's command list shows each command's whole first paragraph (click would cut it at ~45
+            # characters with "...").
+            sub.short_help = " ".join(sub.help.split("\n\n")[0].split())
         _readable_metavars(sub)
 
 
@@ -280,6 +284,9 @@ def _run(args: list[str]) -> int:
         typer.echo("aborted", err=True)
         return 1
     except ClickException as exc:  # usage errors: a user mistake, so exit 1 like every other
+        if is_no_args_help(exc):  # `clumio-org` or `clumio-org state` alone: the help, as before
+            typer.echo(exc.format_message())
+            return 1
         _usage_error(exc)
         return 1
     except ReconcilerError as exc:

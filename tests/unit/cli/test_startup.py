@@ -74,3 +74,18 @@ def test_an_unknown_command_still_suggests_the_close_one(capsys: pytest.CaptureF
     assert main(["plna"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: no such command 'plna'. Did you mean 'plan'?"), err
+
+
+@pytest.mark.parametrize("argv", [[], ["state"], ["sandbox"]])
+def test_a_group_without_its_command_prints_its_help(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 1
+    out, err = capsys.readouterr()
+    assert out.startswith(f"Usage: clumio-org {' '.join([*argv, ''])}[OPTIONS] COMMAND") and "Commands:" in out
+    assert err == ""
+
+
+def test_a_group_lists_each_command_s_whole_first_paragraph(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["state", "--help"]) == 0
+    flat = " ".join(capsys.readouterr().out.split())
+    assert "unlock Release a lock left by a run that died. Make sure that run is really gone first." in flat
+    assert "..." not in flat.split("Commands:", 1)[1]
