@@ -1,1 +1,2 @@
-"""providers."""
+"""Providers: the edge where the ports meet the real services (boto3 for AWS, requests for Clumio); every fact a
+response carries is converted to core's typed models here, once."""
