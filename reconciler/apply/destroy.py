@@ -71,22 +71,25 @@ def _locked_destroy(request: DestroyRequest, ui: DestroyUI, ports: Any, backend:
     journal = Journal(backend, backend.read())
     # An interrupted destroy left its operation running: follow it first, then plan what is left.
     settle_unfinished(journal, port_for, Runtime(timing, ui.progress))
-    dplan = make_destroy_plan(desired, discover(desired, ports), retain_stacks=request.retain_stacks)
+    dplan = make_destroy_plan(desired, discover(desired, ports), retain_stacks=request.retain_stacks,
+                              remembered=frozenset(journal.state.offboarding))
     ui.show_plan(dplan)
     if dplan.empty:
+        _forget(journal, dplan.stack_sets)
         ui.echo("Nothing to destroy: no StackSet, stack instance or connection of this config is left.")
         return 0
     _check_allowed(dplan, request.allow_destroy)
     if not _confirm(desired, ui, request.auto_approve):
         ui.echo("Destroy cancelled; nothing was changed.")
         return 1
+    _remember(journal, dplan.removes)
     code = _delete_instances(desired, dplan, ports, journal, timing, ui)
     if code:
         return code
     _delete_stack_sets(dplan.stack_sets, port_for, ui)
-    _forget(backend, journal, dplan.stack_sets)
     for connection_id in dplan.connections:
         ports.clumio.delete_connection(connection_id)
+    _forget(journal, dplan.stack_sets)
     ui.echo(f"Destroy complete: {len(dplan.plan.changes)} stack instance(s), {len(dplan.stack_sets)} "
             f"StackSet(s) and {len(dplan.connections)} Clumio connection(s) removed.")
     return 0
@@ -143,10 +146,21 @@ def _delete_stack_sets(names: tuple[str, ...], port_for: Callable[[str], StackSe
         ui.echo(f"deleted StackSet {name}")
 
 
-def _forget(backend: Any, journal: Journal, names: tuple[str, ...]) -> None:
-    """The state no longer records the deleted StackSets (the journal stays, for the record)."""
+def _remember(journal: Journal, pairs: tuple[tuple[str, str], ...]) -> None:
+    """Written before the first deletion: the (account, region)s whose connections this destroy deletes at the
+    end, so a re-run after a kill finds them again (a connection need not name its stack, clumio-api.md §3.3)."""
     state = journal.state
-    if state is None or not any(n in state.stack_sets for n in names):
+    remembered = tuple(sorted(set(state.offboarding) | set(pairs)))
+    if remembered != state.offboarding:
+        journal.state = journal.backend.write(replace(state, offboarding=remembered))
+
+
+def _forget(journal: Journal, names: tuple[str, ...]) -> None:
+    """Once the connections are gone: the state no longer records the deleted StackSets, nor what the destroy was
+    removing (the journal stays, for the record)."""
+    state = journal.state
+    if not state.offboarding and not any(n in state.stack_sets for n in names):
         return
-    backend.write(replace(state, stack_sets={k: v for k, v in state.stack_sets.items() if k not in names},
-                          instances={k: v for k, v in state.instances.items() if k.stack_set not in names}))
+    journal.state = journal.backend.write(replace(
+        state, offboarding=(), stack_sets={k: v for k, v in state.stack_sets.items() if k not in names},
+        instances={k: v for k, v in state.instances.items() if k.stack_set not in names}))

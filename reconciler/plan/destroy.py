@@ -25,12 +25,15 @@ MANAGEMENT_WAVE = "management account"
 @dataclass(frozen=True)
 class DestroyPlan:
     """``plan`` holds the DeleteStackInstances operations (deterministic ids, so an interrupted destroy is resumed
-    like an apply); ``stack_sets`` are deleted after them in this order; ``connections`` (ids) last."""
+    like an apply); ``stack_sets`` are deleted after them in this order; ``connections`` (ids) last. ``removes``:
+    the (account, region)s whose stacks and connections this destroy removes, remembered in state before the
+    first deletion so a re-run finds their connections again without reading a stack from them."""
 
     plan: Plan
     stack_sets: tuple[str, ...]
     connections: tuple[str, ...]
     retained: tuple[InstanceKey, ...]
+    removes: tuple[tuple[str, str], ...] = ()
 
     @property
     def empty(self) -> bool:
@@ -50,9 +53,11 @@ def _retain(inst: LiveInstance, live: Live, retain_stacks: bool) -> bool:
             or inst.status is StackInstanceStatus.INOPERABLE)
 
 
-def make_destroy_plan(desired: Desired, live: Live, *, retain_stacks: bool = False,
-                      created_at: str | None = None) -> DestroyPlan:
-    """Everything the config manages, removed in the order Clumio's off-boarding asks for."""
+def make_destroy_plan(desired: Desired, live: Live, *, retain_stacks: bool = False, created_at: str | None = None,
+                      remembered: frozenset[tuple[str, str]] = frozenset()) -> DestroyPlan:
+    """Everything the config manages, removed in the order Clumio's off-boarding asks for. ``remembered``: the
+    (account, region)s an interrupted destroy was removing (state's ``offboarding``); their connections are left
+    behind by it even when they name no stack."""
     expansion = expand(desired, live.org)
     names = managed_names(desired)
     service, management = names[0], names[1] if len(names) > 1 else None
@@ -103,22 +108,28 @@ def make_destroy_plan(desired: Desired, live: Live, *, retain_stacks: bool = Fal
         state_lineage=None, stack_set_changes=(), changes=tuple(changes), skipped=(), waves=tuple(waves),
         operations=tuple(ops), estimate_seconds=sum(o.estimate_seconds for o in ops))
     stack_sets = tuple(n for n in (service, management) if n is not None and n in live.stack_sets)
-    return DestroyPlan(plan, stack_sets, _left_behind(live, names, set(retained)), tuple(retained))
+    left = _left_behind(live, names, set(retained), remembered)
+    kept = {(k.account, k.region) for k in retained}
+    deleted = {(k.account, k.region) for k in live.instances if k.stack_set in names} - kept
+    return DestroyPlan(plan, stack_sets, tuple(conn_id for _, conn_id in left), tuple(retained),
+                       tuple(sorted(deleted | {pair for pair, _ in left})))
 
 
-def _left_behind(live: Live, names: list[str], retained: set[InstanceKey]) -> tuple[str, ...]:
-    """Connections of the instances this destroy deletes (not the retained ones, whose stacks keep running), and
-    those whose stack is a managed StackSet's instance stack (left by an earlier, interrupted destroy)."""
+def _left_behind(live: Live, names: list[str], retained: set[InstanceKey],
+                 remembered: frozenset[tuple[str, str]]) -> list[tuple[tuple[str, str], str]]:
+    """((account, region), connection id) of the instances this destroy deletes (not the retained ones, whose
+    stacks keep running), of those an interrupted destroy was removing, and of those whose stack is a managed
+    StackSet's instance stack."""
     kept = {(k.account, k.region) for k in retained}
     deleted = {(k.account, k.region) for k in live.instances if k.stack_set in names} - kept
     others = {pair for other in live.other_clumio_stack_sets.values() for pair in other.instances}
-    ids = []
+    found = []
     for pair, conn in sorted(live.connections.items()):
         if pair in kept or pair in others:
             continue
-        if pair in deleted or stack_set_of_stack(stack_name_of(conn)) in names:
-            ids.append(conn.id)
-    return tuple(ids)
+        if pair in deleted or pair in remembered or stack_set_of_stack(stack_name_of(conn)) in names:
+            found.append((pair, conn.id))
+    return found
 
 
 def _plan_id(desired: Desired, ops: list[Operation]) -> str:

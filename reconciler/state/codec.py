@@ -9,7 +9,8 @@ Format 1 (current, schemas/state.schema.json)::
                     "connected", "updated_at"}, ...],          # sorted by (stack_set, account, region)
      "journal": [{"plan_id", "operation_id", "index", "kind", "stack_set", "wave", "status", "submitted_at",
                   "finished_at", "failures": [{"account", "region", "reason"}]}, ...],   # in submission order
-     "last_apply": {"plan_id", "started_at", "finished_at", "outcome"} | null}
+     "last_apply": {"plan_id", "started_at", "finished_at", "outcome"} | null,
+     "offboarding": [["<account>", "<region>"], ...]}         # only while a destroy is under way
 
 Format 0 (before the tool kept a journal; what people wrote by hand or with early scripts)::
 
@@ -101,6 +102,8 @@ def _head_to_json(state: State) -> dict[str, Any]:
     }
     for name in ("stack_sets", "journal", "last_apply"):
         _refuse_secrets(data[name], name)
+    if state.offboarding:
+        data["offboarding"] = [list(pair) for pair in sorted(set(state.offboarding))]
     return data
 
 
@@ -189,6 +192,7 @@ def state_from_json(data: Any, *, source: str = "state") -> State:
         },
         journal=[_journal_from_json(entry) for entry in data.get("journal", [])],
         last_apply=data.get("last_apply"),
+        offboarding=tuple((account, region) for account, region in data.get("offboarding", [])),
     )
 
 

@@ -193,6 +193,9 @@ class State:
     instances: dict[InstanceKey, InstanceRecord] = field(default_factory=dict)
     journal: list[JournalEntry] = field(default_factory=list)
     last_apply: dict[str, Any] | None = None
+    # (account, region)s a destroy under way removes: written before its first deletion, cleared when its Clumio
+    # connections are gone, so a re-run deletes them even when the connections name no stack (clumio-api.md §3.3).
+    offboarding: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def new(cls) -> State:

@@ -10,7 +10,15 @@ from typing import Any
 import pytest
 
 import reconciler.apply.timing as apply_timing
-from tests.integration.apply_support import Run, cli, connections, demo_config, instances, use_virtual_clock
+from tests.integration.apply_support import (
+    Run,
+    cli,
+    connections,
+    demo_config,
+    instances,
+    state_of,
+    use_virtual_clock,
+)
 
 STACK_SET = "clumio-org"
 MANAGEMENT_SET = "clumio-org-management"
@@ -108,6 +116,85 @@ def test_destroy_killed_half_way_is_finished_by_a_rerun_without_a_second_operati
     reached = [(step.account, step.region) for op in ops for step in op.steps]
     assert len(reached) == len(set(reached)) == 72
     assert_nothing_left(sandbox)
+
+
+def strip_stack_fields(sandbox: Any) -> None:
+    """Connections that name no stack (stack_arn / stack_name null, clumio-api.md §3.3): the destroy cannot tell
+    from them which StackSet made them."""
+    for connection in sandbox.world.clumio.connections.values():
+        connection.stack_arn = None
+    assert all(c["stack_arn"] is None and c["stack_name"] is None for c in connections(sandbox).values())
+
+
+@pytest.mark.parametrize("stack_fields", ["listed", "missing"])
+def test_destroy_killed_after_its_first_wave_is_finished_by_a_rerun_without_a_duplicate_operation(
+        applied: tuple[Any, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        stack_fields: str) -> None:
+    sandbox, config = applied
+    if stack_fields == "missing":
+        strip_stack_fields(sandbox)
+    clock = sandbox.world.clock
+
+    def die_once_the_second_wave_runs(seconds: float) -> None:
+        clock.advance(seconds)
+        if len(delete_operations(sandbox)) == 2:
+            raise Killed()
+
+    monkeypatch.setattr(apply_timing, "default_sleep", die_once_the_second_wave_runs)
+    with pytest.raises(Killed):
+        destroy(capsys, config, "--allow-destroy", "--auto-approve")
+    first, second = sorted(delete_operations(sandbox), key=lambda op: op.id)
+    now = sandbox.world.now_ts()
+    assert first.status(now) == "SUCCEEDED" and len(first.steps) == 45  # the first wave ("rest") is gone
+    assert len(connections(sandbox)) == 72  # its 45 connections are still there: they go last
+    monkeypatch.setattr(apply_timing, "default_sleep", lambda seconds: clock.advance(seconds))
+
+    run = destroy(capsys, config, "--allow-destroy", "--auto-approve")
+
+    assert run.code == 0, run.text
+    assert f"journal: following {second.id}" in run.out
+    ops = delete_operations(sandbox)
+    assert len(ops) == 3  # one DeleteStackInstances per wave, none submitted twice
+    reached = [(step.account, step.region) for op in ops for step in op.steps]
+    assert len(reached) == len(set(reached)) == 72
+    # The re-run followed the second wave to its end, then deleted the last one (6 instances); the connections of
+    # the waves deleted before and during the kill are removed too, stack fields or not.
+    assert "Destroy complete: 6 stack instance(s), 1 StackSet(s) and 72 Clumio connection(s) removed." in run.out
+    assert_nothing_left(sandbox)
+    assert "offboarding" not in state_of(config)
+    again = destroy(capsys, config, "--allow-destroy", "--auto-approve")
+    assert again.code == 0 and "Nothing to destroy" in again.out
+
+
+def test_destroy_killed_among_its_connection_deletes_finishes_them_when_they_name_no_stack(
+        applied: tuple[Any, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from reconciler.providers.clumio.client import ClumioClient
+
+    sandbox, config = applied
+    strip_stack_fields(sandbox)
+    delete = ClumioClient.delete_connection
+    done = {"n": 0}
+
+    def die_after_ten(client: ClumioClient, connection_id: str) -> None:
+        if done["n"] == 10:
+            raise Killed()
+        delete(client, connection_id)
+        done["n"] += 1
+
+    monkeypatch.setattr(ClumioClient, "delete_connection", die_after_ten)
+    with pytest.raises(Killed):
+        destroy(capsys, config, "--allow-destroy", "--auto-approve")
+    assert sandbox.world.stack_set(STACK_SET).status == "DELETED" and len(connections(sandbox)) == 62
+    assert len(state_of(config)["offboarding"]) == 72  # what the killed destroy was removing
+    monkeypatch.setattr(ClumioClient, "delete_connection", delete)
+
+    run = destroy(capsys, config, "--allow-destroy", "--auto-approve")
+
+    assert run.code == 0, run.text
+    assert "Destroy complete: 0 stack instance(s), 0 StackSet(s) and 62 Clumio connection(s) removed." in run.out
+    assert len(delete_operations(sandbox)) == 3  # no stack instance operation submitted again
+    assert_nothing_left(sandbox)
+    assert "offboarding" not in state_of(config)
 
 
 def test_destroy_with_the_management_account_onboarded_removes_its_stack_set_and_connections_too(

@@ -51,3 +51,13 @@ def test_retain_stacks_keeps_stacks_and_their_connections() -> None:
     assert [k.account for op in retained for k in op.instances] == ["444400000002"]
     kept = make_destroy_plan(desired, deployed(desired), retain_stacks=True)
     assert all(op.retain_stacks for op in kept.plan.operations) and kept.connections == ()
+
+
+def test_connections_a_killed_destroy_was_removing_are_deleted_though_they_name_no_stack() -> None:
+    desired = make_desired(ous=["/Security"])
+    full = make_destroy_plan(desired, deployed(desired))
+    assert len(full.removes) == len(full.connections) == 4  # remembered in state before the first deletion
+    gone = make_live(demo_org(), connections=[connection(a, r) for a, r in full.removes])  # instances deleted
+    assert make_destroy_plan(desired, gone).empty  # from the connections alone, nothing says they were ours
+    again = make_destroy_plan(desired, gone, remembered=frozenset(full.removes))
+    assert again.connections == full.connections and not again.plan.operations

@@ -170,3 +170,13 @@ def test_the_identity_a_write_checks_is_the_same_however_the_file_is_laid_out() 
     compact = json.dumps(json.loads(written))
     for text in (written, reformatted, compact, written.encode()):
         assert state_identity(text) == ('odd "lineage" \\ value', 41)
+
+
+def test_what_a_destroy_under_way_removes_is_kept_and_absent_once_it_is_done() -> None:
+    pairs = (("111111111111", "us-east-1"), ("222222222222", "eu-west-1"))
+    state = replace(full_state(), offboarding=pairs)
+    document = json.loads(state_to_text(state))
+    assert document["offboarding"] == [list(p) for p in pairs]
+    assert list(jsonschema.Draft202012Validator(state_schema()).iter_errors(document)) == []
+    assert state_from_text(state_to_text(state)).offboarding == pairs
+    assert "offboarding" not in json.loads(state_to_text(full_state()))  # older readers see the same file
