@@ -8,12 +8,15 @@ import sys
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from reconciler.core.desired import Desired
 from reconciler.core.errors import ReconcilerError
 from reconciler.core.terminal import terminal_safe
+
+if TYPE_CHECKING:
+    from reconciler.core.desired import Desired
 
 CONFIG_ENV = "CLUMIO_ORG_CONFIG"
 DEFAULT_CONFIG = "clumio-org.yaml"
