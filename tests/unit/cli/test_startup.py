@@ -25,11 +25,14 @@ from reconciler.cli.app import main
 code = main(sys.argv[1:])
 loaded = sorted({m for m in sys.modules for heavy in HEAVY if m == heavy or m.startswith(heavy + ".")})
 print("\\n@@" + json.dumps({"code": code, "loaded": loaded}))
-""".replace("HEAVY", repr(HEAVY))
+"""
+# What only the commands that read a desired-state file need: `--help` runs none of them.
+NOT_FOR_HELP = ("yaml", "reconciler.config", "reconciler.core.desired")
 
 
-def _run_fresh(*argv: str) -> tuple[dict[str, object], str]:
-    done = subprocess.run([sys.executable, "-c", PROBE, *argv], capture_output=True, text=True, cwd=ROOT,
+def _run_fresh(*argv: str, heavy: tuple[str, ...] = HEAVY) -> tuple[dict[str, object], str]:
+    probe = PROBE.replace("HEAVY", repr(heavy))
+    done = subprocess.run([sys.executable, "-c", probe, *argv], capture_output=True, text=True, cwd=ROOT,
                           timeout=60, check=False)
     out, _, report = done.stdout.rpartition("\n@@")
     assert report, done.stderr
@@ -42,6 +45,12 @@ def test_help_and_validate_load_no_aws_sdk_rich_or_sandbox(argv: list[str]) -> N
     report, out = _run_fresh(*argv)
     assert report["code"] == 0, out
     assert report["loaded"] == [], f"`clumio-org {' '.join(argv)}` imported {report['loaded']}"
+
+
+def test_help_loads_neither_yaml_nor_the_config_model() -> None:
+    report, out = _run_fresh("--help", heavy=NOT_FOR_HELP)
+    assert report["code"] == 0, out
+    assert report["loaded"] == [], f"`clumio-org --help` imported {report['loaded']}"
 
 
 def test_an_invalid_file_still_gets_jsonschema_s_located_messages(tmp_path: Path) -> None:
