@@ -23,9 +23,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import reconciler.apply.timing as timing  # noqa: E402
+
 import reconciler.providers.factory as factory  # noqa: E402
 from reconciler.cli.app import main  # noqa: E402
+from reconciler.sandbox.clock import VirtualClock  # noqa: E402
 from tests.config_inputs import example_sources, make_case, run_case  # noqa: E402
 from tests.fakes import fake_ports  # noqa: E402
 
@@ -34,13 +35,7 @@ CLASSES = ("internal", "unlocated", "split", "raw", "exit")
 
 
 def _use_fakes() -> None:
-    clock = [0.0]
-
-    def sleep(seconds: float) -> None:
-        clock[0] += seconds
-
     factory.build_ports = lambda desired, **_: fake_ports()  # type: ignore[assignment]
-    timing.default_sleep, timing.default_now = sleep, lambda: clock[0]
     os.environ["AWS_ENDPOINT_URL"] = "http://127.0.0.1:9"  # nothing may leave the process; a stray call fails fast
     os.environ.setdefault("CLUMIO_API_TOKEN", "fake")
 
@@ -66,7 +61,7 @@ def main_() -> int:
         commands = ("validate", "validate-json", "plan") + (("apply",) if number % 5 == 0 else ())
         with tempfile.TemporaryDirectory() as folder:
             began = time.monotonic()
-            for finding in run_case(case, Path(folder), main, commands):
+            for finding in run_case(case, Path(folder), lambda argv: main(argv, clock=VirtualClock()), commands):
                 command, _, rest = finding.partition(": ")
                 kind, _, detail = rest.partition(": ")
                 findings[kind].append(f"case {number} ({case.kind}) {command}: {detail}")

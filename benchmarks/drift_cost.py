@@ -20,6 +20,8 @@ import shlex
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +47,17 @@ def edit_one_stack(env: dict[str, str], spec: dict[str, Any]) -> None:
     response = requests.post(f"{base}/_sandbox/events/drift-stack", json={"account": account,
                              "region": spec["regions"]["enabled"][0]}, timeout=60)
     response.raise_for_status()
+
+
+@dataclass
+class SandboxTime:
+    """The sandbox's "now" read over the wire; a detection's waits are real sleeps (the served world runs on a
+    scaled wall clock)."""
+
+    now: Callable[[], Any]
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
 
 
 def sandbox_clock(env: dict[str, str]) -> Any:
@@ -77,7 +90,6 @@ def main(argv: list[str] | None = None) -> int:
     accounts = args.accounts or (200 if args.quick else 2000)
     n_regions = args.regions or (4 if args.quick else 17)
 
-    from reconciler.cli import drift as drift_cli
     from reconciler.config import load_desired
     from reconciler.discover.live import discover
     from reconciler.discover.preflight import preflight
@@ -86,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     from reconciler.providers.factory import build_ports
     from reconciler.render.drift_json import render_drift_json
     from reconciler.sandbox.worldgen import generate_world_spec
+    from reconciler.usecases.context import Context
+    from reconciler.usecases.drift import gather
 
     regions = regions_with_home(n_regions)
     spec = generate_world_spec(accounts, regions=regions, ou_depth=3, fanout=4, deployed=True,
@@ -102,7 +116,6 @@ def main(argv: list[str] | None = None) -> int:
         try:
             os.environ.update(served.client_env())
             desired = load_desired(config)
-            drift_cli.clock.now = sandbox_clock(env)
             build_ports(desired)  # warm-up: botocore loads its service models once per process, not an API cost
 
             if args.detect:
@@ -113,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
                   flush=True)
             drift_ports = build_ports(desired)
             wall0 = time.perf_counter()
-            got = drift_cli.gather(desired, drift_ports, detect_drift=args.detect, timeout=3600)
+            ctx = Context(desired, clock=SandboxTime(sandbox_clock(env)), given_ports=drift_ports)
+            got = gather(ctx, detect_drift=args.detect, timeout=3600)
             report = build_report(got.inputs, config_path=str(config), detections=got.detections, notes=got.notes)
             render_drift_json(report)
             drift_wall = time.perf_counter() - wall0

@@ -27,13 +27,14 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import reconciler.apply.timing as apply_timing  # noqa: E402
 from reconciler.cli.app import main  # noqa: E402
 from reconciler.sandbox import worldfile  # noqa: E402
 from reconciler.sandbox.clock import ScaledClock, VirtualClock  # noqa: E402
@@ -45,9 +46,20 @@ SPEC = worldfile.load_world_spec(worldfile.default_world_path())
 Fault = Callable[[RunningSandbox], None]
 
 
-def cli(*argv: str) -> int:
+def cli(*argv: str, clock: Any = None) -> int:
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        return main(list(argv))
+        return main(list(argv), clock=clock)
+
+
+@dataclass
+class Sleeping:
+    """The sandbox's virtual time with the benchmark's sleeper (which injects the fault on its n-th sleep)."""
+
+    clock: VirtualClock
+    sleep: Callable[[float], None]
+
+    def now(self) -> datetime:
+        return self.clock.now()
 
 
 def _operations(sandbox: RunningSandbox) -> list[dict[str, Any]]:
@@ -95,12 +107,11 @@ class Trial:
                 fault(self.sandbox)
             self.clock.advance(seconds)
 
-        apply_timing.default_sleep = sleep
-        apply_timing.default_now = lambda: self.clock.now().timestamp()
-        codes = [cli("apply", str(self.planfile), "-c", str(self.config))]
+        clock = Sleeping(self.clock, sleep)
+        codes = [cli("apply", str(self.planfile), "-c", str(self.config), clock=clock)]
         heal(self.sandbox)
         while codes[-1] != 0 and len(codes) < 4:
-            codes.append(cli("apply", str(self.planfile), "-c", str(self.config)))
+            codes.append(cli("apply", str(self.planfile), "-c", str(self.config), clock=clock))
         steps = sorted(op["operation_id"] for op in plan["operations"] if op["kind"] != "CreateStackSet")
         ops = _operations(self.sandbox)
         rows = _instances(self.sandbox)

@@ -42,7 +42,6 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from support.bounds import Bounds  # noqa: E402
 
-import reconciler.apply.timing as apply_timing  # noqa: E402
 from reconciler.cli.app import main  # noqa: E402
 from reconciler.config import load_desired  # noqa: E402
 from reconciler.sandbox.clock import VirtualClock  # noqa: E402
@@ -199,20 +198,17 @@ def run(accounts: int, regions: list[str], poll_seconds: float, sample: int) -> 
     wave_accounts = [len(canary), critical_n, active - len(canary) - critical_n]
 
     saved_env = dict(os.environ)
-    saved_timing = (apply_timing.default_sleep, apply_timing.default_now)
     os.environ.update(sandbox.env())
     os.environ.update({"CI": "true", "CLUMIO_ORG_POLL_SECONDS": str(poll_seconds), "AWS_CONFIG_FILE": os.devnull,
                        "AWS_SHARED_CREDENTIALS_FILE": os.devnull})
-    apply_timing.default_sleep = lambda seconds: clock.advance(seconds)
-    apply_timing.default_now = lambda: clock.now().timestamp()
     out = io.StringIO()
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-            planned_code = main(["plan", "-c", str(config), "--out", str(plan_file)])
+            planned_code = main(["plan", "-c", str(config), "--out", str(plan_file)], clock=clock)
         sim_start = clock.now()
         wall_start = time.monotonic()
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-            code = main(["apply", "-c", str(config), str(plan_file)])
+            code = main(["apply", "-c", str(config), str(plan_file)], clock=clock)
         wall = time.monotonic() - wall_start
         makespan = (clock.now() - sim_start).total_seconds()
         cfn = sandbox.client("cloudformation")
@@ -223,7 +219,6 @@ def run(accounts: int, regions: list[str], poll_seconds: float, sample: int) -> 
     finally:
         os.environ.clear()
         os.environ.update(saved_env)
-        apply_timing.default_sleep, apply_timing.default_now = saved_timing
         sandbox.stop()
     if code != 0 or planned_code not in (0, 2):
         print(out.getvalue()[-4000:])

@@ -58,7 +58,7 @@ def run_destroy(request: DestroyRequest, ui: DestroyUI, *, ports: Any = None, ba
         from reconciler.state import open_backend
 
         backend = open_backend(desired)
-    timing = timing or Timing.from_env()
+    timing = timing or Timing()
     with backend.lock("destroy"), redacted_logs():
         return _locked_destroy(request, ui, ports, backend, timing)
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import Protocol
 
 from reconciler.apply.model import ApplyResult, GateResult, OperationOutcome, WaveResult
 from reconciler.core.plan import Operation
-from reconciler.core.settings import parse_settings
 
 
 def human_seconds(seconds: float) -> str:
@@ -21,11 +19,6 @@ def human_seconds(seconds: float) -> str:
         return f"{minutes}m" if sec < 30 or minutes >= 10 else f"{minutes}m{sec:02d}s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h{minutes:02d}m"
-
-
-def heartbeat_seconds() -> float:
-    """How often a CI log hears from each running operation (``$CLUMIO_ORG_HEARTBEAT_SECONDS``, default 60 s)."""
-    return parse_settings(os.environ).heartbeat_seconds
 
 
 def _count(op: Operation) -> str:
@@ -55,7 +48,8 @@ class PlainProgress:
 
     With ``heartbeat`` (seconds), every running operation and every Clumio gate also prints a line at that steady
     interval — instances done/total, failed, elapsed, ETA — so a wave that runs for half an hour is never silent.
-    ``now`` is the clock (apply's injected one by default, so tests on simulated time see simulated heartbeats).
+    ``now`` is the run's clock in seconds (``Timing.now``: tests on simulated time see simulated heartbeats); needed
+    only with ``heartbeat``.
     """
 
     def __init__(self, emit: Callable[[str], None], *, heartbeat: float | None = None,
@@ -67,11 +61,9 @@ class PlainProgress:
         self._beat_started: dict[str, float] = {}
 
     def _clock(self) -> float:
-        if self._now is not None:
-            return self._now()
-        from reconciler.apply import timing
-
-        return timing.default_now()
+        if self._now is None:
+            raise TypeError("PlainProgress(heartbeat=...) needs now=, the run's clock")
+        return self._now()
 
     @property
     def wants_instance_counts(self) -> bool:

@@ -1,13 +1,12 @@
-"""How apply waits: an injectable sleeper and clock, poll intervals from the environment, capped jittered backoff."""
+"""How apply waits: on the run's injected clock (reconciler.core.clock), poll intervals from the settings, capped
+jittered backoff."""
 
 from __future__ import annotations
 
-import os
 import random
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from reconciler.core.clock import Clock, SystemClock
 from reconciler.core.settings import (
     DEFAULT_POLL_SECONDS,
     DEFAULT_WAIT_SECONDS,
@@ -15,7 +14,6 @@ from reconciler.core.settings import (
     POLL_MAX_ENV,
     WAIT_ENV,
     Settings,
-    parse_settings,
 )
 
 __all__ = ["POLL_ENV", "POLL_MAX_ENV", "WAIT_ENV", "PollIntervals", "Timing"]
@@ -27,32 +25,18 @@ DEFAULT_FOREIGN_WAIT_SECONDS = DEFAULT_WAIT_SECONDS
 DEFAULT_OWN_WAIT_SECONDS = 24 * 3600.0
 
 
-def system_sleep(seconds: float) -> None:
-    time.sleep(seconds)
-
-
-def system_now() -> float:
-    return time.monotonic()
-
-
-# What Timing.from_env uses when no sleeper/clock is passed. Tests and benchmarks that drive the CLI in-process
-# replace these two with their virtual clock (the sandbox's VirtualClock), instead of sleeping for real.
-default_sleep: Callable[[float], None] = system_sleep
-default_now: Callable[[], float] = system_now
-
-
 @dataclass(frozen=True)
 class Timing:
     """Where apply's time comes from.
 
-    ``sleep`` and ``now`` are injected: tests and benchmarks advance the sandbox's VirtualClock instead of sleeping,
-    so a 2,000-account rollout runs in seconds. ``now`` returns seconds (any epoch; only differences matter).
-    Poll intervals start at ``poll_seconds`` and grow by half each time up to ``poll_max_seconds`` — AWS asks for
-    backoff, and DescribeStackSetOperation is cheap but rate-limited like every other call.
+    ``clock`` is injected (the run's context holds it): tests and benchmarks hand in the sandbox's VirtualClock
+    instead of sleeping, so a 2,000-account rollout runs in seconds. ``now()`` is that clock in seconds (only
+    differences matter). Poll intervals start at ``poll_seconds`` and grow by half each time up to
+    ``poll_max_seconds`` — AWS asks for backoff, and DescribeStackSetOperation is cheap but rate-limited like every
+    other call.
     """
 
-    sleep: Callable[[float], None] = time.sleep
-    now: Callable[[], float] = time.monotonic
+    clock: Clock = field(default_factory=SystemClock, compare=False)
     poll_seconds: float = DEFAULT_POLL_SECONDS
     poll_max_seconds: float = DEFAULT_POLL_SECONDS * 6
     foreign_wait_seconds: float = DEFAULT_FOREIGN_WAIT_SECONDS
@@ -61,21 +45,21 @@ class Timing:
     rng: random.Random = field(default_factory=lambda: random.Random(), compare=False)
 
     @classmethod
-    def from_env(cls, sleep: Callable[[float], None] | None = None,
-                 now: Callable[[], float] | None = None) -> Timing:
-        """The timing the environment's settings ask for (a bad value is an error naming the variable)."""
-        return cls.from_settings(parse_settings(os.environ), sleep=sleep, now=now)
-
-    @classmethod
-    def from_settings(cls, settings: Settings, sleep: Callable[[float], None] | None = None,
-                      now: Callable[[], float] | None = None) -> Timing:
+    def from_settings(cls, settings: Settings, clock: Clock | None = None) -> Timing:
+        """The timing ``settings`` ask for, on ``clock`` (the system clock when none is given)."""
         return cls(
-            sleep=sleep or default_sleep,
-            now=now or default_now,
+            clock=clock or SystemClock(),
             poll_seconds=settings.poll_seconds,
             poll_max_seconds=settings.poll_max_seconds,
             foreign_wait_seconds=settings.wait_seconds,
         )
+
+    def now(self) -> float:
+        """The clock's now in seconds since the epoch."""
+        return self.clock.now().timestamp()
+
+    def sleep(self, seconds: float) -> None:
+        self.clock.sleep(seconds)
 
     def poll_intervals(self) -> PollIntervals:
         return PollIntervals(self.poll_seconds, self.poll_max_seconds)

@@ -267,17 +267,19 @@ def _environment_kept() -> Iterator[None]:
             os.environ["AWS_PROFILE"] = saved
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI and return its exit code; user errors exit 1 with a message, never a traceback."""
+def main(argv: Sequence[str] | None = None, *, clock: Any = None) -> int:
+    """Run the CLI and return its exit code; user errors exit 1 with a message, never a traceback. ``clock``
+    (a ``reconciler.core.clock.Clock``) replaces the system clock for this run: tests and benchmarks pass the
+    sandbox's virtual one."""
     args = hoist_global_options(list(sys.argv[1:] if argv is None else argv))
     common.options = GlobalOptions()
     with _environment_kept():
-        return _run(args)
+        return _run(args, common.Injected(clock=clock))
 
 
-def _run(args: list[str]) -> int:
+def _run(args: list[str], injected: common.Injected) -> int:
     try:
-        result = _command().main(args=args, prog_name="clumio-org", standalone_mode=False)
+        result = _command().main(args=args, prog_name="clumio-org", standalone_mode=False, obj=injected)
     except Exit as exc:
         return int(exc.exit_code)
     except Abort:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -34,7 +36,8 @@ def needs_typed_confirmation(plan: Plan, threshold: int = TYPED_CONFIRMATION_ACC
 class TerminalUI:
     """Rich live display on a terminal; one plain line per event otherwise (CI logs)."""
 
-    def __init__(self, *, org_id: str) -> None:
+    def __init__(self, *, org_id: str, heartbeat_seconds: float, now: Callable[[], float]) -> None:
+        """``heartbeat_seconds`` from the run's settings, ``now`` its clock in seconds (``Timing.now``)."""
         from reconciler.apply.progress import PlainProgress, Progress
 
         self.org_id = org_id
@@ -48,10 +51,16 @@ class TerminalUI:
 
             self.progress = RichProgress(Console(highlight=False, no_color=not self.color))
         else:
-            from reconciler.apply.progress import heartbeat_seconds
-
             # In CI nothing else shows a long wave is alive: a line per running operation at a steady interval.
-            self.progress = PlainProgress(self.echo, heartbeat=None if common.options.quiet else heartbeat_seconds())
+            self.progress = PlainProgress(self.echo, heartbeat=None if common.options.quiet else heartbeat_seconds,
+                                          now=now)
+
+    @classmethod
+    def of(cls, ctx: Any) -> TerminalUI:
+        """The terminal of the run ``ctx`` (a ``reconciler.usecases.context.Context``): its settings' heartbeat,
+        its clock."""
+        return cls(org_id=ctx.desired.organization.id, heartbeat_seconds=ctx.settings.heartbeat_seconds,
+                   now=ctx.timing().now)
 
     def echo(self, text: str) -> None:
         stop = getattr(self.progress, "stop", None)
@@ -111,15 +120,16 @@ def register(app: typer.Typer) -> None:
 
         A killed apply is resumed by the next one (its operations are found by their ids, never submitted twice).
         """
-        from reconciler.apply.run import ApplyRequest, run_apply
+        from reconciler.usecases.apply import ApplyRequest, run_apply
 
         desired = load_config(config)
-        ui = TerminalUI(org_id=desired.organization.id)
+        ctx = common.run_context(desired)
+        ui = TerminalUI.of(ctx)  # the settings are parsed here: a bad value stops the run before any API call
         request = ApplyRequest(desired=desired, plan_path=planfile, auto_approve=auto_approve,
                                allow_destroy=allow_destroy, max_destroy=max_destroy,
                                rotate_credentials=rotate_credentials, adopt=adopt, force=force)
         try:
-            code = run_apply(request, ui)
+            code = run_apply(request, ui, ctx)
         finally:
             stop = getattr(ui.progress, "stop", None)
             if stop is not None:

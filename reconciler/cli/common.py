@@ -8,7 +8,7 @@ import sys
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -16,7 +16,9 @@ from reconciler.core.errors import ReconcilerError
 from reconciler.core.terminal import terminal_safe
 
 if TYPE_CHECKING:
+    from reconciler.core.clock import Clock
     from reconciler.core.desired import Desired
+    from reconciler.usecases.context import Context
 
 CONFIG_ENV = "CLUMIO_ORG_CONFIG"
 DEFAULT_CONFIG = "clumio-org.yaml"
@@ -88,6 +90,34 @@ def load_config(config: Path | None) -> Desired:
     if options.region and options.region != desired.organization.home_region:
         desired = replace(desired, organization=replace(desired.organization, home_region=options.region))
     return desired
+
+
+@dataclass(frozen=True)
+class Injected:
+    """What ``main`` was handed for this run (tests and benchmarks: the sandbox's virtual clock); click carries it
+    to every command as the context object."""
+
+    clock: Clock | None = None
+
+
+def injected_clock() -> Clock:
+    """The clock ``main`` was given for this run, else the system clock."""
+    import click
+
+    from reconciler.core.clock import SystemClock
+
+    current = click.get_current_context(silent=True)
+    given = getattr(current.find_root().obj, "clock", None) if current is not None else None
+    clock: Clock = given if given is not None else SystemClock()
+    return clock
+
+
+def run_context(desired: Desired, **given: Any) -> Context:
+    """The one context of this command's run: settings parsed once (a bad value stops here, before any API call),
+    the injected clock, notes on stderr."""
+    from reconciler.usecases.context import Context
+
+    return Context.for_run(desired, clock=injected_clock(), note=lambda text: typer.echo(text, err=True), **given)
 
 
 def error_lines(message: str, hint: str | None = None) -> list[str]:

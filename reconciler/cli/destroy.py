@@ -10,7 +10,7 @@ from typing import Any
 
 import typer
 
-from reconciler.cli.common import ConfigOption, load_config
+from reconciler.cli.common import ConfigOption, load_config, run_context
 
 EXIT_HELP = "Exit codes: 0 done or nothing to destroy, 1 error or refused, 3 finished with failed accounts, 130 Ctrl-C."
 
@@ -33,10 +33,10 @@ def render_destroy(dplan: Any) -> str:
 class DestroyUI:
     """The apply terminal, plus a free-text prompt for the typed confirmation and the destroy plan's text."""
 
-    def __init__(self, *, org_id: str) -> None:
+    def __init__(self, ctx: Any) -> None:
         from reconciler.cli.apply import TerminalUI
 
-        self._ui = TerminalUI(org_id=org_id)
+        self._ui = TerminalUI.of(ctx)
         self.interactive = self._ui.interactive
         self.color = self._ui.color
         self.progress = self._ui.progress
@@ -65,8 +65,9 @@ def register(app: typer.Typer) -> None:
         from reconciler.apply.destroy import DestroyRequest, run_destroy
 
         desired = load_config(config)
-        ui = DestroyUI(org_id=desired.organization.id)
+        ctx = run_context(desired)
+        ui = DestroyUI(ctx)
         code = run_destroy(DestroyRequest(desired, allow_destroy=allow_destroy, auto_approve=auto_approve,
-                                          retain_stacks=retain_stacks), ui)
+                                          retain_stacks=retain_stacks), ui, timing=ctx.timing())
         if code:
             raise typer.Exit(code)

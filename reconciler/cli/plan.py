@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import enum
 from pathlib import Path
-from typing import Any
 
 import typer
 
 from reconciler.cli import common
 from reconciler.cli.common import ConfigOption, load_config
-from reconciler.core.desired import Desired
 from reconciler.core.errors import ReconcilerError
 from reconciler.core.plan import Plan
 
@@ -20,28 +18,6 @@ class PlanFormat(enum.Enum):
     text = "text"
     markdown = "markdown"
     json = "json"
-
-
-def build_plan(desired: Desired, ports: Any = None, *, adopt: bool = False, force: bool = False) -> Plan:
-    """Discover, preflight, fetch the Clumio template, read state, make the plan: what `plan` and `apply` without a
-    plan file share. ``ports`` defaults to the real providers. A state of another lineage than the managed
-    StackSet's is refused unless ``force`` (re-link) or, for no state, ``adopt``."""
-    from reconciler.discover.observe import observe
-    from reconciler.plan.build import make_plan
-    from reconciler.state import open_backend
-    from reconciler.state.lineage import check_lineage
-
-    if ports is None:
-        from reconciler.providers.factory import build_ports
-
-        ports = build_ports(desired)
-    live, template = observe(desired, ports)
-    backend = open_backend(desired)
-    state = backend.read()
-    link = check_lineage(live.stack_sets, state, backend.describe(), adopt=adopt, force=force)
-    if link.note:
-        typer.echo(f"note: {link.note} (apply does it, with the same flag)", err=True)
-    return make_plan(desired, live, template=template, state=state)
 
 
 def render(plan: Plan, fmt: PlanFormat, color: bool, *, source: str | None = None) -> str:
@@ -74,8 +50,9 @@ def plan_command(
     """Show what apply would change, per StackSet, account and region, grouped by wave."""
     if out is not None:
         common.check_output_file(out, "--out")
-    desired = load_config(config)
-    plan = build_plan(desired, adopt=adopt, force=force)
+    from reconciler.usecases.plan import plan_command as make
+
+    plan = make(common.run_context(load_config(config)), adopt=adopt, force=force)
     if out is not None:
         from reconciler.plan.planfile import write_plan
 

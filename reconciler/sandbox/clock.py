@@ -31,6 +31,10 @@ class VirtualClock:
             self._now = self._now + timedelta(seconds=seconds)
             return self._now
 
+    def sleep(self, seconds: float) -> None:
+        """A sleeper for the tool under test (``reconciler.core.clock.Clock``): sleeping advances the clock."""
+        self.advance(seconds)
+
     def set(self, when: datetime) -> datetime:
         """Jump to ``when`` if it is later than now; earlier times are ignored (time never goes back)."""
         with self._lock:

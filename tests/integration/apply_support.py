@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
@@ -13,7 +14,6 @@ from typing import Any
 
 import pytest
 
-import reconciler.apply.timing as apply_timing
 from reconciler.cli.app import main
 
 DEMO_CONFIG = Path(str(files("reconciler.examples") / "demo.yaml"))
@@ -31,11 +31,29 @@ class Run:
         return self.out + self.err
 
 
+# The clock `cli` hands to `main` in this test (None: the system clock); set by use_virtual_clock / sleeping_with.
+RUN_CLOCK: Any = None
+
+
+@dataclass
+class Sleeping:
+    """The sandbox's clock with a test's own sleeper (one that fires an event, or kills the run, on a sleep)."""
+
+    clock: Any
+    sleep: Any
+
+    def now(self) -> Any:
+        return self.clock.now()
+
+
+def sleeping_with(monkeypatch: pytest.MonkeyPatch, clock: Any, sleep: Any) -> None:
+    """From now on in this test, the runs `cli` makes sleep with ``sleep`` on ``clock``'s time."""
+    monkeypatch.setattr(sys.modules[__name__], "RUN_CLOCK", Sleeping(clock, sleep))
+
+
 def use_virtual_clock(sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    """apply's sleeps advance the sandbox's VirtualClock; its bounds are measured on that clock too."""
-    clock = sandbox.world.clock
-    monkeypatch.setattr(apply_timing, "default_sleep", lambda seconds: clock.advance(seconds))
-    monkeypatch.setattr(apply_timing, "default_now", lambda: clock.now().timestamp())
+    """The runs `cli` makes sleep by advancing the sandbox's VirtualClock; their bounds are measured on it too."""
+    monkeypatch.setattr(sys.modules[__name__], "RUN_CLOCK", sandbox.world.clock)
     monkeypatch.setenv("CI", "true")  # plain lines, no prompts: the tests read the log like a CI user would
     monkeypatch.setenv("CLUMIO_ORG_POLL_SECONDS", "10")
 
@@ -52,7 +70,7 @@ OUTPUTS: list[str] = []
 
 def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> Run:
     capsys.readouterr()
-    code = main(list(argv))
+    code = main(list(argv), clock=RUN_CLOCK)
     captured = capsys.readouterr()
     OUTPUTS.append(captured.out + captured.err)
     return Run(code, captured.out, captured.err)

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from reconciler.cli import drift as drift_cli
 from reconciler.cli.app import main
 from reconciler.config import load_desired
 from reconciler.core.desired import Desired
@@ -33,7 +32,7 @@ class DriftWorld:
 
     def drift(self, *args: str) -> tuple[int, str]:
         self.capsys.readouterr()
-        code = main(["drift", "-c", str(self.config), *args])
+        code = main(["drift", "-c", str(self.config), *args], clock=self.sandbox.world.clock)
         return code, self.capsys.readouterr().out
 
     def drift_json(self, *args: str) -> tuple[int, dict[str, Any]]:
@@ -100,8 +99,6 @@ def make_world(sandbox: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ca
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     monkeypatch.setenv("CLUMIO_ORG_POLL_SECONDS", "30")
-    monkeypatch.setattr(drift_cli.clock, "now", sandbox.world.clock.now)
-    monkeypatch.setattr(drift_cli.clock, "sleep", sandbox.world.clock.advance)
     config = tmp_path / "clumio-org.yaml"
     shutil.copy(EXAMPLES / "demo.yaml", config)
     return DriftWorld(sandbox, config, load_desired(config), capsys)

@@ -19,7 +19,6 @@ import jsonschema
 import pytest
 import yaml
 
-from reconciler.cli import drift as drift_cli
 from reconciler.cli.app import main
 from tests.integration.apply_support import use_virtual_clock
 
@@ -126,8 +125,6 @@ def test_every_workflow_command_runs_against_the_sandbox_with_the_expected_exit_
     monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
     use_virtual_clock(sandbox, monkeypatch)
-    monkeypatch.setattr(drift_cli.clock, "now", sandbox.world.clock.now)
-    monkeypatch.setattr(drift_cli.clock, "sleep", sandbox.world.clock.advance)
     shutil.copy(ROOT / "examples" / "demo.yaml", tmp_path / "clumio-org.yaml")
     monkeypatch.chdir(tmp_path)
     secrets = {"CLUMIO_API_TOKEN": sandbox.env()["CLUMIO_API_TOKEN"]}
@@ -140,7 +137,7 @@ def test_every_workflow_command_runs_against_the_sandbox_with_the_expected_exit_
                     if value:
                         m.setenv(key, value)
                 capsys.readouterr()
-                code = main(argv)
+                code = main(argv, clock=sandbox.world.clock)
                 out = capsys.readouterr().out
             if redirect:
                 Path(redirect).write_text(out)

@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-import reconciler.apply.timing as apply_timing
 from tests.integration.apply_support import (
     Run,
     cli,
     connections,
     demo_config,
     instances,
+    sleeping_with,
     state_of,
     use_virtual_clock,
 )
@@ -100,12 +100,12 @@ def test_destroy_killed_half_way_is_finished_by_a_rerun_without_a_second_operati
             if sleeps["n"] == 3:
                 raise Killed()
 
-    monkeypatch.setattr(apply_timing, "default_sleep", sleep_then_die)
+    sleeping_with(monkeypatch, clock, sleep_then_die)
     with pytest.raises(Killed):
         destroy(capsys, config, "--allow-destroy", "--auto-approve")
     first = delete_operations(sandbox)
     assert len(first) == 1 and first[0].status(sandbox.world.now_ts()) == "RUNNING"  # killed under it
-    monkeypatch.setattr(apply_timing, "default_sleep", lambda seconds: clock.advance(seconds))
+    use_virtual_clock(sandbox, monkeypatch)
 
     run = destroy(capsys, config, "--allow-destroy", "--auto-approve")
     assert run.code == 0, run.text
@@ -140,14 +140,14 @@ def test_destroy_killed_after_its_first_wave_is_finished_by_a_rerun_without_a_du
         if len(delete_operations(sandbox)) == 2:
             raise Killed()
 
-    monkeypatch.setattr(apply_timing, "default_sleep", die_once_the_second_wave_runs)
+    sleeping_with(monkeypatch, clock, die_once_the_second_wave_runs)
     with pytest.raises(Killed):
         destroy(capsys, config, "--allow-destroy", "--auto-approve")
     first, second = sorted(delete_operations(sandbox), key=lambda op: op.id)
     now = sandbox.world.now_ts()
     assert first.status(now) == "SUCCEEDED" and len(first.steps) == 45  # the first wave ("rest") is gone
     assert len(connections(sandbox)) == 72  # its 45 connections are still there: they go last
-    monkeypatch.setattr(apply_timing, "default_sleep", lambda seconds: clock.advance(seconds))
+    use_virtual_clock(sandbox, monkeypatch)
 
     run = destroy(capsys, config, "--allow-destroy", "--auto-approve")
 

@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-import reconciler.cli.drift as drift_cli
 from tests.integration.apply_support import (
     Run,
     cli,
@@ -88,8 +87,6 @@ class Org:
 def make_org(sandbox_env: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str],
              monkeypatch: pytest.MonkeyPatch) -> Callable[[str | None], Org]:
     use_virtual_clock(sandbox_env, monkeypatch)
-    monkeypatch.setattr(drift_cli.clock, "now", sandbox_env.world.clock.now)
-    monkeypatch.setattr(drift_cli.clock, "sleep", sandbox_env.world.clock.advance)
 
     def make(targets: str | None = None) -> Org:
         config = demo_config(tmp_path)

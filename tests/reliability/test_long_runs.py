@@ -14,13 +14,13 @@ from typing import Any
 
 import pytest
 
-import reconciler.apply.timing as apply_timing
 from tests.integration.apply_support import (
     cli,
     demo_config,
     instances,
     no_secret_leaks,  # noqa: F401 - fixture
     operations,
+    sleeping_with,
     use_virtual_clock,
 )
 
@@ -46,7 +46,7 @@ def fire_when(world: Any, monkeypatch: pytest.MonkeyPatch, condition: Callable[[
             event()
         clock.advance(seconds)
 
-    monkeypatch.setattr(apply_timing, "default_sleep", sleep)
+    sleeping_with(monkeypatch, clock, sleep)
     return fired
 
 

@@ -3,8 +3,9 @@ deployed, hand-built plans, and a fake clock the executor sleeps on."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from reconciler.apply.executor import Executor
@@ -48,7 +49,12 @@ CANARY = ("222200000001",)
 REST = ("333300000001", "333300000002", "666600000001")
 
 
+FAKE_EPOCH = datetime(2026, 1, 5, 9, 0, 0, tzinfo=UTC)
+
+
 class FakeClock:
+    """A ``reconciler.core.clock.Clock`` that moves only when slept on; ``t`` is the seconds slept so far."""
+
     def __init__(self) -> None:
         self.t = 0.0
         self.sleeps: list[float] = []
@@ -57,8 +63,19 @@ class FakeClock:
         self.sleeps.append(seconds)
         self.t += seconds
 
-    def now(self) -> float:
-        return self.t
+    def now(self) -> datetime:
+        return FAKE_EPOCH + timedelta(seconds=self.t)
+
+
+@dataclass
+class _SleepingWith:
+    """``clock``'s time with another sleeper (a test's, that crashes or interrupts on its n-th sleep)."""
+
+    clock: FakeClock
+    sleep: Callable[[float], None]
+
+    def now(self) -> datetime:
+        return self.clock.now()
 
 
 class SlowStackSets(FakeStackSets):
@@ -194,8 +211,8 @@ class World:
 
     def executor(self, plan: Plan, *, rotate: bool = False, verify_seconds: float = 900.0,
                  sleep=None, confirm_stop=lambda _op: True) -> Executor:  # type: ignore[no-untyped-def]
-        timing = Timing(sleep=sleep or self.clock.sleep, now=self.clock.now, poll_seconds=10, poll_max_seconds=60,
-                        foreign_wait_seconds=3600)
+        clock = self.clock if sleep is None else _SleepingWith(self.clock, sleep)
+        timing = Timing(clock=clock, poll_seconds=10, poll_max_seconds=60, foreign_wait_seconds=3600)
         journal = Journal(self.backend, self.backend.read())
         options = ApplyOptions(org_id=self.org.org_id, asset_types=("EC2/EBS",),
                                verify_connections_seconds=verify_seconds, rotate_credentials=rotate,

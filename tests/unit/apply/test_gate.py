@@ -13,7 +13,7 @@ from tests.unit.apply.helpers import FakeClock
 
 
 def _gate(clumio: FakeClumio, clock: FakeClock) -> ConnectionGate:
-    timing = Timing(sleep=clock.sleep, now=clock.now, poll_seconds=10, poll_max_seconds=30)
+    timing = Timing(clock=clock, poll_seconds=10, poll_max_seconds=30)
     return ConnectionGate(clumio, Runtime(timing, PlainProgress(lambda _line: None)))
 
 

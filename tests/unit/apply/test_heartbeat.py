@@ -11,7 +11,7 @@ import pytest
 from reconciler.apply.executor import Executor
 from reconciler.apply.journal import Journal
 from reconciler.apply.options import ApplyOptions
-from reconciler.apply.progress import PlainProgress, heartbeat_seconds
+from reconciler.apply.progress import PlainProgress
 from reconciler.apply.timing import Timing
 from reconciler.core.errors import ReconcilerError
 from tests.unit.apply.helpers import World, onboarding_plan
@@ -23,10 +23,10 @@ def _run_with_heartbeat(tmp_path: Path, every: float) -> tuple[list[str], list[f
 
     def emit(line: str) -> None:
         world.lines.append(line)
-        stamps.append(world.clock.now())
+        stamps.append(world.clock.t)
 
-    progress = PlainProgress(emit, heartbeat=every, now=world.clock.now)
-    timing = Timing(sleep=world.clock.sleep, now=world.clock.now, poll_seconds=10, poll_max_seconds=60)
+    timing = Timing(clock=world.clock, poll_seconds=10, poll_max_seconds=60)
+    progress = PlainProgress(emit, heartbeat=every, now=timing.now)
     options = ApplyOptions(org_id=world.org.org_id, asset_types=("EC2/EBS",), verify_connections_seconds=900.0,
                            rotate_credentials=False, management_stack_set="clumio-org-management")
     Executor(onboarding_plan(), world, Journal(world.backend, None), options, timing=timing,
@@ -58,10 +58,16 @@ def test_no_heartbeat_without_an_interval(tmp_path: Path) -> None:
 
 
 def test_heartbeat_interval_comes_from_the_environment(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The CI terminal beats at the run's setting, read once into its context."""
+    from reconciler.cli.apply import TerminalUI
+    from reconciler.usecases.context import Context
+    from tests.fakes import make_desired
+
+    monkeypatch.setenv("CI", "true")
     monkeypatch.delenv("CLUMIO_ORG_HEARTBEAT_SECONDS", raising=False)
-    assert heartbeat_seconds() == 60.0
+    assert TerminalUI.of(Context(make_desired())).progress.heartbeat == 60.0  # type: ignore[attr-defined]
     monkeypatch.setenv("CLUMIO_ORG_HEARTBEAT_SECONDS", "15")
-    assert heartbeat_seconds() == 15.0
+    assert TerminalUI.of(Context(make_desired())).progress.heartbeat == 15.0  # type: ignore[attr-defined]
     monkeypatch.setenv("CLUMIO_ORG_HEARTBEAT_SECONDS", "soon")
     with pytest.raises(ReconcilerError, match="CLUMIO_ORG_HEARTBEAT_SECONDS='soon' is not a positive number"):
-        heartbeat_seconds()
+        TerminalUI.of(Context(make_desired()))

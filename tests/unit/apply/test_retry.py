@@ -15,7 +15,7 @@ from tests.unit.apply.helpers import FakeClock
 
 
 def _policy(clock: FakeClock) -> RetryPolicy:
-    return RetryPolicy(Timing(sleep=clock.sleep, now=clock.now, rng=random.Random(3)))
+    return RetryPolicy(Timing(clock=clock, rng=random.Random(3)))
 
 
 def _failing(errors: list[Exception], answer: str = "ok"):  # type: ignore[no-untyped-def]

@@ -8,11 +8,13 @@ from pathlib import Path
 import pytest
 
 from reconciler.apply.progress import PlainProgress
-from reconciler.apply.run import ApplyRequest, run_apply
-from reconciler.apply.timing import Timing
 from reconciler.core.errors import PlanStaleError, ReconcilerError
+from reconciler.core.settings import Settings
 from reconciler.state import LocalBackend, State
+from reconciler.usecases.apply import ApplyRequest, run_apply
+from reconciler.usecases.context import Context
 from tests.fakes import fake_ports, make_desired, wave
+from tests.unit.apply.helpers import FakeClock
 
 
 @dataclass
@@ -44,19 +46,10 @@ def _setup(tmp_path: Path):  # type: ignore[no-untyped-def]
     return desired, fake_ports(), LocalBackend(tmp_path / "state.json")
 
 
-class _Clock:
-    t = 0.0
-
-    def sleep(self, s: float) -> None:
-        self.t += s
-
-    def now(self) -> float:
-        return self.t
-
-
-def _timing() -> Timing:
-    clock = _Clock()
-    return Timing(sleep=clock.sleep, now=clock.now, poll_seconds=1, poll_max_seconds=2)
+def _ctx(desired, ports, backend) -> Context:  # type: ignore[no-untyped-def]
+    """The run's context on a fake clock, polling every 1-2 s."""
+    return Context(desired, clock=FakeClock(), given_ports=ports, given_backend=backend,
+                   given_settings=Settings(poll_seconds=1, poll_max_seconds=2))
 
 
 def _connect_everything(ports) -> None:  # type: ignore[no-untyped-def]
@@ -74,14 +67,14 @@ def _connect_everything(ports) -> None:  # type: ignore[no-untyped-def]
 def test_without_a_terminal_and_without_auto_approve_nothing_runs(tmp_path: Path) -> None:
     desired, ports, backend = _setup(tmp_path)
     with pytest.raises(ReconcilerError, match="no terminal to ask on"):
-        run_apply(ApplyRequest(desired), FakeUI(interactive=False), ports=ports, backend=backend, timing=_timing())
+        run_apply(ApplyRequest(desired), FakeUI(interactive=False), _ctx(desired, ports, backend))
     assert ports.stacksets.calls == []
 
 
 def test_on_a_terminal_the_plan_is_shown_and_a_no_changes_nothing(tmp_path: Path) -> None:
     desired, ports, backend = _setup(tmp_path)
     ui = FakeUI(answer=False)
-    code = run_apply(ApplyRequest(desired), ui, ports=ports, backend=backend, timing=_timing())
+    code = run_apply(ApplyRequest(desired), ui, _ctx(desired, ports, backend))
     assert code == 1
     assert ui.questions and "Apply this plan" in ui.questions[0]
     assert any("Plan:" in line for line in ui.lines) and "Apply cancelled; nothing was changed." in ui.lines
@@ -92,7 +85,7 @@ def test_approved_plan_is_applied_and_summarised(tmp_path: Path) -> None:
     desired, ports, backend = _setup(tmp_path)
     _connect_everything(ports)
     ui = FakeUI(answer=True)
-    code = run_apply(ApplyRequest(desired), ui, ports=ports, backend=backend, timing=_timing())
+    code = run_apply(ApplyRequest(desired), ui, _ctx(desired, ports, backend))
     assert code == 0, "\n".join(ui.lines)
     assert any(line.startswith("wave ") and "operations" in line for line in ui.lines)  # the summary table
     assert any("Apply complete" in line for line in ui.lines)
@@ -112,5 +105,4 @@ def test_saved_plan_is_refused_when_the_state_moved(tmp_path: Path) -> None:
     state = backend.write(State.new())  # another run wrote state since the plan was made
     assert state.serial == 1
     with pytest.raises(PlanStaleError, match="state serial moved"):
-        run_apply(ApplyRequest(desired, plan_path=planfile), FakeUI(), ports=ports, backend=backend,
-                  timing=_timing())
+        run_apply(ApplyRequest(desired, plan_path=planfile), FakeUI(), _ctx(desired, ports, backend))

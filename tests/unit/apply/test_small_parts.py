@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import random
 from pathlib import Path
 
@@ -26,7 +27,9 @@ def test_backoff_grows_is_capped_and_jittered() -> None:
 
 def test_poll_interval_comes_from_the_environment(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv(POLL_ENV, "2.5")
-    timing = Timing.from_env()
+    from reconciler.core.settings import parse_settings
+
+    timing = Timing.from_settings(parse_settings(os.environ))
     intervals = timing.poll_intervals()
     seen = [intervals.next() for _ in range(8)]
     assert seen[0] == 2.5 and seen[1] == 3.75 and max(seen) == 15.0

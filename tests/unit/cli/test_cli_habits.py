@@ -149,7 +149,7 @@ def test_a_large_apply_asks_for_the_organization_id(monkeypatch: pytest.MonkeyPa
                                                      capsys: pytest.CaptureFixture[str]) -> None:
     assert needs_typed_confirmation(_plan(3)) is None
     assert needs_typed_confirmation(_plan(30)) == "it touches 30 accounts (more than 25)"
-    ui = TerminalUI(org_id="o-fake000001")
+    ui = TerminalUI(org_id="o-fake000001", heartbeat_seconds=60.0, now=lambda: 0.0)
     answers = iter(["y", "o-fake000001"])
     monkeypatch.setattr("typer.prompt", lambda *a, **k: next(answers))
     assert ui.confirm_plan(_plan(30), "Apply?") is False  # `y` is not the organization id

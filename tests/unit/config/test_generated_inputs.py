@@ -12,9 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import reconciler.apply.timing as timing
 import reconciler.providers.factory as factory
 from reconciler.cli.app import main
+from reconciler.sandbox.clock import VirtualClock
 from tests.config_inputs import KINDS, Case, check_answer, example_sources, make_case, run_case
 from tests.fakes import fake_ports
 
@@ -24,19 +24,13 @@ SOURCES = example_sources(fit_fakes=True)
 @pytest.fixture(scope="module")
 def fake_world() -> Iterator[None]:
     """Every command reads the in-memory fakes, on a virtual clock, with no AWS endpoint reachable."""
-    saved = (factory.build_ports, timing.default_sleep, timing.default_now)
-    clock = [0.0]
-
-    def sleep(seconds: float) -> None:
-        clock[0] += seconds
-
+    saved = factory.build_ports
     factory.build_ports = lambda desired, **_: fake_ports()  # type: ignore[assignment]
-    timing.default_sleep, timing.default_now = sleep, lambda: clock[0]
     with pytest.MonkeyPatch.context() as env:
         env.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
         env.setenv("CLUMIO_API_TOKEN", "fake")
         yield
-    factory.build_ports, timing.default_sleep, timing.default_now = saved
+    factory.build_ports = saved
 
 
 # ~80 cases × (validate text + json + plan, apply on one in four) take ~8 s on a loaded 2-core runner; the
@@ -49,7 +43,7 @@ def test_every_generated_input_gets_located_one_line_answers(fake_world: None, k
     case = make_case(rng, SOURCES, kind)
     commands = ("validate", "validate-json", "plan") + (("apply",) if with_apply and rng.random() < 0.5 else ())
     with tempfile.TemporaryDirectory() as folder:
-        assert run_case(case, Path(folder), main, commands) == []
+        assert run_case(case, Path(folder), lambda argv: main(argv, clock=VirtualClock()), commands) == []
 
 
 def test_the_oracle_catches_what_issue_10_saw(tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
 """One ``apply`` from start to end: lock, settle what a killed run left, plan (or check the saved plan), confirm,
-execute, summarise. The CLI supplies the terminal (echo, confirm, progress); tests supply their own."""
+execute, summarise. The run's Context supplies the ports, the state backend, the settings and the clock; the CLI
+supplies the terminal (echo, confirm, progress); tests supply their own."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ from reconciler.apply.guards import check_contract, check_destroy, check_fresh, 
 from reconciler.apply.journal import Journal
 from reconciler.apply.model import ApplyResult, Outcome
 from reconciler.apply.options import ApplyOptions
-from reconciler.apply.params import secrets_of
 from reconciler.apply.progress import Progress, summary_lines
 from reconciler.apply.redact import redacted_logs
 from reconciler.apply.resume import settle_unfinished
@@ -22,10 +22,10 @@ from reconciler.apply.runtime import Runtime
 from reconciler.apply.timing import Timing
 from reconciler.core.desired import Desired
 from reconciler.core.errors import ReconcilerError, Resumable
-from reconciler.core.live import Live
 from reconciler.core.plan import Plan
 from reconciler.core.ports import StackSets
-from reconciler.state.lineage import check_lineage
+from reconciler.usecases.context import Context
+from reconciler.usecases.plan import build_plan
 
 
 @dataclass(frozen=True)
@@ -54,8 +54,7 @@ class ApplyUI(Protocol):
     def confirm_stop(self, operation_id: str) -> bool: ...
 
 
-def run_apply(request: ApplyRequest, ui: ApplyUI, *, ports: Any = None, backend: Any = None,
-              timing: Timing | None = None) -> int:
+def run_apply(request: ApplyRequest, ui: ApplyUI, ctx: Context) -> int:
     """Run one apply and return its exit code (0 done/nothing to do, 1 refused, 3 failed accounts, 4 stopped by
     expired credentials or a vanished endpoint — the next run resumes —, 130 Ctrl-C)."""
     from reconciler.plan.planfile import read_plan
@@ -68,15 +67,8 @@ def run_apply(request: ApplyRequest, ui: ApplyUI, *, ports: Any = None, backend:
                  "(`clumio-org plan --out plan.json`, then `clumio-org apply plan.json`)",
         )
     saved = read_plan(request.plan_path) if request.plan_path is not None else None
-    if ports is None:
-        from reconciler.providers.factory import build_ports
-
-        ports = build_ports(desired)
-    if backend is None:
-        from reconciler.state import open_backend
-
-        backend = open_backend(desired)
-    timing = timing or Timing.from_env()
+    timing = ctx.timing()
+    ports = ctx.ports
     management = desired.management_account.stack_set_name if desired.management_account.onboard else None
 
     def port_for(stack_set: str) -> StackSets:
@@ -84,7 +76,7 @@ def run_apply(request: ApplyRequest, ui: ApplyUI, *, ports: Any = None, backend:
         return port
 
     try:
-        return _locked_apply(request, ui, saved, ports, backend, timing, port_for, management)
+        return _locked_apply(request, ui, saved, ctx, timing, port_for, management)
     except ReconcilerError as exc:
         if not isinstance(exc, Resumable):
             raise
@@ -94,9 +86,9 @@ def run_apply(request: ApplyRequest, ui: ApplyUI, *, ports: Any = None, backend:
         return Outcome.SUSPENDED.exit_code
 
 
-def _locked_apply(request: ApplyRequest, ui: ApplyUI, saved: Plan | None, ports: Any, backend: Any, timing: Timing,
+def _locked_apply(request: ApplyRequest, ui: ApplyUI, saved: Plan | None, ctx: Context, timing: Timing,
                   port_for: Any, management: str | None) -> int:
-    desired = request.desired
+    desired, ports, backend = request.desired, ctx.ports, ctx.backend
     with backend.lock("apply"), redacted_logs():
         redact.remember(os.environ.get(desired.clumio.token_env))
         journal = Journal(backend, backend.read())
@@ -106,9 +98,8 @@ def _locked_apply(request: ApplyRequest, ui: ApplyUI, saved: Plan | None, ports:
         settle_unfinished(journal, port_for, Runtime(timing, ui.progress),
                           except_plan=saved.plan_id if saved is not None and resuming else None)
         stored = backend.read()  # None until the first write: a plan made with no state recorded serial None
-        fresh, live, template_body = _make_fresh_plan(desired, ports, stored)
-        link = check_lineage(live.stack_sets, stored, backend.describe(), adopt=request.adopt, force=request.force,
-                             command="apply")
+        planned = build_plan(ctx, stored, adopt=request.adopt, force=request.force, command="apply")
+        fresh, live, template_body, link = planned.plan, planned.live, planned.template.body, planned.link
         if saved is not None:
             _check_saved(saved, fresh, request, ui, journal, stored, resuming=resuming)
             plan = saved
@@ -170,20 +161,6 @@ def _check_saved(saved: Plan, fresh: Plan, request: ApplyRequest, ui: ApplyUI, j
         ui.echo(f"resuming plan {saved.plan_id}: an earlier apply of this plan was interrupted; "
                 + "; ".join(notes or ["nothing moved"])
                 + " — expected, because of that apply's own operations (see the journal in state)")
-
-
-def _make_fresh_plan(desired: Desired, ports: Any, state: Any) -> tuple[Plan, Live, str]:
-    """The plan of the world now, with what it was made against (Live, and the template body for the guardrail
-    recheck)."""
-    from reconciler.discover.observe import observe
-    from reconciler.plan.build import make_plan
-
-    live, template = observe(desired, ports)
-    deployment = ports.clumio.org_deployment_parameters(desired.organization.id)
-    redact.remember(deployment.token, deployment.external_id)
-    fingerprints = {name: value.fingerprint() for name, value in secrets_of(deployment).items()}
-    plan = make_plan(desired, live, template=template, state=state, secret_fingerprints=fingerprints)
-    return plan, live, template.body
 
 
 def _summarise(result: ApplyResult, ui: ApplyUI) -> None:
