@@ -27,6 +27,12 @@ try:  # pragma: no cover - which branch runs depends on the installed typer
 except ImportError:  # pragma: no cover
     from click.exceptions import ClickException  # type: ignore[no-redef,import-not-found,assignment,unused-ignore]
 
+get_current_context: Any  # the click that runs the commands (vendored or installed)
+try:  # pragma: no cover
+    from typer._click.globals import get_current_context
+except ImportError:  # pragma: no cover
+    from click import get_current_context  # type: ignore[no-redef,import-not-found,assignment,unused-ignore]
+
 Abort = typer.Abort
 Exit = typer.Exit
 
@@ -105,4 +111,4 @@ def plain_coercion(param: Any) -> None:
                                                   annotation=descriptor.annotation, leaf=leaf, descriptor=descriptor)
 
 
-__all__ = ["Abort", "ClickException", "Exit", "is_no_args_help", "plain_coercion"]
+__all__ = ["Abort", "ClickException", "Exit", "get_current_context", "is_no_args_help", "plain_coercion"]

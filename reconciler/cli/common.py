@@ -102,11 +102,10 @@ class Injected:
 
 def injected_clock() -> Clock:
     """The clock ``main`` was given for this run, else the system clock."""
-    import click
-
+    from reconciler.cli._click import get_current_context
     from reconciler.core.clock import SystemClock
 
-    current = click.get_current_context(silent=True)
+    current = get_current_context(silent=True)
     given = getattr(current.find_root().obj, "clock", None) if current is not None else None
     clock: Clock = given if given is not None else SystemClock()
     return clock
