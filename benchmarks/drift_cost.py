@@ -90,11 +90,11 @@ def main(argv: list[str] | None = None) -> int:
     accounts = args.accounts or (200 if args.quick else 2000)
     n_regions = args.regions or (4 if args.quick else 17)
 
-    from reconciler.config import load_desired
     from reconciler.discover.live import discover
     from reconciler.discover.preflight import preflight
     from reconciler.drift.classify import classify
     from reconciler.drift.report import build_report
+    from reconciler.files.config import load_desired
     from reconciler.providers.factory import build_ports
     from reconciler.render.drift_json import render_drift_json
     from reconciler.sandbox.worldgen import generate_world_spec

@@ -70,7 +70,7 @@ def part_one(bounds: Bounds, accounts: int, n_regions: int, latency_ms: float) -
 
 def read_breakdown(world: World, latency_ms: float) -> list[str]:
     """Time each read of discovery on its own, in this process, to show which read (ours, or the server) costs."""
-    from reconciler.config import load_desired
+    from reconciler.files.config import load_desired
     from reconciler.providers.factory import build_ports
 
     saved = dict(os.environ)

@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from support.bounds import Bounds  # noqa: E402
 
 from reconciler.cli.app import main  # noqa: E402
-from reconciler.config import load_desired  # noqa: E402
+from reconciler.files.config import load_desired  # noqa: E402
 from reconciler.sandbox.clock import VirtualClock  # noqa: E402
 from reconciler.sandbox.server import start_in_thread  # noqa: E402
 from reconciler.sandbox.world import World  # noqa: E402

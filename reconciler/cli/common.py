@@ -84,7 +84,7 @@ def resolve_config_path(config: Path | None) -> Path:
 def load_config(config: Path | None) -> Desired:
     """Resolve and load the desired-state file; validation errors are raised as one ConfigError. ``--region``
     replaces ``organization.home_region`` for this run."""
-    from reconciler.config import load_desired
+    from reconciler.files.config import load_desired
 
     desired = load_desired(resolve_config_path(config))
     if options.region and options.region != desired.organization.home_region:

@@ -12,8 +12,8 @@ from pathlib import Path
 import typer
 
 from reconciler.cli.common import ConfigOption, load_config, resolve_config_path, run_context
-from reconciler.drift.ignore import write_baseline
 from reconciler.drift.model import DriftReport
+from reconciler.files.ignore import write_baseline
 
 DEFAULT_DETECT_TIMEOUT = 1800.0
 

@@ -54,7 +54,7 @@ def plan_command(
 
     plan = make(common.run_context(load_config(config)), adopt=adopt, force=force)
     if out is not None:
-        from reconciler.plan.planfile import write_plan
+        from reconciler.files.planfile import write_plan
 
         try:
             write_plan(plan, out)

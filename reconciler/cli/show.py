@@ -20,7 +20,7 @@ def show(
     parts: bool = typer.Option(False, "--parts", help="Markdown: print how many parts the comment has."),
 ) -> None:
     """Show a saved plan (text, markdown or json) exactly as `plan` showed it; reads only the file."""
-    from reconciler.plan.planfile import read_plan
+    from reconciler.files.planfile import read_plan
 
     plan = read_plan(planfile)
     if part is not None or parts:

@@ -8,8 +8,8 @@ from pathlib import Path
 import typer
 
 from reconciler.cli.common import ConfigOption, resolve_config_path
-from reconciler.config import validate_file
 from reconciler.core.errors import ReconcilerError
+from reconciler.files.config import validate_file
 
 FORMATS = ("text", "json")
 

@@ -1,6 +1,7 @@
-"""The desired-state file: load YAML with line/column marks, validate it, and produce the typed Desired model."""
+"""The desired-state file: parse its YAML with line/column marks, validate it, and produce the typed Desired model
+(pure: reconciler.files.config reads the file and hands over its bytes)."""
 
 from reconciler.config.diagnostics import Diagnostic
-from reconciler.config.loader import load_desired, validate_file
+from reconciler.config.loader import desired_from_bytes, diagnostics_of_bytes
 
-__all__ = ["Diagnostic", "load_desired", "validate_file"]
+__all__ = ["Diagnostic", "desired_from_bytes", "diagnostics_of_bytes"]

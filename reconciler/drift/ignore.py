@@ -62,20 +62,16 @@ def default_ignore_path(config_path: Path) -> Path:
     return config_path.parent / IGNORE_FILE_NAME
 
 
-def _read(path: Path) -> tuple[object, Document | None]:
+def _parse(name: str, raw: bytes) -> tuple[object, Document | None]:
     """The file's data through the desired-state reader (bounded size, depth and aliases, located problems), or
     a ConfigError naming the first problem at FILE:LINE:COL."""
-    try:
-        raw = path.read_bytes()[: MAX_BYTES + 1]
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the ignore file: {exc.strerror or type(exc).__name__}") from None
-    decoded = decode(str(path), raw) if len(raw) <= MAX_BYTES else None
+    decoded = decode(name, raw) if len(raw) <= MAX_BYTES else None
     if decoded is None:
-        raise ConfigError(f"{path}: the ignore file is over {MAX_BYTES:,} bytes")
+        raise ConfigError(f"{name}: the ignore file is over {MAX_BYTES:,} bytes")
     if decoded.text is None:
         first = decoded.diagnostics[0]
         raise ConfigError(f"{first.location()}: {first.message}", hint=first.hint)
-    doc = read_document(str(path), decoded.text, {})
+    doc = read_document(name, decoded.text, {})
     problems = [d for d in doc.diagnostics if d.message != "the file is empty"]
     if problems:
         first = sort_diagnostics(problems)[0]
@@ -84,32 +80,26 @@ def _read(path: Path) -> tuple[object, Document | None]:
     return doc.data, doc
 
 
-def load_ignore_file(path: Path, *, required: bool = False) -> tuple[IgnoreEntry, ...]:
-    """Read and check an ignore file; every problem is a ConfigError naming the entry. An absent default file means
-    no exceptions; an absent file the user named (``required``) is an error, never a silent pass."""
-    if not path.is_file():
-        if not required and not path.exists():
-            return ()
-        what = "is a directory" if path.is_dir() else "is not a regular file" if path.exists() else "not found"
-        raise ConfigError(f"ignore file {path} {what}", hint="check --ignore-file, or leave it out to use "
-                          f"{IGNORE_FILE_NAME} next to the desired-state file")
-    data, doc = _read(path)
+def entries_from_bytes(name: str, raw: bytes) -> tuple[IgnoreEntry, ...]:
+    """Check an ignore file's bytes (``raw``, at most MAX_BYTES + 1 of them; reconciler.files.ignore reads the
+    file); every problem is a ConfigError naming the entry."""
+    data, doc = _parse(name, raw)
     if data is None:
         return ()
-    raw = data.get("ignore", []) if isinstance(data, dict) else data
-    if not isinstance(raw, list):
-        raise ConfigError(f"{path}: expected a list under 'ignore:'",
+    entries = data.get("ignore", []) if isinstance(data, dict) else data
+    if not isinstance(entries, list):
+        raise ConfigError(f"{name}: expected a list under 'ignore:'",
                           hint="ignore:\n  - {category: status, account: '1234*', reason: …, owner: …, "
                                "expires: 2026-12-31}")
     prefix = ("ignore",) if isinstance(data, dict) else ()
-    return tuple(_entry(_where(path, doc, (*prefix, i - 1)), i, item) for i, item in enumerate(raw, start=1))
+    return tuple(_entry(_where(name, doc, (*prefix, i - 1)), i, item) for i, item in enumerate(entries, start=1))
 
 
-def _where(path: Path, doc: Document | None, at: tuple[str | int, ...]) -> str:
+def _where(name: str, doc: Document | None, at: tuple[str | int, ...]) -> str:
     if doc is None or at not in doc.values:
-        return str(path)
+        return name
     line, column = doc.values[at]
-    return f"{path}:{line}:{column}"
+    return f"{name}:{line}:{column}"
 
 
 def _entry(place: str, index: int, item: Any) -> IgnoreEntry:
@@ -197,12 +187,7 @@ def baseline_text(findings: Iterable[Finding], today: date, days: int = BASELINE
     return header + body
 
 
-def write_baseline(path: Path, findings: Iterable[Finding], today: date, days: int = BASELINE_DAYS) -> int:
-    """Write the baseline file; returns how many entries it holds."""
-    text = baseline_text(findings, today, days)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+def baseline_count(text: str) -> int:
+    """How many entries a baseline text (:func:`baseline_text`) holds."""
     loaded = yaml.safe_load(text) or {}
     return len(loaded.get("ignore", []))

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from reconciler.core.desired import Amount, ConcurrencyMode, RegionConcurrencyType
@@ -222,30 +219,14 @@ def plan_from_json(data: dict[str, Any], source: str = "plan") -> Plan:
                             hint="make the plan again with `clumio-org plan --out PLANFILE`") from exc
 
 
-def write_plan(plan: Plan, path: Path | str) -> None:
-    """Write the plan file atomically (temp file in the same folder, then rename): a crash never leaves half a plan
-    for apply to read."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            _stream(plan, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 # The long lists of a plan: written item by item, one item a line, so the file is streamed (no second copy of the
 # plan as one string) with the C encoder (``json.dump(indent=...)`` runs the pure-Python one: ~2 s at 34,000 rows).
 _ROWS: dict[str, Callable[[Any], dict[str, Any]]] = {"changes": _change, "operations": _operation}
 
 
-def _stream(plan: Plan, fh: Any) -> None:
-    """The plan file's JSON: every key of :func:`plan_to_json`, in its order; the rows of the long lists one a line."""
+def stream_plan(plan: Plan, fh: Any) -> None:
+    """Write the plan file's JSON to the text sink ``fh`` (reconciler.files.planfile opens the file): every key of
+    :func:`plan_to_json`, in its order; the rows of the long lists one a line."""
     head = plan_to_json(plan, rows=False)
     sources: dict[str, Any] = {"changes": plan.changes, "operations": plan.operations}
     fh.write("{")
@@ -262,30 +243,24 @@ def _stream(plan: Plan, fh: Any) -> None:
     fh.write("\n}\n")
 
 
-def read_plan(path: Path | str) -> Plan:
-    """Read a plan file written by :func:`write_plan`, refusing one whose content no longer matches its plan id
-    (an edited id, or an edit of anything the id covers)."""
-    source = Path(path)
-    try:
-        raw = source.read_bytes()
-    except OSError as exc:
-        raise PlanFileError(f"cannot read plan file {source}: {exc.strerror}",
-                            hint="pass the file `clumio-org plan --out` wrote") from exc
+def plan_from_bytes(raw: bytes, source: str) -> Plan:
+    """The plan in a plan file's bytes (``source`` names it in messages), refusing one whose content no longer
+    matches its plan id (an edited id, or an edit of anything the id covers)."""
     again = "make the plan again with `clumio-org plan --out PLANFILE`"
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise PlanFileError(f"plan file {source} is not a clumio-org plan: byte {exc.start} is not UTF-8 text "
+        raise PlanFileError(f"{source} is not a clumio-org plan: byte {exc.start} is not UTF-8 text "
                             "(a binary file?)", hint=again) from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise PlanFileError(f"plan file {source} is not JSON (line {exc.lineno}: {exc.msg})", hint=again) from exc
+        raise PlanFileError(f"{source} is not JSON (line {exc.lineno}: {exc.msg})", hint=again) from exc
     except RecursionError:
-        raise PlanFileError(f"plan file {source} is not a clumio-org plan (JSON nested too deeply)",
+        raise PlanFileError(f"{source} is not a clumio-org plan (JSON nested too deeply)",
                             hint=again) from None
-    plan = plan_from_json(data, f"plan file {source}")
-    check_sealed(data, f"plan file {source}")
+    plan = plan_from_json(data, source)
+    check_sealed(data, source)
     return plan
 
 

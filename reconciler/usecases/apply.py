@@ -57,7 +57,7 @@ class ApplyUI(Protocol):
 def run_apply(request: ApplyRequest, ui: ApplyUI, ctx: Context) -> int:
     """Run one apply and return its exit code (0 done/nothing to do, 1 refused, 3 failed accounts, 4 stopped by
     expired credentials or a vanished endpoint — the next run resumes —, 130 Ctrl-C)."""
-    from reconciler.plan.planfile import read_plan
+    from reconciler.files.planfile import read_plan
 
     desired = request.desired
     if request.plan_path is None and not request.auto_approve and not ui.interactive:

@@ -20,9 +20,10 @@ from reconciler.drift.detect import (
     last_detection_operation,
     resource_drifts,
 )
-from reconciler.drift.ignore import PLACEHOLDER_OWNER, default_ignore_path, load_ignore_file
+from reconciler.drift.ignore import PLACEHOLDER_OWNER, default_ignore_path
 from reconciler.drift.model import Detection, DriftReport
 from reconciler.drift.report import build_report, parse_categories
+from reconciler.files.ignore import load_ignore_file
 from reconciler.usecases.context import Context
 
 

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from reconciler.cli.app import main
-from reconciler.config import load_desired
 from reconciler.core.desired import Desired
 from reconciler.discover.live import discover
+from reconciler.files.config import load_desired
 from reconciler.plan.expand import expand
 from reconciler.providers.clumio.client import ClumioClient
 from reconciler.providers.factory import build_ports

@@ -94,8 +94,8 @@ def test_approved_plan_is_applied_and_summarised(tmp_path: Path) -> None:
 
 
 def test_saved_plan_is_refused_when_the_state_moved(tmp_path: Path) -> None:
+    from reconciler.files.planfile import write_plan
     from reconciler.plan.build import make_plan
-    from reconciler.plan.planfile import write_plan
     from tests.fakes import live_from_ports
 
     desired, ports, backend = _setup(tmp_path)

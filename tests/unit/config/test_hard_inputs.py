@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from reconciler.cli.app import main
-from reconciler.config import validate_file
 from reconciler.config.encoding import MAX_BYTES
 from reconciler.config.source import MAX_DEPTH
+from reconciler.files.config import validate_file
 from tests.unit.config.helpers import VALID, split_mark, variant, write
 
 

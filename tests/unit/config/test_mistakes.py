@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.config import load_desired, validate_file
 from reconciler.core.errors import ConfigError
+from reconciler.files.config import load_desired, validate_file
 from tests.unit.config.helpers import VALID, split_mark, variant, write
 
 ENV = {"HOME_REGION": "us-east-1"}

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from reconciler.config import load_desired
 from reconciler.core.desired import (
     Amount,
     CallAs,
     ConcurrencyMode,
     RegionConcurrencyType,
 )
+from reconciler.files.config import load_desired
 from tests.unit.config.helpers import VALID, variant, write
 
 ROOT = Path(__file__).parents[3]

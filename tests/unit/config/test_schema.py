@@ -123,7 +123,7 @@ def test_config_stays_pure_no_aws_or_cli_libraries_are_imported() -> None:
     import sys
 
     code = (
-        "import sys; from reconciler.config import load_desired; load_desired('examples/enterprise.yaml'); "
+        "import sys; from reconciler.files.config import load_desired; load_desired('examples/enterprise.yaml'); "
         "print(sorted(m for m in ('boto3', 'botocore', 'requests', 'typer', 'rich') if m in sys.modules))"
     )
     root = Path(__file__).parents[3]

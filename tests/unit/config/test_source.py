@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reconciler.config import load_desired, validate_file
+from reconciler.files.config import load_desired, validate_file
 from tests.unit.config.helpers import VALID, split_mark, variant, write
 
 

@@ -9,8 +9,9 @@ import pytest
 import yaml
 
 from reconciler.core.errors import ConfigError
-from reconciler.drift.ignore import apply_ignores, baseline_text, load_ignore_file, write_baseline
+from reconciler.drift.ignore import apply_ignores, baseline_text
 from reconciler.drift.model import Category, Finding, Severity
+from reconciler.files.ignore import load_ignore_file, write_baseline
 
 TODAY = date(2026, 11, 27)
 F_STATUS = Finding(Category.STATUS, Severity.ERROR, "FAILED: boom", "clumio-org", "333300000001", "us-east-1")

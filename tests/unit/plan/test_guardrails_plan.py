@@ -14,9 +14,9 @@ from reconciler.core.desired import GuardrailsSpec
 from reconciler.core.guardrails import GuardrailMode, LandingZone, ScpPolicy
 from reconciler.core.ports import ClumioTemplate
 from reconciler.discover.observe import observe
+from reconciler.files.planfile import read_plan, write_plan
 from reconciler.plan.build import make_plan
 from reconciler.plan.guardrails.check import GuardrailRefused
-from reconciler.plan.planfile import read_plan, write_plan
 from reconciler.render.json import render_plan_json
 from reconciler.render.markdown import render_plan_markdown
 from reconciler.render.text import render_plan
@@ -156,8 +156,8 @@ guardrails:
 
 
 def test_on_deny_is_read_from_the_config_and_a_wrong_value_names_its_line(tmp_path: Path) -> None:
-    from reconciler.config import load_desired
     from reconciler.core.errors import ConfigError
+    from reconciler.files.config import load_desired
 
     good = tmp_path / "good.yaml"
     good.write_text(CONFIG.replace("{mode}", "skip"))

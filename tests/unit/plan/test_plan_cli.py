@@ -9,7 +9,7 @@ import pytest
 
 import reconciler.providers.factory as factory
 from reconciler.cli.app import main
-from reconciler.plan.planfile import read_plan
+from reconciler.files.planfile import read_plan
 from tests.fakes import FakePorts, fake_ports
 
 CONFIG = """version: 1

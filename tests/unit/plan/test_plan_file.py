@@ -9,8 +9,9 @@ import jsonschema
 import pytest
 
 from reconciler.core.desired import Amount
+from reconciler.files.planfile import read_plan, write_plan
 from reconciler.plan.build import make_plan
-from reconciler.plan.planfile import PlanFileError, plan_to_json, read_plan, write_plan
+from reconciler.plan.planfile import PlanFileError, plan_to_json
 from tests.fakes import demo_org, instance, live_stack_set, make_desired, make_live, make_template, wave
 
 SCHEMA = json.loads((Path(__file__).parents[3] / "schemas" / "plan.schema.json").read_text())
