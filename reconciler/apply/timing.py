@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from reconciler.core.clock import Clock, SystemClock
+from reconciler.core.clock import Clock
 from reconciler.core.settings import (
     DEFAULT_POLL_SECONDS,
     DEFAULT_WAIT_SECONDS,
@@ -15,6 +15,7 @@ from reconciler.core.settings import (
     WAIT_ENV,
     Settings,
 )
+from reconciler.providers.clock import SystemClock
 
 __all__ = ["POLL_ENV", "POLL_MAX_ENV", "WAIT_ENV", "PollIntervals", "Timing"]
 

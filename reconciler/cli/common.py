@@ -103,7 +103,7 @@ class Injected:
 def injected_clock() -> Clock:
     """The clock ``main`` was given for this run, else the system clock."""
     from reconciler.cli._click import get_current_context
-    from reconciler.core.clock import SystemClock
+    from reconciler.providers.clock import SystemClock
 
     current = get_current_context(silent=True)
     given = getattr(current.find_root().obj, "clock", None) if current is not None else None

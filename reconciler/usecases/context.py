@@ -9,10 +9,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.core.clock import Clock, SystemClock
+from reconciler.core.clock import Clock
 from reconciler.core.desired import Desired
 from reconciler.core.ports import ClumioTemplate, ClumioTemplateInfo, Connection, DeploymentParameters
 from reconciler.core.settings import Settings, parse_settings
+from reconciler.providers.clock import SystemClock
 
 
 def _stderr(text: str) -> None:

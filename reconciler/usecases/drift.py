@@ -12,14 +12,14 @@ from reconciler.core.keys import InstanceKey
 from reconciler.core.live import Live
 from reconciler.core.ports import StackSetNotFound, StackSets
 from reconciler.core.recorded import Recorded
-from reconciler.drift.classify import DriftInputs, ResourceDrifts, information
-from reconciler.drift.detect import (
+from reconciler.discover.drift_detection import (
     DetectionBlocked,
     detect,
     last_detection,
     last_detection_operation,
     resource_drifts,
 )
+from reconciler.drift.classify import DriftInputs, ResourceDrifts, information
 from reconciler.drift.ignore import PLACEHOLDER_OWNER, default_ignore_path
 from reconciler.drift.model import Detection, DriftReport
 from reconciler.drift.report import build_report, parse_categories

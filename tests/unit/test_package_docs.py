@@ -20,3 +20,9 @@ def test_each_package_opens_with_a_docstring_saying_what_it_is_for(package: Path
     # More than its own name: at least a sentence.
     assert len(words) >= 8, f"{package.relative_to(ROOT)}: {doc!r} says no more than its name"
 
+
+
+def test_the_architecture_note_names_every_top_level_package() -> None:
+    text = (ROOT / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    top = sorted(p.name for p in PACKAGES if p.parent == ROOT / "reconciler")
+    assert [name for name in top if f"`{name}/`" not in text] == []

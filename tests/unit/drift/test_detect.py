@@ -11,7 +11,7 @@ from reconciler.core.errors import ReconcilerError
 from reconciler.core.keys import InstanceKey
 from reconciler.core.live import OperationStatus, OperationView, StackDriftStatus, StackSetDriftDetails
 from reconciler.core.ports import OperationInProgress
-from reconciler.drift.detect import detect, last_detection, resource_drifts
+from reconciler.discover.drift_detection import detect, last_detection, resource_drifts
 from tests.fakes import instance, live_stack_set, make_desired, make_template
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
