@@ -39,7 +39,8 @@ def build_plan(ctx: Context, state: Recorded | None, *, adopt: bool = False, for
     live, template = observe(ctx.desired, ctx.ports)
     link = check_lineage(live.stack_sets, state, ctx.backend.describe(), adopt=adopt, force=force, command=command)
     plan = make_plan(ctx.desired, live, template=template, state=state,
-                     secret_fingerprints=_secret_fingerprints(ctx, live, state))
+                     secret_fingerprints=_secret_fingerprints(ctx, live, state),
+                     created_at=ctx.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"))
     return Planned(plan, live, template, state, link)
 
 
