@@ -36,16 +36,7 @@ def resolve_accounts(world: WorldState, stack_set: StackSet, params: dict[str, A
     if targets is not None and accounts is not None:
         raise AwsFault("ValidationError", "Accounts and DeploymentTargets are mutually exclusive")
     if not stack_set.service_managed:
-        if targets is not None and targets.get("OrganizationalUnitIds"):
-            raise AwsFault("ValidationError", "StackSets with SELF_MANAGED permission model can only have "
-                                              "accounts as target")
-        listed = accounts if accounts is not None else (targets or {}).get("Accounts") or []
-        if not listed:
-            raise AwsFault("ValidationError", "Accounts should not be empty")
-        for account in listed:
-            if not re.fullmatch(r"[0-9]{12}", account):
-                raise AwsFault("ValidationError", f"Account {account} is not a valid 12-digit account id")
-        return [(a, None) for a in dict.fromkeys(listed)]
+        return _self_managed_accounts(targets, accounts)
     ous = list(dict.fromkeys((targets or {}).get("OrganizationalUnitIds") or []))
     if accounts is not None or not ous:
         raise AwsFault("ValidationError", "StackSets with SERVICE_MANAGED permission model can only have "
@@ -88,6 +79,21 @@ def resolve_accounts(world: WorldState, stack_set: StackSet, params: dict[str, A
             if account != org.management_account and account in org.accounts:
                 chosen.setdefault(account, _nearest(world, account, ous))
     return sorted(chosen.items())
+
+
+def _self_managed_accounts(targets: dict[str, Any] | None, accounts: list[str] | None
+                           ) -> list[tuple[str, str | None]]:
+    """The accounts a SELF_MANAGED stack set's call targets (accounts only, no OUs)."""
+    if targets is not None and targets.get("OrganizationalUnitIds"):
+        raise AwsFault("ValidationError", "StackSets with SELF_MANAGED permission model can only have "
+                                          "accounts as target")
+    listed = accounts if accounts is not None else (targets or {}).get("Accounts") or []
+    if not listed:
+        raise AwsFault("ValidationError", "Accounts should not be empty")
+    for account in listed:
+        if not re.fullmatch(r"[0-9]{12}", account):
+            raise AwsFault("ValidationError", f"Account {account} is not a valid 12-digit account id")
+    return [(a, None) for a in dict.fromkeys(listed)]
 
 
 def _nearest(world: WorldState, account: str, named: list[str]) -> str | None:
