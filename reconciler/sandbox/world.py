@@ -20,9 +20,10 @@ from reconciler.sandbox.identity import check_credentials
 from reconciler.sandbox.instances import StackInstance
 from reconciler.sandbox.objects import InMemoryObjectStore
 from reconciler.sandbox.organizations import STACKSETS_PRINCIPAL, Organization
-from reconciler.sandbox.policies import scp_failure, seed_policies
+from reconciler.sandbox.policies import seed_policies
 from reconciler.sandbox.regions import ALL_REGIONS
 from reconciler.sandbox.s3_faults import validate as validate_s3_fault
+from reconciler.sandbox.scp_denial import scp_failure
 from reconciler.sandbox.seeding import seed_existing_stack_sets, seed_outside_connections
 from reconciler.sandbox.services import AWS_SERVICES
 from reconciler.sandbox.stacksets import StackSet, StackSetEngine

@@ -22,7 +22,7 @@ from reconciler.plan.guardrails.template import required_actions
 from reconciler.providers.aws.guardrails import AwsGuardrailReader
 from reconciler.sandbox import codec
 from reconciler.sandbox.clock import VirtualClock
-from reconciler.sandbox.policies import scp_failure
+from reconciler.sandbox.scp_denial import scp_failure
 from reconciler.sandbox.template import render_clumio_template
 from reconciler.sandbox.world import World
 from tests.contract.sandbox_helpers import APP_ONE, OTHER, ROOT, world_spec

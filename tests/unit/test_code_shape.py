@@ -25,7 +25,6 @@ IMPURE_IMPORTS = frozenset({"boto3", "botocore", "requests", "typer", "rich"})
 # File path (relative to the repository) -> its line count today.
 FILES_ALLOWED: dict[str, int] = {
     "reconciler/sandbox/clumio.py": 417,
-    "reconciler/sandbox/policies.py": 403,
     "reconciler/sandbox/s3.py": 409,
 }
 
@@ -34,7 +33,6 @@ FUNCTIONS_ALLOWED: dict[str, int] = {
     "reconciler/render/drift_markdown.py::render_drift_markdown": 63,
     "reconciler/sandbox/events.py::apply_event": 73,
     "reconciler/sandbox/organizations.py::handle_organizations": 83,
-    "reconciler/sandbox/policies.py::_write": 66,
 }
 
 # Import cycles tolerated today, each as the set of modules in it; a cycle found must lie inside one of these.
