@@ -84,37 +84,8 @@ def _last_regions(stack_set: Any) -> list[str]:
 
 
 def apply_event(world: WorldState, name: str, args: dict[str, Any]) -> dict[str, Any]:
-    org = world.org
-    if name == "move-account":
-        account = _account(world, args)
-        _require(args, "ou")
-        target = org.resolve_ou(str(args["ou"]))
-        old = org.move_account(account, target)
-        return {"event": name, "account": account, "from": old, "to": target, "path": org.path_of(target),
-                "operations": auto_deploy(world, account)}
-    if name == "add-account":
-        _require(args, "name")
-        target = org.resolve_ou(str(args.get("ou") or org.root_id))
-        account = str(args.get("id") or _new_account_id(world))
-        if account in org.accounts:
-            raise AwsFault("ValidationError", f"account {account} already exists")
-        org.add_account(account, str(args["name"]), target, "ACTIVE", world.clock.now(), email=args.get("email"))
-        return {"event": name, "account": account, "ou": target, "path": org.path_of(target),
-                "operations": auto_deploy(world, account)}
-    if name in ("suspend-account", "close-account"):
-        account = _account(world, args)
-        if account == org.management_account:
-            raise AwsFault("ValidationError", "the management account cannot be suspended or closed")
-        org.accounts[account].state = "SUSPENDED" if name == "suspend-account" else "CLOSED"
-        return {"event": name, "account": account, "state": org.accounts[account].state}
-    if name == "reactivate-account":
-        # A suspended account reinstated within the post-closure period (an ACTIVE state again); its instance is
-        # still OUTDATED (SKIPPED_SUSPENDED_ACCOUNT) until an operation reaches it (docs/reference/targets.md T5).
-        account = _account(world, args)
-        if org.accounts[account].state != "SUSPENDED":
-            raise AwsFault("ValidationError", f"account {account} is {org.accounts[account].state}, not SUSPENDED")
-        org.accounts[account].state = "ACTIVE"
-        return {"event": name, "account": account, "state": "ACTIVE"}
+    if name in _ACCOUNT_EVENTS:
+        return _account_event(world, name, args)
     if name == "drift-stack":
         return _drift_stack(world, args)
     if name == "release-template":
@@ -156,6 +127,45 @@ def apply_event(world: WorldState, name: str, args: dict[str, Any]) -> dict[str,
                                       "release-template, "
                                       "unlink-connection, fail-account, heal-account, set-faults, advance-time, "
                                       "expire-credentials, renew-credentials, revoke-clumio-token, s3-fault")
+
+
+_ACCOUNT_EVENTS = frozenset({"move-account", "add-account", "suspend-account", "close-account",
+                             "reactivate-account"})
+
+
+def _account_event(world: WorldState, name: str, args: dict[str, Any]) -> dict[str, Any]:
+    """An account joining, moving within or leaving (suspended, closed, reinstated) the organization."""
+    org = world.org
+    if name == "move-account":
+        account = _account(world, args)
+        _require(args, "ou")
+        target = org.resolve_ou(str(args["ou"]))
+        old = org.move_account(account, target)
+        return {"event": name, "account": account, "from": old, "to": target, "path": org.path_of(target),
+                "operations": auto_deploy(world, account)}
+    if name == "add-account":
+        _require(args, "name")
+        target = org.resolve_ou(str(args.get("ou") or org.root_id))
+        account = str(args.get("id") or _new_account_id(world))
+        if account in org.accounts:
+            raise AwsFault("ValidationError", f"account {account} already exists")
+        org.add_account(account, str(args["name"]), target, "ACTIVE", world.clock.now(), email=args.get("email"))
+        return {"event": name, "account": account, "ou": target, "path": org.path_of(target),
+                "operations": auto_deploy(world, account)}
+    if name in ("suspend-account", "close-account"):
+        account = _account(world, args)
+        if account == org.management_account:
+            raise AwsFault("ValidationError", "the management account cannot be suspended or closed")
+        org.accounts[account].state = "SUSPENDED" if name == "suspend-account" else "CLOSED"
+        return {"event": name, "account": account, "state": org.accounts[account].state}
+    # reactivate-account: a suspended account reinstated within the post-closure period (an ACTIVE state again); its
+    # instance is still OUTDATED (SKIPPED_SUSPENDED_ACCOUNT) until an operation reaches it (docs/reference/targets.md
+    # T5).
+    account = _account(world, args)
+    if org.accounts[account].state != "SUSPENDED":
+        raise AwsFault("ValidationError", f"account {account} is {org.accounts[account].state}, not SUSPENDED")
+    org.accounts[account].state = "ACTIVE"
+    return {"event": name, "account": account, "state": "ACTIVE"}
 
 
 def _new_account_id(world: WorldState) -> str:
