@@ -247,16 +247,7 @@ def handle_organizations(org: Organization, operation: str, params: dict[str, An
             children = [{"Id": c, "Type": "ORGANIZATIONAL_UNIT"} for c in unit.child_ous]
         return _page(children, params, "Children")
     if operation == "ListParents":
-        child = params["ChildId"]
-        if child in org.accounts:
-            parent = org.accounts[child].parent_id
-        elif child in org.units and child != org.root_id:
-            parent = org.units[child].parent_id or org.root_id
-        else:
-            raise AwsFault("ChildNotFoundException", "We can't find an organizational unit (OU) or AWS account "
-                                                     "with the ChildId that you specified.")
-        kind = "ROOT" if parent == org.root_id else "ORGANIZATIONAL_UNIT"
-        return _page([{"Id": parent, "Type": kind}], params, "Parents")
+        return _page([_parent_of(org, params["ChildId"])], params, "Parents")
     if operation == "ListAccounts":
         return _accounts_page(sorted(org.accounts))
     if operation == "DescribeAccount":
@@ -266,9 +257,28 @@ def handle_organizations(org: Organization, operation: str, params: dict[str, An
         if ou_id == org.root_id or ou_id not in org.units:
             org.unit("missing")
         return {"OrganizationalUnit": _ou_shape(org, ou_id)}
+    return _delegation_call(org, operation, params, now, empty_first_pages)
+
+
+def _parent_of(org: Organization, child: str) -> dict[str, str]:
+    """ListParents' one parent of an account or OU."""
+    if child in org.accounts:
+        parent = org.accounts[child].parent_id
+    elif child in org.units and child != org.root_id:
+        parent = org.units[child].parent_id or org.root_id
+    else:
+        raise AwsFault("ChildNotFoundException", "We can't find an organizational unit (OU) or AWS account "
+                                                 "with the ChildId that you specified.")
+    kind = "ROOT" if parent == org.root_id else "ORGANIZATIONAL_UNIT"
+    return {"Id": parent, "Type": kind}
+
+
+def _delegation_call(org: Organization, operation: str, params: dict[str, Any], now: datetime,
+                     empty_first_pages: bool) -> dict[str, Any]:
+    """Trusted service access and delegated administrators (and the fault for any other operation)."""
     if operation == "ListAWSServiceAccessForOrganization":
         items = [{"ServicePrincipal": p, "DateEnabled": d} for p, d in sorted(org.trusted_services.items())]
-        return _page(items, params, "EnabledServicePrincipals")
+        return _paged(items, params, "EnabledServicePrincipals", empty_first_pages)
     if operation == "EnableAWSServiceAccess":
         org.trusted_services.setdefault(params["ServicePrincipal"], now)
         return {}
@@ -278,7 +288,7 @@ def handle_organizations(org: Organization, operation: str, params: dict[str, An
         items = [{**_account_shape(org, org.accounts[a]), "DelegationEnabledDate": d} for a, d in admins]
         for item in items:
             del item["Paths"]  # DelegatedAdministrator has no Paths member
-        return _page(items, params, "DelegatedAdministrators")
+        return _paged(items, params, "DelegatedAdministrators", empty_first_pages)
     if operation == "RegisterDelegatedAdministrator":
         return _register_delegated_admin(org, params, now)
     if operation == "DeregisterDelegatedAdministrator":
