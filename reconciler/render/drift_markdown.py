@@ -28,6 +28,26 @@ def _details(f: Finding) -> str:
     return f"<li>{_cell(f.where)} — {_cell(f.reason)}<ul>{items}</ul></li>" if items else ""
 
 
+def _tail(report: DriftReport) -> list[str]:
+    """What follows the findings: the ignored ones (folded) and the notes."""
+    tail: list[str] = []
+    if report.ignored:
+        tail.append(f"\n<details><summary>Ignored by the ignore file ({len(report.ignored)})</summary>\n")
+        tail.append("| Category | Where | Reason | Ignored because | Owner | Until |")
+        tail.append("|---|---|---|---|---|---|")
+        for i in report.ignored[:200]:
+            tail.append(f"| {i.finding.category.value} | {_cell(i.finding.where)} | {_cell(i.finding.reason)} | "
+                        f"{_cell(i.entry_reason)} | {_cell(i.owner)} | {i.expires} |")
+        if len(report.ignored) > 200:
+            tail.append(f"\n…and {len(report.ignored) - 200} more.")
+        tail.append("\n</details>")
+    notes = [detection_line(d) for d in report.detections] + list(report.notes)
+    if notes:
+        tail.append("")
+        tail += [f"- {n}" for n in notes]
+    return tail
+
+
 def render_drift_markdown(report: DriftReport, max_chars: int = DEFAULT_MAX_CHARS) -> str:
     head = [MARKER]
     if not report.findings:
@@ -44,22 +64,7 @@ def render_drift_markdown(report: DriftReport, max_chars: int = DEFAULT_MAX_CHAR
     head.append("|---|---:|---|")
     for c in report.categories_worst_first():
         head.append(f"| {c.title} (`{c.value}`) | {summary[c]} | {'yes' if c in report.fail_on else 'no'} |")
-    tail: list[str] = []
-    if report.ignored:
-        tail.append(f"\n<details><summary>Ignored by the ignore file ({len(report.ignored)})</summary>\n")
-        tail.append("| Category | Where | Reason | Ignored because | Owner | Until |")
-        tail.append("|---|---|---|---|---|---|")
-        for i in report.ignored[:200]:
-            tail.append(f"| {i.finding.category.value} | {_cell(i.finding.where)} | {_cell(i.finding.reason)} | "
-                        f"{_cell(i.entry_reason)} | {_cell(i.owner)} | {i.expires} |")
-        if len(report.ignored) > 200:
-            tail.append(f"\n…and {len(report.ignored) - 200} more.")
-        tail.append("\n</details>")
-    notes = [detection_line(d) for d in report.detections] + list(report.notes)
-    if notes:
-        tail.append("")
-        tail += [f"- {n}" for n in notes]
-
+    tail = _tail(report)
     budget = max_chars - len("\n".join(head + tail)) - 300
     body: list[str] = []
     omitted = 0

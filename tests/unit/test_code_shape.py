@@ -30,7 +30,6 @@ FILES_ALLOWED: dict[str, int] = {
 
 # "path::qualified.name" -> the function's length in lines today (from `def` to its last line).
 FUNCTIONS_ALLOWED: dict[str, int] = {
-    "reconciler/render/drift_markdown.py::render_drift_markdown": 63,
 }
 
 # Import cycles tolerated today, each as the set of modules in it; a cycle found must lie inside one of these.
