@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import urllib.parse
 from typing import Any
-from xml.etree import ElementTree
 
 from botocore.model import OperationModel
 
@@ -25,6 +24,7 @@ from reconciler.sandbox.protocols import (
     service_model,
     xml_members,
 )
+from reconciler.sandbox.s3_xml import completed_parts, xml_text_of
 
 _XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/"
 _NO_BODY_ERRORS = ("HEAD",)
@@ -134,7 +134,7 @@ def _bucket_call(world: SandboxWorld, request: WireRequest, bucket: str) -> Wire
     objects, method, query = world.objects, request.method, request.query
     if "versioning" in query:
         if method == "PUT":
-            status = _xml_text_of(request.body, "Status")
+            status = xml_text_of(request.body, "Status")
             with world.lock:
                 objects.set_versioning(bucket, status)
             return WireResponse(200, b"")
@@ -277,7 +277,7 @@ def _multipart_call(world: SandboxWorld, request: WireRequest, bucket: str, key:
             etag = objects.put_part(bucket, key, upload_id, number, _payload(request))
         return WireResponse(200, b"", {"ETag": etag})
     if method == "POST":
-        parts = _completed_parts(request.body)
+        parts = completed_parts(request.body)
         with world.lock:
             stored = objects.complete_upload(bucket, key, upload_id, parts)
         return _document("CompleteMultipartUpload", "CompleteMultipartUploadResult", {
@@ -288,39 +288,6 @@ def _multipart_call(world: SandboxWorld, request: WireRequest, bucket: str, key:
             objects.abort_upload(bucket, key, upload_id)
         return WireResponse(204, b"")
     raise AwsFault("MethodNotAllowed", "The specified method is not allowed against this resource.", 405)
-
-
-def _parse_xml(body: bytes) -> ElementTree.Element:
-    try:
-        return ElementTree.fromstring(body)
-    except ElementTree.ParseError:
-        raise AwsFault("MalformedXML", "The XML you provided was not well-formed or did not validate against our "
-                                       "published schema") from None
-
-
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
-
-
-def _xml_text_of(body: bytes, name: str) -> str:
-    for element in _parse_xml(body).iter():
-        if _local(element.tag) == name:
-            return (element.text or "").strip()
-    return ""
-
-
-def _completed_parts(body: bytes) -> list[tuple[int, str]]:
-    parts = []
-    for part in _parse_xml(body):
-        if _local(part.tag) != "Part":
-            continue
-        fields = {_local(child.tag): (child.text or "").strip() for child in part}
-        try:
-            parts.append((int(fields.get("PartNumber", "")), fields.get("ETag", "")))
-        except ValueError:
-            raise AwsFault("MalformedXML", "The XML you provided was not well-formed or did not validate against "
-                                           "our published schema") from None
-    return parts
 
 
 def _document(operation_name: str, root: str, output: dict[str, Any]) -> WireResponse:

@@ -25,7 +25,6 @@ IMPURE_IMPORTS = frozenset({"boto3", "botocore", "requests", "typer", "rich"})
 # File path (relative to the repository) -> its line count today.
 FILES_ALLOWED: dict[str, int] = {
     "reconciler/sandbox/clumio.py": 417,
-    "reconciler/sandbox/s3.py": 409,
 }
 
 # "path::qualified.name" -> the function's length in lines today (from `def` to its last line).
