@@ -13,6 +13,7 @@ from functools import cached_property
 from typing import Any
 
 from reconciler.sandbox.api import ClumioRequest, ClumioResponse, ObjectStore
+from reconciler.sandbox.clumio_requests import REGION, new_group, template_request
 from reconciler.sandbox.clumio_resources import (
     CONNECTION_FILTERS,
     ENVIRONMENT_FILTERS,
@@ -34,7 +35,6 @@ from reconciler.sandbox.clumio_resources import (
     group_facts,
     group_json,
     list_envelope,
-    manual_resources,
     parse_filter,
     template_config,
     template_to_request_types,
@@ -51,7 +51,6 @@ _CONNECTION_PATH = re.compile(r"/connections/aws/([0-9]{12}_[a-z0-9-]+)")
 _GROUP_PATH = re.compile(r"/connections/aws/connection-groups/([0-9a-f-]{36})")
 _ENVIRONMENT_PATH = re.compile(r"/datasources/aws/environments/([0-9a-f-]{36})")
 _OU_PATH = re.compile(r"/organizational-units/([0-9a-f-]{36})")
-_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]")
 
 
 def _error(status: int, code: int, message: str) -> ClumioResponse:
@@ -243,19 +242,7 @@ class ClumioService:
                            "templated": False}}
         if request.method == "GET":
             return _ok({"_links": links, "config": self._config(None)}, "aws-templates")
-        body = self._json(request)
-        raw_types = body.get("asset_types_enabled")
-        asset_types = None if raw_types is None else canonical_asset_types(raw_types)
-        permission_set = body.get("template_permission_set", "all")
-        if permission_set not in ("all", "inventory_backup"):
-            raise ClumioInputError("template_permission_set must be all or inventory_backup")
-        resources = None
-        if body.get("show_manual_resources"):
-            account, region = body.get("aws_account_id"), body.get("aws_region")
-            if not (isinstance(account, str) and re.fullmatch(r"[0-9]{12}", account)) or not (
-                    isinstance(region, str) and _REGION.fullmatch(region)):
-                raise ClumioInputError("show_manual_resources needs aws_account_id (12 digits) and aws_region")
-            resources = manual_resources(account, region, asset_types or [])
+        asset_types, resources = template_request(self._json(request))
         key = self.publish(self.current, asset_types)
         host = request.headers.get("host", "127.0.0.1")
         url = f"http://{host}/{TEMPLATE_BUCKET}/{key}"
@@ -298,7 +285,7 @@ class ClumioService:
         account, region = body.get("account_native_id"), body.get("aws_region")
         if not (isinstance(account, str) and re.fullmatch(r"[0-9]{12}", account)):
             raise ClumioInputError("account_native_id must be a 12-digit AWS account id")
-        if not (isinstance(region, str) and _REGION.fullmatch(region)):
+        if not (isinstance(region, str) and REGION.fullmatch(region)):
             raise ClumioInputError("aws_region must be an AWS region such as us-west-2")
         ou = body.get("organizational_unit_id") or GLOBAL_OU
         if ou != GLOBAL_OU:
@@ -350,23 +337,8 @@ class ClumioService:
         return group_json(group, "", self._group_stack(group), external_id=external_id)
 
     def _create_group(self, request: ClumioRequest, now: datetime) -> ClumioResponse:
-        body = self._json(request)
-        account = body.get("account_native_id")
-        master = body.get("master_aws_account_id") or account
-        regions = body.get("aws_regions")
-        if not (isinstance(account, str) and re.fullmatch(r"[0-9]{12}", account)):
-            raise ClumioInputError("account_native_id must be a 12-digit AWS account id")
-        if not (isinstance(regions, list) and regions and all(isinstance(r, str) and _REGION.fullmatch(r)
-                                                              for r in regions)):
-            raise ClumioInputError("aws_regions must be a non-empty list of AWS regions")
-        master_region = body.get("master_region") or regions[0]
-        types = canonical_asset_types(body.get("asset_types") or body.get("asset_types_enabled") or ["EC2/EBS"],
-                                      field_name="asset_types")
-        group_id = self._new_uuid()
-        group = ConnectionGroup(group_id, account, str(master), str(master_region), tuple(regions), tuple(types),
-                                str(body.get("description") or ""), GLOBAL_OU,
-                                str(body.get("template_permission_set") or "all"), now,
-                                external_id=f"ExternalID_{group_id}")
+        group = new_group(self._json(request), self._new_uuid, now)
+        group_id, account, regions, types = group.id, group.account, group.regions, group.asset_types
         self.groups[group_id] = group
         for region in regions:
             if self.connections.get(f"{account}_{region}") is None:

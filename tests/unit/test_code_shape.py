@@ -23,13 +23,10 @@ PURE_PACKAGES = ("core", "config", "plan", "drift")
 IMPURE_IMPORTS = frozenset({"boto3", "botocore", "requests", "typer", "rich"})
 
 # File path (relative to the repository) -> its line count today.
-FILES_ALLOWED: dict[str, int] = {
-    "reconciler/sandbox/clumio.py": 417,
-}
+FILES_ALLOWED: dict[str, int] = {}
 
 # "path::qualified.name" -> the function's length in lines today (from `def` to its last line).
-FUNCTIONS_ALLOWED: dict[str, int] = {
-}
+FUNCTIONS_ALLOWED: dict[str, int] = {}
 
 # Import cycles tolerated today, each as the set of modules in it; a cycle found must lie inside one of these.
 CYCLES_ALLOWED: list[frozenset[str]] = []
