@@ -7,20 +7,9 @@ import random
 from dataclasses import dataclass, field
 
 from reconciler.core.clock import Clock
-from reconciler.core.settings import (
-    DEFAULT_POLL_SECONDS,
-    DEFAULT_WAIT_SECONDS,
-    POLL_ENV,
-    POLL_MAX_ENV,
-    WAIT_ENV,
-    Settings,
-)
+from reconciler.core.settings import DEFAULT_POLL_SECONDS, DEFAULT_WAIT_SECONDS, Settings
 from reconciler.providers.clock import SystemClock
 
-__all__ = ["POLL_ENV", "POLL_MAX_ENV", "WAIT_ENV", "PollIntervals", "Timing"]
-
-# The environment settings are parsed once, in reconciler.core.settings; these names stay for importers.
-DEFAULT_FOREIGN_WAIT_SECONDS = DEFAULT_WAIT_SECONDS
 # Our own operations are never abandoned mid-way by a timeout shorter than a large rollout; the bound exists so a
 # wedged StackSet cannot hold a CI job forever.
 DEFAULT_OWN_WAIT_SECONDS = 24 * 3600.0
@@ -40,7 +29,7 @@ class Timing:
     clock: Clock = field(default_factory=SystemClock, compare=False)
     poll_seconds: float = DEFAULT_POLL_SECONDS
     poll_max_seconds: float = DEFAULT_POLL_SECONDS * 6
-    foreign_wait_seconds: float = DEFAULT_FOREIGN_WAIT_SECONDS
+    foreign_wait_seconds: float = DEFAULT_WAIT_SECONDS
     own_wait_seconds: float = DEFAULT_OWN_WAIT_SECONDS
     retry_attempts: int = 8
     rng: random.Random = field(default_factory=lambda: random.Random(), compare=False)

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from reconciler.apply.executor import failure_budget, group_waves
 from reconciler.apply.redact import redacted_logs, remember
-from reconciler.apply.timing import POLL_ENV, Timing
+from reconciler.apply.timing import Timing
+from reconciler.core.settings import POLL_ENV
 from reconciler.core.desired import Amount, ConcurrencyMode
 from reconciler.core.plan import WavePlan
 from reconciler.core.secrets import Secret
