@@ -11,10 +11,10 @@ from pathlib import Path
 from reconciler.apply.executor import failure_budget, group_waves
 from reconciler.apply.redact import redacted_logs, remember
 from reconciler.apply.timing import Timing
-from reconciler.core.settings import POLL_ENV
 from reconciler.core.desired import Amount, ConcurrencyMode
 from reconciler.core.plan import WavePlan
 from reconciler.core.secrets import Secret
+from reconciler.core.settings import POLL_ENV
 from tests.unit.apply.helpers import World, onboarding_plan
 
 
