@@ -9,6 +9,7 @@ text, readable in CI logs, and rich is imported only by the commands that draw p
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib
 import logging
 import os
@@ -267,13 +268,32 @@ def _environment_kept() -> Iterator[None]:
             os.environ["AWS_PROFILE"] = saved
 
 
+# A plan over 10,000 accounts makes millions of objects that live until the run ends (the Live snapshot, the
+# plan); with CPython's default first-generation threshold (700 allocations) the collector visits and promotes
+# them again and again: 1.3-1.8 s of the 8 s of CPU a 2,000 × 17 plan took, measured. The models are trees that
+# reference counting frees, so the first generation is collected every 10,000 allocations instead.
+YOUNG_GENERATION_THRESHOLD = 10_000
+
+
+@contextlib.contextmanager
+def _collector_for_large_heaps() -> Iterator[None]:
+    """The garbage collector's first-generation threshold raised for this run, restored after it (tests run many
+    commands in one process)."""
+    saved = gc.get_threshold()
+    gc.set_threshold(max(saved[0], YOUNG_GENERATION_THRESHOLD), *saved[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*saved)
+
+
 def main(argv: Sequence[str] | None = None, *, clock: Any = None) -> int:
     """Run the CLI and return its exit code; user errors exit 1 with a message, never a traceback. ``clock``
     (a ``reconciler.core.clock.Clock``) replaces the system clock for this run: tests and benchmarks pass the
     sandbox's virtual one."""
     args = hoist_global_options(list(sys.argv[1:] if argv is None else argv))
     common.options = GlobalOptions()
-    with _environment_kept():
+    with _environment_kept(), _collector_for_large_heaps():
         return _run(args, common.Injected(clock=clock))
 
 
