@@ -70,6 +70,7 @@ class Evaluator:
         self._paths: dict[str, str] = {}
         self._cache: dict[tuple[object, ...], _Outcome] = {}
         self._specific: dict[str, bool] = {}
+        self._by_account: dict[str, tuple[list[_Level], tuple[object, ...]]] = {}
         self.in_force = bool(guardrails.attachments.get(tree.root_id))
 
     def statements(self, policy_id: str) -> tuple[Statement, ...] | None:
@@ -107,10 +108,8 @@ class Evaluator:
         """The finding for one pair, or None when the guardrails let the stack through."""
         if not self.in_force or key.account == self.tree.management_account:
             return None  # SCPs do not apply to the management account, and are not enabled without a root SCP
-        levels = self._levels(key.account)
-        signature: tuple[object, ...] = (tuple(level.policies for level in levels), key.region)
-        if self._names_accounts(levels):
-            signature += (key.account,)
+        levels, path = self._account_levels(key.account)
+        signature = (*path, key.region)
         outcome = self._cache.get(signature)
         if outcome is None:
             outcome = self._evaluate(key.account, key.region, levels)
@@ -118,6 +117,18 @@ class Evaluator:
         if outcome.verdict is None:
             return None
         return self._describe(key, outcome, levels)
+
+    def _account_levels(self, account: str) -> tuple[list[_Level], tuple[object, ...]]:
+        """An account's levels and what its results depend on besides the region (the policies on its path, and
+        the account when one of them names an account id); worked out once per account, not once per region."""
+        found = self._by_account.get(account)
+        if found is None:
+            levels = self._levels(account)
+            path: tuple[object, ...] = (tuple(level.policies for level in levels),)
+            if self._names_accounts(levels):
+                path += (account,)
+            found = self._by_account[account] = (levels, path)
+        return found
 
     def _evaluate(self, account: str, region: str, levels: list[_Level]) -> _Outcome:
         first_unknown: _Outcome | None = None

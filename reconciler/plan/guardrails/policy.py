@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from reconciler.plan.guardrails.match import Tri, all_of, any_of, match, match_arn
@@ -115,8 +116,10 @@ def parse_policy(content: str) -> tuple[Statement, ...]:
     return tuple(out)
 
 
+@lru_cache(maxsize=4096)
 def _action_matches(patterns: tuple[str, ...], action: str) -> Tri:
-    # Action names are case-insensitive (IAM JSON policy elements: Action).
+    # Action names are case-insensitive (IAM JSON policy elements: Action). The same few dozen (statement, action)
+    # pairs come back for every (OU path, region) evaluated, whatever the account: answered once each.
     return any_of(match(p, action, ignore_case=True) for p in patterns)
 
 
