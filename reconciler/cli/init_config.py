@@ -71,11 +71,16 @@ def regions_in_use(facts: OrgFacts) -> tuple[list[str], str]:
 def _targets(facts: OrgFacts, found: OtherClumioStackSet | None) -> list[str]:
     tree = facts.tree
     ous = list(found.stack_set.organizational_unit_ids) if found else []
+    own = [c for c in facts.connections if stack_set_of_stack(stack_name_of(c)) is None]
+    # Connections made outside any StackSet stay as they are until the user chooses to move them (brownfield.md §6).
+    existing = ["  existing_connections: leave       # move: put them on the StackSet (new stack next to the old; "
+                "delete the old one once Clumio shows the takeover)"] if own else []
     if not ous or tree.root_id in ous:
-        return ["targets:", "  organization: true                # every account (minus the management account)"]
+        return ["targets:", "  organization: true                # every account (minus the management account)",
+                *existing]
     paths = sorted(tree.path_of(ou) for ou in ous if ou in tree.ous)
     return ["targets:", f"  ous:                              # the OUs {found.stack_set.name if found else ''} "
-            "targets now", *[f"    - {_q(p)}" for p in paths]]
+            "targets now", *[f"    - {_q(p)}" for p in paths], *existing]
 
 
 def _template_version(found: OtherClumioStackSet | None, latest: str | None) -> list[str]:
@@ -122,7 +127,7 @@ def _found_comments(facts: OrgFacts, found: OtherClumioStackSet | None) -> list[
     if own:
         by = sorted({stack_name_of(c) or "no CloudFormation stack (Terraform or manual)" for c in own})
         out.append(f"# Found {len(own)} Clumio connection(s) made outside any StackSet ({'; '.join(by)}): plan "
-                   "leaves them alone and deploys no second Clumio there.")
+                   "leaves them alone and deploys no second Clumio there (targets.existing_connections below).")
     return out
 
 

@@ -158,8 +158,8 @@ def _send_event(name: str, args: dict[str, Any], url: str | None) -> None:
 @sandbox_app.command("event")
 def event(
     name: str = typer.Argument(..., help="move-account, add-account, suspend-account, close-account, drift-stack, "
-                                         "release-template, unlink-connection, fail-account, heal-account, "
-                                         "set-faults"),
+                                         "release-template, unlink-connection, delete-stack, fail-account, "
+                                         "heal-account, set-faults"),
     args: list[str] = typer.Argument(None, help="KEY=VALUE arguments of the event.", show_default=False),
     url: str = UrlOption,
 ) -> None:
@@ -209,6 +209,15 @@ def drift_stack(account: str, region: str,
 def release_template(version: str, url: str = UrlOption) -> None:
     """Publish a new Clumio template version and make it current."""
     _send_event("release-template", {"version": version}, url)
+
+
+@sandbox_app.command("delete-stack")
+def delete_stack(account: str, region: str,
+                 stack_name: str = typer.Argument("ClumioService", help="The stack made outside any StackSet."),
+                 url: str = UrlOption) -> None:
+    """Delete a stack made outside any StackSet (the portal's ClumioService), as its account's owner would: its
+    Clumio connection unlinks unless the StackSet has taken it over (then it only stops being listed as retired)."""
+    _send_event("delete-stack", {"account": account, "region": region, "stack_name": stack_name}, url)
 
 
 @sandbox_app.command("unlink-connection")

@@ -17,6 +17,7 @@ from reconciler.core.desired import (
     ClumioSpec,
     ConcurrencyMode,
     Desired,
+    ExistingConnections,
     GuardrailsSpec,
     ManagementAccountSpec,
     OrganizationSpec,
@@ -147,6 +148,7 @@ def _targets(raw: dict[str, object]) -> TargetsSpec:
         exclude_ous=_tuple(exclude.get("ous")),
         auto_deployment_reach=AutoDeploymentReach(str(raw.get("auto_deployment_reach", "desired"))),
         suspended_accounts=SuspendedAccounts(str(raw.get("suspended_accounts", "keep"))),
+        existing_connections=ExistingConnections(str(raw.get("existing_connections", "leave"))),
     )
 
 

@@ -20,6 +20,9 @@ class Coverage(enum.Enum):
     MANAGED = "managed"  # an instance of the managed StackSet is there
     OTHER_STACK_SET = "other-stackset"  # an instance of another Clumio StackSet is there
     OUTSIDE_STACK_SET = "outside-stackset"  # a Clumio connection made outside any StackSet (own stack, Terraform)
+    # Such a connection, which ``targets.existing_connections: move`` moves onto the managed StackSet: its instance is
+    # deployed next to the old stack, and the old stack is deleted only once Clumio shows the takeover.
+    MOVE = "move"
 
     @property
     def blocks_deployment(self) -> bool:
@@ -33,7 +36,9 @@ class CoverageRow:
 
     ``by`` names the thing that covers it (a StackSet name, a stack name, ``no CloudFormation stack``);
     ``reason`` says what was found and ``way_forward`` what the user can do about it, both for the plan's reader.
-    ``stack_set`` is the managed StackSet the pair is desired in.
+    ``stack_set`` is the managed StackSet the pair is desired in. A ``MOVE`` row also names the connection
+    (``connection``), the stack it comes from now (``stack_arn``, None for Terraform's module), the ``wave`` it
+    moves in and the ordered ``steps`` of the move, for the plan's reader and for apply's gate.
     """
 
     stack_set: str
@@ -43,3 +48,7 @@ class CoverageRow:
     reason: str
     way_forward: str = ""
     by: str | None = None
+    connection: str | None = None
+    stack_arn: str | None = None
+    steps: tuple[str, ...] = ()
+    wave: str | None = None

@@ -129,6 +129,19 @@ class SuspendedAccounts(enum.Enum):
     REMOVE = "remove"
 
 
+class ExistingConnections(enum.Enum):
+    """``targets.existing_connections``: desired (account, region) pairs Clumio already connects outside any StackSet
+    (a portal ``ClumioService`` stack, Terraform's ``clumio_aws_connection``; docs/reference/brownfield.md §3, §6).
+
+    ``leave`` (the default) deploys nothing there: backups keep running on the old connection. ``move`` deploys the
+    StackSet's instance next to the old stack, waits until Clumio shows the connection taken over by it (the old
+    stack then reported as ``retired_stack_arn``), and only then names the old stack for the user to delete, so the
+    connection never stops."""
+
+    LEAVE = "leave"
+    MOVE = "move"
+
+
 @dataclass(frozen=True)
 class TargetsSpec:
     """Where the StackSet goes: the whole organization and/or OUs (ids ``ou-…``/``r-…`` or paths ``/A/B``) and/or
@@ -141,6 +154,7 @@ class TargetsSpec:
     exclude_ous: tuple[str, ...] = ()
     auto_deployment_reach: AutoDeploymentReach = AutoDeploymentReach.DESIRED
     suspended_accounts: SuspendedAccounts = SuspendedAccounts.KEEP
+    existing_connections: ExistingConnections = ExistingConnections.LEAVE
 
 
 @dataclass(frozen=True)

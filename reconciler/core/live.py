@@ -255,6 +255,10 @@ class Connection:
     # stack is named ``StackSet-<name>-<uuid>``; a portal stack ``ClumioService``; Terraform's module has none.
     stack_arn: str | None = None
     stack_name: str | None = None
+    # A connection Clumio migrated to a connection group (a StackSet's) names the stack it replaced, which "has to be
+    # removed from AWS as well" (clumio-python-sdk AWSConnection.retired_stack_arn; docs/reference/brownfield.md §6).
+    retired_stack_arn: str | None = None
+    connection_group_id: str | None = None
 
 
 @dataclass(frozen=True)

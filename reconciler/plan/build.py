@@ -8,17 +8,21 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from reconciler.core.coverage import CoverageRow
-from reconciler.core.desired import Desired
+from reconciler.core.desired import Desired, ExistingConnections
 from reconciler.core.live import Live
-from reconciler.core.plan import Plan
+from reconciler.core.plan import Action, Plan
 from reconciler.core.ports import ClumioTemplate
 from reconciler.core.recorded import Recorded
 from reconciler.plan.coverage import (
     classify_coverage,
     coverage_counts,
     covered_elsewhere,
+    moved_reasons,
+    moves,
+    not_moved,
     other_stack_set_notes,
     restrict,
+    retired_stack_notes,
 )
 from reconciler.plan.diff import diff
 from reconciler.plan.expand import Expansion, expand
@@ -53,13 +57,20 @@ def make_plan(desired: Desired, live: Live, *, template: ClumioTemplate, state: 
     guardrails = check_guardrails(desired, live, d.changes, template.body)
     if guardrails.skipped_keys:
         d = replace(d, changes=without_skipped(d.changes, guardrails), retain=d.retain - guardrails.skipped_keys)
+    if moves(coverage):
+        coverage = not_moved(coverage, [c.key for c in d.changes if c.action is Action.ADD],
+                             "a guardrail would deny its stack (see the guardrails section)")
+        d = replace(d, changes=moved_reasons(d.changes, moves(coverage)))
     reached = set(expansion.reached) | {live.org.management_account}
     fingerprint = live_fingerprint(live, reached, d.definitions)
     serial = state.serial if state is not None else None
     plan_id = compute_plan_id(desired.digest, fingerprint, serial)
     sched = schedule(desired, live, expansion, d, plan_id)
-    existing = tuple(sorted(covered_elsewhere(coverage).values(), key=lambda r: (r.account, r.region)))
-    warnings = [*expansion.warnings, *d.notices, *other_stack_set_notes(live), *guardrails.notes]
+    existing = tuple(sorted([*covered_elsewhere(coverage).values(), *moves(coverage).values()],
+                            key=lambda r: (r.account, r.region)))
+    retired = retired_stack_notes(live, [(k.account, k.region) for k in (*expansion.targets,
+                                                                         *expansion.management_keys)])
+    warnings = [*expansion.warnings, *d.notices, *other_stack_set_notes(live), *retired, *guardrails.notes]
     return seal(Plan(
         plan_id=plan_id,
         created_at=created_at or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -87,5 +98,7 @@ def expand_uncovered(desired: Desired, live: Live) -> tuple[Expansion, tuple[Cov
     """The expansion minus the (account, region) pairs another Clumio deployment already covers, and the coverage
     of every desired pair: what plan, apply and drift all start from, so none proposes a second deployment."""
     expansion = expand(desired, live.org)
-    coverage = classify_coverage(live, [*expansion.targets, *expansion.management_keys])
+    waves = {**expansion.targets, **expansion.management_keys}
+    coverage = classify_coverage(live, waves, waves=waves,
+                                 move=desired.targets.existing_connections is ExistingConnections.MOVE)
     return restrict(expansion, coverage), coverage

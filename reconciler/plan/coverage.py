@@ -12,7 +12,7 @@ from typing import Any
 from reconciler.core.coverage import Coverage, CoverageRow
 from reconciler.core.keys import InstanceKey
 from reconciler.core.live import Connection, ConnectionStatus, Live
-from reconciler.core.plan import Skip
+from reconciler.core.plan import Action, Change, Skip
 from reconciler.plan.expand import Expansion
 
 # A StackSet's instance stack is named StackSet-<StackSet name>-<UUID> (docs/reference/brownfield.md §2).
@@ -26,8 +26,13 @@ def stack_name_of(connection: Connection) -> str | None:
     (``arn:aws:cloudformation:<region>:<account>:stack/<name>/<id>``), else None."""
     if connection.stack_name:
         return connection.stack_name
-    if connection.stack_arn and ":stack/" in connection.stack_arn:
-        return connection.stack_arn.split(":stack/", 1)[1].split("/", 1)[0] or None
+    return stack_name_from_arn(connection.stack_arn)
+
+
+def stack_name_from_arn(arn: str | None) -> str | None:
+    """``<name>`` of ``arn:aws:cloudformation:<region>:<account>:stack/<name>/<id>``, or None."""
+    if arn and ":stack/" in arn:
+        return arn.split(":stack/", 1)[1].split("/", 1)[0] or None
     return None
 
 
@@ -59,9 +64,50 @@ def _outside_row(stack_set: str, key: tuple[str, str], connection: Connection) -
     return CoverageRow(stack_set, key[0], key[1], Coverage.OUTSIDE_STACK_SET, reason, forward, stack or NO_STACK)
 
 
-def classify_coverage(live: Live, desired_keys: Iterable[InstanceKey]) -> tuple[CoverageRow, ...]:
+def move_steps(key: InstanceKey, wave: str | None, connection: Connection) -> tuple[str, ...]:
+    """The ordered steps that move one connection made outside any StackSet onto ``key.stack_set`` with no gap in
+    backups (docs/reference/brownfield.md §6): deploy next to the old stack, prove the takeover in Clumio, and only
+    then remove the old stack (or, for Terraform's module, its state and roles)."""
+    stack = stack_name_of(connection)
+    where = f"{key.account}/{key.region}"
+    in_wave = f"wave {wave}" if wave else "its wave"
+    beside = f"next to stack {stack}" if stack else "next to the roles Terraform's module made"
+    steps = [
+        f"1. {in_wave}: CreateStackInstances deploys {key.stack_set}'s stack in {where} {beside}; both run, and "
+        f"Clumio connection {connection.id} stays connected",
+        f"2. {in_wave}'s gate: waits until Clumio shows connection {connection.id} connected through "
+        f"{key.stack_set}'s stack" + (f", with {stack} as its retired stack" if stack else "")
+        + "; if it does not, the wave fails and nothing else changes (keep the old stack)",
+    ]
+    if stack:
+        steps.append(
+            f"3. then you: delete the retired stack, `aws cloudformation delete-stack --stack-name {stack} "
+            f"--region {key.region}` with credentials for account {key.account} (plan and drift name it until "
+            "Clumio stops listing it)")
+    else:
+        steps.append(
+            f"3. then you: `terraform state rm` the clumio_aws_connection of {where} (never `terraform destroy` it: "
+            "that deletes the connection the StackSet now uses), then destroy the module's IAM roles and rules")
+    return tuple(steps)
+
+
+def _move_row(key: InstanceKey, wave: str | None, connection: Connection) -> CoverageRow:
+    stack = stack_name_of(connection)
+    made = f"its own stack {stack}" if stack else "no CloudFormation stack (Terraform's clumio_aws_connection)"
+    return CoverageRow(
+        key.stack_set, key.account, key.region, Coverage.MOVE,
+        f"Clumio connection {connection.id} ({connection.status.value}) comes from {made}; "
+        "targets.existing_connections: move",
+        f"moved onto {key.stack_set} in {len(move_steps(key, wave, connection))} steps, backups never stop",
+        stack or NO_STACK, connection=connection.id, stack_arn=connection.stack_arn,
+        steps=move_steps(key, wave, connection), wave=wave)
+
+
+def classify_coverage(live: Live, desired_keys: Iterable[InstanceKey], *, move: bool = False,
+                      waves: Mapping[InstanceKey, str] | None = None) -> tuple[CoverageRow, ...]:
     """One row per desired key, sorted: managed (an instance of its StackSet), covered by another Clumio StackSet,
-    connected outside any StackSet (an unlinked connection covers nothing), or new."""
+    connected outside any StackSet (an unlinked connection covers nothing) — or, with ``move``, moving onto the
+    StackSet in the key's wave (``waves``) — or new."""
     others: dict[tuple[str, str], str] = {}
     for name, other in sorted(live.other_clumio_stack_sets.items()):
         for pair in other.instances:
@@ -83,7 +129,10 @@ def classify_coverage(live: Live, desired_keys: Iterable[InstanceKey]) -> tuple[
             continue
         connection = live.connections.get(pair)
         if connection is not None and connection.status is not ConnectionStatus.UNLINKED:
-            rows.append(_outside_row(key.stack_set, pair, connection))
+            if move:
+                rows.append(_move_row(key, (waves or {}).get(key), connection))
+            else:
+                rows.append(_outside_row(key.stack_set, pair, connection))
             continue
         reason = "no Clumio deployment yet"
         if connection is not None:
@@ -95,6 +144,58 @@ def classify_coverage(live: Live, desired_keys: Iterable[InstanceKey]) -> tuple[
 def covered_elsewhere(rows: Iterable[CoverageRow]) -> dict[tuple[str, str], CoverageRow]:
     """(account, region) → the row, for the pairs another deployment covers."""
     return {(r.account, r.region): r for r in rows if r.coverage.blocks_deployment}
+
+
+def moves(rows: Iterable[CoverageRow]) -> dict[tuple[str, str], CoverageRow]:
+    """(account, region) → the row, for the connections the plan moves onto the StackSet."""
+    return {(r.account, r.region): r for r in rows if r.coverage is Coverage.MOVE}
+
+
+def moved_reasons(changes: tuple[Change, ...], moved: Mapping[tuple[str, str], CoverageRow]) -> tuple[Change, ...]:
+    """The changes, each new instance that moves a connection saying so (its wave's summary groups them)."""
+    out = []
+    for change in changes:
+        row = moved.get((change.key.account, change.key.region))
+        if row is not None and change.action is Action.ADD:
+            source = f"stack {row.by}" if row.stack_arn else "Terraform's clumio_aws_connection"
+            change = replace(change, reason=f"moves its Clumio connection from {source} (kept connected)")
+        out.append(change)
+    return tuple(out)
+
+
+def not_moved(rows: Iterable[CoverageRow], added: Iterable[InstanceKey], why: str) -> tuple[CoverageRow, ...]:
+    """The rows, where a move's instance is not among ``added`` (the guardrails skip it, say) turned back into a
+    connection left alone this time, saying ``why``: the plan never lists steps it will not take."""
+    keys = {(k.account, k.region) for k in added}
+    out = []
+    for row in rows:
+        if row.coverage is Coverage.MOVE and (row.account, row.region) not in keys:
+            row = replace(row, coverage=Coverage.OUTSIDE_STACK_SET, steps=(), connection=None, stack_arn=None,
+                          wave=None,
+                          reason=row.reason.replace("; targets.existing_connections: move", ""),
+                          way_forward=f"left alone in this plan: {why}; backups keep running on it")
+        out.append(row)
+    return tuple(out)
+
+
+def retired_stack_notes(live: Live, pairs: Iterable[tuple[str, str]], limit: int = 10) -> tuple[str, ...]:
+    """One note per connection Clumio took over from a stack it now lists as retired (``retired_stack_arn``), which
+    the account's owner still has to delete (brownfield.md §6); past ``limit``, one line counts the rest."""
+    found = []
+    for pair in sorted(set(pairs)):
+        conn = live.connections.get(pair)
+        if conn is not None and conn.retired_stack_arn:
+            found.append(conn)
+    notes = []
+    for conn in found[:limit]:
+        name = stack_name_from_arn(conn.retired_stack_arn) or conn.retired_stack_arn
+        notes.append(f"Clumio connection {conn.id} now runs through the StackSet and lists stack {name} as retired: "
+                     f"delete it (`aws cloudformation delete-stack --stack-name {name} --region {conn.region}` with "
+                     f"credentials for account {conn.account}); this note goes when Clumio stops listing it")
+    if len(found) > limit:
+        notes.append(f"… and {len(found) - limit} more Clumio connection(s) list a retired stack to delete "
+                     "(their retired_stack_arn names it)")
+    return tuple(notes)
 
 
 def restrict(expansion: Expansion, rows: Iterable[CoverageRow]) -> Expansion:
@@ -139,9 +240,16 @@ def coverage_to_json(rows: Iterable[CoverageRow], counts: Iterable[tuple[str, in
         return {}
     return {"coverage": {
         "counts": dict(counts),
-        "existing": [{"stack_set": r.stack_set, "account": r.account, "region": r.region,
-                      "class": r.coverage.value, "by": r.by, "reason": r.reason, "way_forward": r.way_forward}
-                     for r in existing]}}
+        "existing": [_row_json(r) for r in existing]}}
+
+
+def _row_json(row: CoverageRow) -> dict[str, object]:
+    out: dict[str, object] = {"stack_set": row.stack_set, "account": row.account, "region": row.region,
+                              "class": row.coverage.value, "by": row.by, "reason": row.reason,
+                              "way_forward": row.way_forward}
+    if row.coverage is Coverage.MOVE:
+        out.update(connection=row.connection, stack_arn=row.stack_arn, wave=row.wave, steps=list(row.steps))
+    return out
 
 
 def coverage_from_json(data: Mapping[str, Any]) -> tuple[tuple[CoverageRow, ...], tuple[tuple[str, int], ...]]:
@@ -149,7 +257,8 @@ def coverage_from_json(data: Mapping[str, Any]) -> tuple[tuple[CoverageRow, ...]
     if not isinstance(block, dict):
         return (), ()
     rows = tuple(CoverageRow(r["stack_set"], r["account"], r["region"], Coverage(r["class"]), r["reason"],
-                             r.get("way_forward", ""), r.get("by")) for r in block.get("existing", []))
+                             r.get("way_forward", ""), r.get("by"), r.get("connection"), r.get("stack_arn"),
+                             tuple(r.get("steps", ())), r.get("wave")) for r in block.get("existing", []))
     return rows, tuple((str(k), int(v)) for k, v in block.get("counts", {}).items())
 
 
@@ -157,9 +266,11 @@ def counts_text(counts: Iterable[tuple[str, int]]) -> str:
     """``Existing Clumio: 20 new, 4 managed, 8 covered by another Clumio StackSet, 2 connected outside any
     StackSet.``"""
     n = dict(counts)
+    moving = n.get(Coverage.MOVE.value, 0)
     return (f"Existing Clumio: {n.get(Coverage.NEW.value, 0)} new, {n.get(Coverage.MANAGED.value, 0)} managed, "
             f"{n.get(Coverage.OTHER_STACK_SET.value, 0)} covered by another Clumio StackSet, "
-            f"{n.get(Coverage.OUTSIDE_STACK_SET.value, 0)} connected outside any StackSet.")
+            f"{n.get(Coverage.OUTSIDE_STACK_SET.value, 0)} connected outside any StackSet"
+            + (f", {moving} moving onto the StackSet." if moving else "."))
 
 
 def other_stack_set_notes(live: Live) -> tuple[str, ...]:

@@ -109,7 +109,8 @@ class SandboxWorld(Protocol):
 
     def apply_event(self, name: str, args: dict[str, Any]) -> dict[str, Any]:
         """A world event for demos and tests (move-account, add-account, suspend-account, drift-stack,
-        release-template, unlink-connection, fail-account, set-faults …). Raises AwsFault('ValidationError', …)."""
+        release-template, unlink-connection, delete-stack, fail-account, set-faults …).
+        Raises AwsFault('ValidationError', …)."""
         ...
 
     def status(self) -> dict[str, Any]:

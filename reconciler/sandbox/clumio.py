@@ -136,7 +136,13 @@ class ClumioService:
         types = tuple(template_to_request_types(asset_types))
         if existing is not None and existing.unlinked_at is None:
             # A template update keeps the connection connected and records what is installed now; a connection
-            # made through the API connects once its stack runs.
+            # made through the API connects once its stack runs. A new stack (a StackSet's instance next to a portal
+            # stack, or where Terraform's module made no stack) takes the connection over, and it stays connected:
+            # the stack it replaced is reported as retired until it is deleted (docs/reference/brownfield.md §6).
+            if stack_arn and existing.stack_arn != stack_arn:
+                if existing.stack_arn:
+                    existing.retired_stack_arn = existing.stack_arn
+                existing.token, existing.external_id = self.token, self.external_id
             existing.installed_version, existing.stack_arn = version, stack_arn
             existing.asset_types = types or existing.asset_types
             if existing.connected_at is None:
@@ -164,7 +170,6 @@ class ClumioService:
         connection = self.connections.get(f"{account}_{region}")
         if connection is not None and connection.unlinked_at is None:
             connection.unlinked_at = at
-            connection.retired_stack_arn = connection.stack_arn
 
     # --- HTTP ---------------------------------------------------------------------------------------------
     def handle(self, request: ClumioRequest, now: datetime) -> ClumioResponse:

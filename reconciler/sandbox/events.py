@@ -100,6 +100,8 @@ def apply_event(world: WorldState, name: str, args: dict[str, Any]) -> dict[str,
             raise AwsFault("ValidationError", f"no Clumio connection {account}_{args['region']}")
         connection.unlinked_at = world.clock.now()
         return {"event": name, "connection": connection.id, "status": "unlinked"}
+    if name == "delete-stack":
+        return _delete_stack(world, args)
     if name == "fail-account":
         account = _account(world, args)
         reason = str(args.get("reason") or "ResourceLogicalId:ClumioIAMRole, ResourceType:AWS::IAM::Role, "
@@ -124,8 +126,8 @@ def apply_event(world: WorldState, name: str, args: dict[str, Any]) -> dict[str,
         return {"event": name, "now": world.clock.now().isoformat()}
     raise AwsFault("ValidationError", f"unknown world event {name!r}; known: move-account, add-account, "
                                       "suspend-account, close-account, reactivate-account, drift-stack, "
-                                      "release-template, "
-                                      "unlink-connection, fail-account, heal-account, set-faults, advance-time, "
+                                      "release-template, unlink-connection, delete-stack, "
+                                      "fail-account, heal-account, set-faults, advance-time, "
                                       "expire-credentials, renew-credentials, revoke-clumio-token, s3-fault")
 
 
@@ -196,6 +198,30 @@ def _drift_stack(world: WorldState, args: dict[str, Any]) -> dict[str, Any]:
         return {"event": "drift-stack", "stack_set": stack_set.name, "account": account, "region": region,
                 "resource": resource, "property": prop}
     raise AwsFault("ValidationError", f"no deployed stack instance for {account} in {region}")
+
+
+def _delete_stack(world: WorldState, args: dict[str, Any]) -> dict[str, Any]:
+    """The owner of an account deletes a stack made outside any StackSet (``aws cloudformation delete-stack``): the
+    portal's ``ClumioService`` stack, before or after the StackSet took its connection over (brownfield.md §6)."""
+    account = _account(world, args)
+    _require(args, "region", "stack_name")
+    name = str(args["stack_name"])
+    if name.startswith("StackSet-"):
+        raise AwsFault("ValidationError", f"stack {name} belongs to a StackSet: delete its stack instance instead")
+    region, now = str(args["region"]), world.clock.now()
+    connection = world.clumio.connections.get(f"{account}_{region}")
+    if connection is None:
+        raise AwsFault("ValidationError", f"no Clumio connection {account}_{region}")
+    # Retired (the StackSet took the connection over): Clumio stops listing it. In use: the connection unlinks.
+    if f":stack/{name}/" in (connection.retired_stack_arn or ""):
+        connection.retired_stack_arn = None
+    elif f":stack/{name}/" in (connection.stack_arn or "") and connection.unlinked_at is None:
+        connection.unlinked_at = now
+    else:
+        raise AwsFault("ValidationError", f"connection {connection.id} names no stack {name}")
+    status = connection.status(now)
+    return {"event": "delete-stack", "account": account, "region": args["region"], "stack_name": name,
+            "connection": f"{account}_{args['region']}", "status": status}
 
 
 def _set_faults(world: WorldState, args: dict[str, Any]) -> dict[str, Any]:

@@ -137,6 +137,8 @@ def _locked_apply(request: ApplyRequest, ui: ApplyUI, saved: Plan | None, ctx: C
                             confirm_stop=ui.confirm_stop, recheck=recheck)
         result = executor.run()
         _summarise(result, ui)
+        for line in moved_lines(plan, result):
+            ui.echo(line)
         from reconciler.render.guardrails import skipped_lines
 
         for line in skipped_lines(plan):
@@ -176,6 +178,31 @@ def _summarise(result: ApplyResult, ui: ApplyUI) -> None:
         ui.echo(f"Apply interrupted (exit 130): {result.stop_reason}. Run `clumio-org apply` again to continue.")
     elif result.outcome is Outcome.SUSPENDED:
         _stopped(ui, result.stop_reason or "an endpoint or the credentials went away", None)
+
+
+def moved_lines(plan: Plan, result: ApplyResult) -> list[str]:
+    """After a run that moved connections onto the StackSet (targets.existing_connections: move): which moves the
+    gate proved, with the old stack to delete now, and which must keep their old stack (brownfield.md §6)."""
+    from reconciler.core.coverage import Coverage
+
+    moved = [r for r in plan.coverage if r.coverage is Coverage.MOVE]
+    if not moved:
+        return []
+    ran = {w.name for w in result.waves if w.gate is not None}
+    waves = {(c.key.account, c.key.region): c.wave for c in plan.changes}
+    failed = {(f.account, f.region) for f in result.failures}
+    done = [r for r in moved if waves.get((r.account, r.region)) in ran and (r.account, r.region) not in failed]
+    out = [f"Moved onto the StackSet: {len(done)} of {len(moved)} connection(s); Clumio shows each one taken over."]
+    if done:
+        out.append("  Now remove what they ran on before (backups no longer use it):")
+        out += [f"    {r.account}/{r.region}: {r.steps[-1].split(': ', 1)[-1]}" for r in done[:50]]
+        if len(done) > 50:
+            out.append(f"    … and {len(done) - 50} more (the JSON plan has each one's step 3; `clumio-org plan` "
+                       "names every retired stack Clumio still lists)")
+    left = len(moved) - len(done)
+    if left:
+        out.append(f"  {left} not moved yet: keep their old stacks; the next apply moves them.")
+    return out
 
 
 RESUME_HINT = ("nothing is lost: operations already submitted keep running in AWS and the journal in state records "

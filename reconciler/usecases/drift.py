@@ -117,12 +117,14 @@ def _foreign_notes(desired: Any, live: Live, expansion: Any, coverage: Sequence[
     "Existing Clumio deployments"), and connections another deployment made for pairs this config does not
     target."""
     from reconciler.drift.classify import managed_stack_sets
-    from reconciler.plan.coverage import covered_elsewhere, made_elsewhere
+    from reconciler.plan.coverage import covered_elsewhere, made_elsewhere, retired_stack_notes
 
     covered = covered_elsewhere(coverage)
     notes = [f"{len(covered)} desired (account, region) already have Clumio from another deployment and are left "
              "alone (see `clumio-org plan`, \"Existing Clumio deployments\")"] if covered else []
-    wanted = {(k.account, k.region) for k in [*expansion.targets, *expansion.management_keys]} | set(covered)
+    desired_pairs = {(k.account, k.region) for k in [*expansion.targets, *expansion.management_keys]}
+    notes += retired_stack_notes(live, desired_pairs)
+    wanted = desired_pairs | set(covered)
     wanted |= {(k.account, k.region) for k in live.instances}
     managed = managed_stack_sets(desired)
     found = [f"{a}/{r} ({by})" for (a, r) in sorted(live.connections)

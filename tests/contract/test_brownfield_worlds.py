@@ -77,3 +77,29 @@ def test_terraform_connections_have_no_stack(sandbox_factory, field):
     assert set(conns) == {(a, "us-east-1") for a in ("720000000001", "720000000002", "720000000003")}
     assert {c[field] for c in conns.values()} == {None}
     assert {c["connection_status"] for c in conns.values()} == {"connected"}
+
+
+def test_a_stack_set_instance_next_to_a_portal_stack_takes_the_connection_over(sandbox_factory):
+    """§6: a connection Clumio migrates to a connection group keeps its id and stays connected; the stack it came
+    from is reported as ``retired_stack_arn`` ("the stale CloudFormation stack when the connection was migrated to
+    connection groups … has to be removed from AWS as well", clumio-python-sdk AWSConnection). Deleting that
+    stack afterwards leaves the connection connected; deleting the stack in use unlinks it (§3)."""
+    sandbox = sandbox_factory(WORLDS / "brownfield-portal.yaml")
+    clumio, now = sandbox.world.clumio, sandbox.world.clock.now()
+    before = connections(sandbox)[("710000000001", "us-east-1")]
+    new = f"arn:aws:cloudformation:us-east-1:710000000001:stack/StackSet-clumio-org-{'0' * 8}-0000-4000-8000-" \
+          f"{'0' * 12}/{'0' * 8}-0000-4000-8000-{'0' * 12}"
+    clumio.stack_deployed("710000000001", "us-east-1", "24.4", new, now)
+    after = connections(sandbox)[("710000000001", "us-east-1")]
+    assert after["id"] == before["id"] and after["connection_status"] == "connected"
+    assert after["created_timestamp"] == before["created_timestamp"]
+    assert after["retired_stack_arn"] == before["stack_arn"] and after["stack_arn"] == new
+    taken = sandbox.world.apply_event("delete-stack", {"account": "710000000001", "region": "us-east-1",
+                                                       "stack_name": "ClumioService"})
+    assert taken["status"] == "connected"
+    assert connections(sandbox)[("710000000001", "us-east-1")]["retired_stack_arn"] is None
+    # The same deletion where nothing took the connection over: backups stop.
+    gone = sandbox.world.apply_event("delete-stack", {"account": "710000000002", "region": "us-east-1",
+                                                      "stack_name": "ClumioService"})
+    assert gone["status"] == "unlinked"
+    assert connections(sandbox)[("710000000002", "us-east-1")]["connection_status"] == "unlinked"

@@ -121,7 +121,8 @@ def test_portal_connections_with_their_own_stacks_are_left_alone(
     assert {r["class"] for r in covered.values()} == {"outside-stackset"} and {r["by"] for r in covered.values()} \
         == {"ClumioService"}
     assert not {(c["account"], c["region"]) for c in plan["changes"]} & set(covered)
-    assert plan["coverage"]["counts"] == {"new": 10, "managed": 0, "other-stackset": 0, "outside-stackset": 4}
+    assert plan["coverage"]["counts"] == {"new": 10, "managed": 0, "other-stackset": 0, "outside-stackset": 4,
+                                          "move": 0}
     portal_arns = {k: c["stack_arn"] for k, c in connections(sandbox).items()}
     settle(capsys)
     assert not {(r["Account"], r["Region"]) for r in instances(sandbox)} & set(covered)
@@ -151,3 +152,102 @@ def test_init_refuses_to_overwrite_a_file(sandbox_factory: Any, monkeypatch: pyt
     run = cli(capsys, "init")
     assert run.code == 1 and "error: clumio-org.yaml already exists; init never overwrites a file" in run.err
     assert Path("clumio-org.yaml").read_text() == "# mine\n"
+
+
+def _move(config: Path) -> None:
+    text = config.read_text()
+    assert "existing_connections: leave" in text  # init wrote the choice, on the safe side
+    config.write_text(text.replace("existing_connections: leave", "existing_connections: move"))
+
+
+def test_portal_connections_move_onto_the_stack_set_without_a_gap(
+        sandbox_factory: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    sandbox = start(sandbox_factory, monkeypatch, "portal", tmp_path)
+    init_and_validate(capsys)
+    portal = {k: c["stack_arn"] for k, c in connections(sandbox).items() if k[0] in SECURITY}
+    since = {k: sandbox.world.clumio.connections[f"{k[0]}_{k[1]}"].connected_at for k in portal}
+    _move(Path("clumio-org.yaml"))
+
+    plan = plan_json(capsys)
+    import jsonschema
+
+    jsonschema.validate(plan, json.loads((WORLDS.parents[1] / "schemas" / "plan.schema.json").read_text()))
+    moving = {(r["account"], r["region"]): r for r in plan["coverage"]["existing"]}
+    assert set(moving) == set(portal) and {r["class"] for r in moving.values()} == {"move"}
+    assert plan["coverage"]["counts"]["move"] == 4 and plan["coverage"]["counts"]["outside-stackset"] == 0
+    row = moving[("710000000001", "us-east-1")]
+    assert row["connection"] == "710000000001_us-east-1" and row["stack_arn"] == portal[("710000000001", "us-east-1")]
+    # Three steps, in the order that keeps backups running: deploy beside, prove the takeover, then delete.
+    assert [s[:2] for s in row["steps"]] == ["1.", "2.", "3."]
+    assert "next to stack ClumioService" in row["steps"][0] and "retired stack" in row["steps"][1]
+    assert "aws cloudformation delete-stack --stack-name ClumioService --region us-east-1" in row["steps"][2]
+    assert {(c["account"], c["region"]) for c in plan["changes"] if c["action"] == "add"} >= set(portal)
+    text = cli(capsys, "plan")
+    assert "Connections moved onto the StackSet (4" in text.out and "4 moving onto the StackSet" in text.out
+
+    run = cli(capsys, "apply", "--auto-approve")
+    assert run.code == 0, run.text
+    assert "Moved onto the StackSet: 4 of 4 connection(s)" in run.out
+    assert "710000000002/us-west-2: delete the retired stack" in run.out
+    deployed = {(r["Account"], r["Region"]) for r in instances(sandbox)}
+    assert set(portal) <= deployed
+    after = connections(sandbox)
+    for pair, old in portal.items():
+        conn = after[pair]
+        assert conn["connection_status"] == "connected" and conn["retired_stack_arn"] == old
+        assert conn["stack_name"].startswith("StackSet-clumio-org-")
+    # Never unlinked nor reconnected: the same connection, connected since before the move.
+    assert {k: sandbox.world.clumio.connections[f"{k[0]}_{k[1]}"].connected_at for k in portal} == since
+
+    again = cli(capsys, "plan", "--detailed-exitcode")
+    assert again.code == 0, again.text
+    assert "Clumio connection 710000000001_us-east-1 now runs through the StackSet and lists stack ClumioService " \
+           "as retired: delete it" in again.out
+    drift = cli(capsys, "drift")
+    assert drift.code == 0, drift.text
+    assert "lists stack ClumioService as retired" in drift.out
+
+    # The owner deletes the retired stacks as told: the connections stay connected and the notes go.
+    for account, region in portal:
+        sandbox.world.apply_event("delete-stack", {"account": account, "region": region,
+                                                   "stack_name": "ClumioService"})
+    assert {connections(sandbox)[k]["connection_status"] for k in portal} == {"connected"}
+    final = cli(capsys, "plan", "--detailed-exitcode")
+    assert final.code == 0 and "retired" not in final.out, final.text
+    assert cli(capsys, "drift").code == 0
+
+
+def test_terraform_connections_move_onto_the_stack_set(
+        sandbox_factory: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    sandbox = start(sandbox_factory, monkeypatch, "terraform", tmp_path)
+    init_and_validate(capsys)
+    _move(Path("clumio-org.yaml"))
+    plan = plan_json(capsys)
+    moving = {(r["account"], r["region"]): r for r in plan["coverage"]["existing"]}
+    assert set(moving) == {(a, "us-east-1") for a in PROD} and {r["stack_arn"] for r in moving.values()} == {None}
+    steps = moving[(PROD[0], "us-east-1")]["steps"]
+    assert "next to the roles Terraform's module made" in steps[0]
+    assert "terraform state rm" in steps[2] and "never `terraform destroy` it" in steps[2]
+    assert not [s for s in plan["skipped"] if "already has Clumio" in s["reason"]]
+    saved = cli(capsys, "plan", "--out", "moves.plan")
+    assert saved.code == 0, saved.text
+    run = cli(capsys, "apply", "moves.plan")  # the reviewed plan file carries the moves the gate holds
+    assert run.code == 0, run.text
+    assert "Moved onto the StackSet: 3 of 3 connection(s)" in run.out and "terraform state rm" in run.out
+    assert cli(capsys, "plan", "--detailed-exitcode").code == 0 and cli(capsys, "drift").code == 0
+    after = connections(sandbox)
+    assert {after[(a, "us-east-1")]["stack_name"].split("-")[0] for a in PROD} == {"StackSet"}
+    assert {after[(a, "us-east-1")]["connection_status"] for a in PROD} == {"connected"}
+
+
+def test_deleting_a_portal_stack_before_the_move_unlinks_its_connection(
+        sandbox_factory: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Why the order matters (brownfield.md §6): delete first and backups stop until a new stack connects."""
+    sandbox = start(sandbox_factory, monkeypatch, "portal", tmp_path)
+    event = sandbox.world.apply_event("delete-stack", {"account": SECURITY[0], "region": "us-east-1",
+                                                       "stack_name": "ClumioService"})
+    assert event["status"] == "unlinked"
+    assert connections(sandbox)[(SECURITY[0], "us-east-1")]["connection_status"] == "unlinked"

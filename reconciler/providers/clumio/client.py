@@ -305,6 +305,8 @@ def _connection(item: Mapping[str, Any]) -> Connection:
         created=_timestamp(item.get("created_timestamp")),
         stack_arn=intern(str(item["stack_arn"])) if item.get("stack_arn") else None,  # the instance's StackId
         stack_name=str(item["stack_name"]) if item.get("stack_name") else None,
+        retired_stack_arn=str(item["retired_stack_arn"]) if item.get("retired_stack_arn") else None,
+        connection_group_id=str(item["connection_group_id"]) if item.get("connection_group_id") else None,
     )
 
 

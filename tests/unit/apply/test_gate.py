@@ -49,3 +49,27 @@ def test_connections_are_read_in_batches_until_all_connect() -> None:
     assert result.ok and result.connected == 500
     calls_per_poll = -(-250 // ACCOUNTS_PER_CALL)
     assert clumio.calls.count("list_connections") == calls_per_poll * 3  # t=0, 10, 25
+
+
+def test_a_moved_connection_passes_only_once_clumio_shows_the_stack_set_took_it_over() -> None:
+    from dataclasses import replace
+
+    clumio, clock = FakeClumio(), FakeClock()
+    key = InstanceKey("clumio-org", "555500000001", "us-east-1")
+    old = "arn:aws:cloudformation:us-east-1:555500000001:stack/ClumioService/0a1b2c3d"
+    clumio.connect([key], version="24.4")
+    pair = (key.account, key.region)
+    clumio.connections[pair] = replace(clumio.connections[pair], stack_arn=old)
+    timing = Timing(clock=clock, poll_seconds=10, poll_max_seconds=30)
+    gate = ConnectionGate(clumio, Runtime(timing, PlainProgress(lambda _line: None)), moved={pair: old})
+
+    # Connected at the right version, but still through the portal's stack: not proof enough to delete it.
+    result = gate.verify("rest", [key], {"clumio-org": "24.4"}, bound=60)
+    assert not result.ok
+    assert result.missing[0].reason.startswith("Clumio connection 555500000001_us-east-1 still runs through stack "
+                                               "ClumioService after 6")
+    assert result.missing[0].reason.endswith("keep the old stack (backups run on it)")
+
+    clumio.connections[pair] = replace(clumio.connections[pair], retired_stack_arn=old,
+                                       stack_arn=old.replace("ClumioService", "StackSet-clumio-org-1"))
+    assert gate.verify("rest", [key], {"clumio-org": "24.4"}, bound=60).ok

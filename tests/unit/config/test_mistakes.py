@@ -414,6 +414,12 @@ MISTAKES: list[tuple[str, str, str, str | None]] = [
         None,
     ),
     (
+        "existing connections neither left nor moved",
+        variant(("  organization: true\n", "  organization: true\n  existing_connections: «adopt\n")),
+        'targets.existing_connections: "adopt" is not leave or move',
+        None,
+    ),
+    (
         "value with colon not quoted",
         variant(append="stack_set:\n  description: Clumio«: backup\n"),
         "YAML syntax error: mapping values are not allowed",
