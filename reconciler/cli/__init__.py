@@ -1,5 +1,32 @@
-"""The ``clumio-org`` command line: a thin typer app, one module per command."""
+"""The ``clumio-org`` command line: a thin typer app, one module per command. ``validate`` with plain arguments
+runs without importing typer (cli/validate_plain.py); every other command line goes to the typer app."""
 
-from reconciler.cli.app import app, main
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+
+def main(argv: Sequence[str] | None = None, *, clock: Any = None) -> int:
+    """The console script: ``reconciler.cli.app.main`` (see there), with plain ``validate`` runs answered first."""
+    from reconciler.cli.validate_plain import run_plain
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    code = run_plain(args)
+    if code is not None:
+        return code
+    from reconciler.cli.app import main as run
+
+    return run(args, clock=clock)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":  # the typer app, built only when asked for
+        from reconciler.cli.app import app
+
+        return app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["app", "main"]

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
 
 from reconciler.cli.common import ConfigOption, resolve_config_path
+from reconciler.cli.validate_plain import FORMATS, report_lines
 from reconciler.core.errors import ReconcilerError
 from reconciler.files.config import validate_file
-
-FORMATS = ("text", "json")
 
 
 def validate(
@@ -35,22 +33,8 @@ def validate(
     if output not in FORMATS:
         raise ReconcilerError(f"unknown --format {output!r}", hint="use --format text or --format json")
     results = [(str(path), validate_file(path)) for path in files]
-    if output == "json":
-        document = {
-            "format_version": 1,
-            "valid": all(not diagnostics for _, diagnostics in results),
-            "files": [
-                {"file": name, "valid": not diagnostics, "diagnostics": [d.to_json() for d in diagnostics]}
-                for name, diagnostics in results
-            ],
-        }
-        typer.echo(json.dumps(document, indent=2))
-    else:
-        for name, diagnostics in results:
-            if not diagnostics:
-                typer.echo(f"{name}: ok")
-            for diagnostic in diagnostics:
-                typer.echo(diagnostic.render())
+    for line in report_lines(results, output):
+        typer.echo(line)
     failed = any(diagnostics for _, diagnostics in results)
     if failed:
         raise typer.Exit(1)
