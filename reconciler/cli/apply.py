@@ -122,7 +122,7 @@ def register(app: typer.Typer) -> None:
         """
         from reconciler.usecases.apply import ApplyRequest, run_apply
 
-        desired = load_config(config)
+        desired = load_config(config or common.config_of_plan(planfile))
         ctx = common.run_context(desired)
         ui = TerminalUI.of(ctx)  # the settings are parsed here: a bad value stops the run before any API call
         request = ApplyRequest(desired=desired, plan_path=planfile, auto_approve=auto_approve,

@@ -81,6 +81,23 @@ def resolve_config_path(config: Path | None) -> Path:
     return path
 
 
+def config_of_plan(planfile: Path | None) -> Path | None:
+    """For ``apply PLANFILE`` with neither ``--config`` nor ``$CLUMIO_ORG_CONFIG`` nor ``./clumio-org.yaml``: the
+    desired-state file the plan was made from (its ``config_path``), when it is still there — like ``terraform
+    apply PLANFILE``, which needs nothing else. The plan's desired digest is still checked against it."""
+    if planfile is None or os.environ.get(CONFIG_ENV) or Path(DEFAULT_CONFIG).is_file():
+        return None
+    import json
+
+    try:
+        with planfile.open(encoding="utf-8") as handle:
+            recorded = json.load(handle).get("config_path")
+    except (OSError, ValueError, AttributeError):
+        return None  # the plan file's own reader says what is wrong with it
+    path = Path(recorded) if isinstance(recorded, str) and recorded else None
+    return path if path is not None and path.is_file() else None
+
+
 def load_config(config: Path | None) -> Desired:
     """Resolve and load the desired-state file; validation errors are raised as one ConfigError. ``--region``
     replaces ``organization.home_region`` for this run."""

@@ -166,3 +166,22 @@ def test_a_binary_or_garbage_plan_file_is_a_clear_error(world: Any, tmp_path: Pa
 
     _refused_without_operation(world, run)
     assert f"plan file {planfile}" in run.err
+
+
+def test_apply_planfile_finds_the_config_the_plan_was_made_from(world: Any, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """Like `terraform apply PLANFILE`: no -c needed when the plan's own config is still where it was."""
+    config, planfile = demo_config(tmp_path), tmp_path / "plan.json"
+    _plan(capsys, config, planfile)
+    elsewhere = tmp_path / "ci-job"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # no ./clumio-org.yaml here
+    monkeypatch.delenv("CLUMIO_ORG_CONFIG", raising=False)
+    run = cli(capsys, "apply", str(planfile))
+    assert run.code == 0, run.text
+    assert f"applying plan {json.loads(planfile.read_text())['plan_id']} from {planfile}" in run.out
+    assert len(operations(world)) > 0
+    config.unlink()  # gone: the usual error, naming what to pass
+    again = cli(capsys, "apply", str(planfile))
+    assert again.code == 1 and "desired-state file clumio-org.yaml not found (default)" in again.err
