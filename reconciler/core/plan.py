@@ -13,6 +13,8 @@ from reconciler.core.keys import InstanceKey
 from reconciler.core.live import PermissionModel
 
 PLAN_FORMAT_VERSION = 1
+# How a plan's ``created_at`` (and the drift report's times) are written: UTC, to the second.
+TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
 class Action(enum.Enum):

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from reconciler.core.coverage import CoverageRow
 from reconciler.core.desired import Desired, ExistingConnections
 from reconciler.core.live import Live
-from reconciler.core.plan import Action, Plan
+from reconciler.core.plan import TIMESTAMP_FORMAT, Action, Plan
 from reconciler.core.ports import ClumioTemplate
 from reconciler.core.recorded import Recorded
 from reconciler.plan.coverage import (
@@ -73,7 +73,7 @@ def make_plan(desired: Desired, live: Live, *, template: ClumioTemplate, state: 
     warnings = [*expansion.warnings, *d.notices, *other_stack_set_notes(live), *retired, *guardrails.notes]
     return seal(Plan(
         plan_id=plan_id,
-        created_at=created_at or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        created_at=created_at or datetime.now(UTC).strftime(TIMESTAMP_FORMAT),
         config_path=desired.source,
         desired_digest=desired.digest,
         live_fingerprint=fingerprint,

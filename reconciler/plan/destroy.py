@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from reconciler.core.desired import Desired, WaveSpec
 from reconciler.core.keys import InstanceKey
 from reconciler.core.live import AccountState, Live, LiveInstance, StackInstanceStatus
-from reconciler.core.plan import Action, Change, Operation, OperationKind, Plan, WavePlan
+from reconciler.core.plan import TIMESTAMP_FORMAT, Action, Change, Operation, OperationKind, Plan, WavePlan
 from reconciler.plan.coverage import stack_name_of, stack_set_of_stack
 from reconciler.plan.expand import expand
 from reconciler.plan.planfile import operation_id
@@ -103,7 +103,7 @@ def make_destroy_plan(desired: Desired, live: Live, *, retain_stacks: bool = Fal
     plan_id = _plan_id(desired, ops)
     ops = [_with_id(op, plan_id) for op in ops]
     plan = Plan(
-        plan_id=plan_id, created_at=created_at or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        plan_id=plan_id, created_at=created_at or datetime.now(UTC).strftime(TIMESTAMP_FORMAT),
         config_path=desired.source, desired_digest=desired.digest, live_fingerprint="destroy", state_serial=None,
         state_lineage=None, stack_set_changes=(), changes=tuple(changes), skipped=(), waves=tuple(waves),
         operations=tuple(ops), estimate_seconds=sum(o.estimate_seconds for o in ops))

@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from reconciler.core.plan import TIMESTAMP_FORMAT
 from reconciler.drift.model import Detection, DriftReport, Finding
 
 
@@ -14,7 +15,7 @@ def _time(value: datetime | None) -> str | None:
         return None
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value.astimezone(UTC).strftime(TIMESTAMP_FORMAT)
 
 
 def finding_to_json(finding: Finding, *, counted: bool) -> dict[str, Any]:

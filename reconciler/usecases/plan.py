@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.core.live import Live
-from reconciler.core.plan import Plan
+from reconciler.core.plan import TIMESTAMP_FORMAT, Plan
 from reconciler.core.ports import ClumioTemplate
 from reconciler.core.recorded import Recorded
 from reconciler.usecases.context import Context
@@ -40,7 +40,7 @@ def build_plan(ctx: Context, state: Recorded | None, *, adopt: bool = False, for
     link = check_lineage(live.stack_sets, state, ctx.backend.describe(), adopt=adopt, force=force, command=command)
     plan = make_plan(ctx.desired, live, template=template, state=state,
                      secret_fingerprints=_secret_fingerprints(ctx, live, state),
-                     created_at=ctx.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"))
+                     created_at=ctx.clock.now().strftime(TIMESTAMP_FORMAT))
     return Planned(plan, live, template, state, link)
 
 
