@@ -6,15 +6,16 @@ click's own. ``typer.Exit`` and ``typer.Abort`` are public in both.
 
 Recent typer coerces every option value through a pydantic ``TypeAdapter`` built on first use, so the first option a
 command reads imports pydantic (~130 ms, most of `validate`'s start-up). ``plain_coercion`` gives the parameters
-whose value is text, a flag or a path with typer's default checks a coercer that does what that adapter does for
-them (text and flags unchanged; ``Path(text)``, with typer's readable check for an existing path) and hands every
-other value to typer's own coercion, built as before. With a typer that has no such coercion (older ones use click
-types) it changes nothing.
+whose value is text, a flag, a path with typer's default checks or a case-sensitive enum choice (``--format``) a
+coercer that does what that adapter does for them (text and flags unchanged; ``Path(text)``, with typer's readable
+check for an existing path; the member whose value is the text) and hands every other value to typer's own
+coercion, built as before. With a typer that has no such coercion (older ones use click types) it changes nothing.
 """
 
 from __future__ import annotations
 
 import contextlib
+import enum
 import os
 from pathlib import Path
 from typing import Any, get_args, get_origin
@@ -61,6 +62,8 @@ def _leaf(annotation: Any, info: Any) -> type | None:
         return annotation  # type: ignore[no-any-return]
     if annotation is Path and all(getattr(info, key, None) == value for key, value in _PATH_DEFAULTS.items()):
         return Path
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum) and getattr(info, "case_sensitive", False):
+        return annotation  # a choice such as --format text|json: the member whose value is the text
     return None
 
 
@@ -86,6 +89,10 @@ if RuntimeParam is not None:
         def _plain(self, item: Any) -> Any:
             if self.leaf is bool:
                 return item if isinstance(item, bool) else None
+            if issubclass(self.leaf, enum.Enum):
+                if isinstance(item, self.leaf):
+                    return item
+                return next((m for m in self.leaf if isinstance(item, str) and m.value == item), None)
             if not isinstance(item, str):
                 return None
             if self.leaf is str:

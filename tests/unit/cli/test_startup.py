@@ -98,3 +98,9 @@ def test_a_group_lists_each_command_s_whole_first_paragraph(capsys: pytest.Captu
     flat = " ".join(capsys.readouterr().out.split())
     assert "unlock Release a lock left by a run that died. Make sure that run is really gone first." in flat
     assert "..." not in flat.split("Commands:", 1)[1]
+
+
+def test_a_format_choice_is_read_without_pydantic() -> None:
+    report, out = _run_fresh("plan", "-c", "missing.yaml", "--format", "json", heavy=("pydantic",))
+    assert report["code"] == 1, out  # the file is missing: the option was read first
+    assert report["loaded"] == [], f"`plan --format json` imported {report['loaded']}"
