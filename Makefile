@@ -38,7 +38,8 @@ test-slow: install-test
 
 lint: install-lint
 	$(BIN)/ruff check reconciler tests benchmarks
-	$(BIN)/mypy --strict reconciler/core reconciler/config reconciler/discover reconciler/plan reconciler/drift reconciler/files
+	$(BIN)/mypy --strict reconciler/core reconciler/config reconciler/discover reconciler/plan reconciler/drift reconciler/files \
+	  reconciler/usecases reconciler/apply
 
 # Every benchmark runs (one after another: they measure wall time) and prints its figures against their bounds;
 # `make bench` exits 1 when any bound was missed. `make bench BENCH_ARGS=--quick` checks them all in minutes.

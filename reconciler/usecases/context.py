@@ -11,7 +11,8 @@ from typing import Any
 
 from reconciler.core.clock import Clock
 from reconciler.core.desired import Desired
-from reconciler.core.ports import ClumioTemplate, ClumioTemplateInfo, Connection, DeploymentParameters
+from reconciler.core.live import ClumioTemplateInfo, Connection
+from reconciler.core.ports import ClumioTemplate, DeploymentParameters
 from reconciler.core.settings import Settings, parse_settings
 from reconciler.providers.clock import SystemClock
 

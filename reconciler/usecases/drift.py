@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from reconciler.core.keys import InstanceKey
 from reconciler.core.live import Live
@@ -90,7 +90,8 @@ def gather(ctx: Context, *, detect_drift: bool, timeout: float) -> Gathered:
     from reconciler.plan.guardrails.check import drift_view
 
     desired, ports = ctx.desired, ctx.ports
-    by_name = stack_set_ports(desired, ports)
+    # The run's ports are the whole StackSets ports (drift detection starts operations), not only their reads.
+    by_name = cast(dict[str, StackSets], stack_set_ports(desired, ports))
     detections, notes = _detect_all(ctx, by_name, timeout) if detect_drift else ([], [])
     skipping = desired.guardrails.on_deny is GuardrailMode.SKIP  # pairs a plan skips are not drift
     live = discover(desired, ports, guardrails=skipping)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reconciler.core.live import Live
 from reconciler.core.plan import TIMESTAMP_FORMAT, Plan
 from reconciler.core.ports import ClumioTemplate
 from reconciler.core.recorded import Recorded
 from reconciler.usecases.context import Context
+
+if TYPE_CHECKING:
+    from reconciler.state.model import State
 
 
 @dataclass(frozen=True)
@@ -24,7 +27,7 @@ class Planned:
     link: Any
 
 
-def build_plan(ctx: Context, state: Recorded | None, *, adopt: bool = False, force: bool = False,
+def build_plan(ctx: Context, state: State | None, *, adopt: bool = False, force: bool = False,
                command: str = "plan") -> Planned:
     """Discover, preflight, fetch the Clumio template, check the state's lineage, make the plan. A state of another
     lineage than the managed StackSet's is refused unless ``force`` (re-link) or, for no state, ``adopt``.

@@ -30,19 +30,20 @@ def _members(parser: QueryParser, shape: Any) -> _Members | None:
         return cached[1]
     table: _Members | None = None
     if not shape.is_tagged_union and not shape.metadata.get("exception", False):
-        rows = []
+        rows: list[tuple[str, str, Any, bool]] = []
+        plain = True
         for name, member in shape.members.items():
             ser = member.serialization
             if ser.get("location") or ser.get("eventheader") or ser.get("xmlAttribute") or ser.get("flattened"):
-                rows = None
+                plain = False
                 break
             rows.append((name, parser._member_key_name(member, name), member, member.type_name in _TEXT_TYPES))
-        table = tuple(rows) if rows is not None else None
+        table = tuple(rows) if plain else None
     _MEMBERS[id(shape)] = (shape, table)
     return table
 
 
-class FastQueryParser(QueryParser):
+class FastQueryParser(QueryParser):  # type: ignore[misc]  # botocore ships no types
     """botocore's QueryParser; under a :data:`FAST_OUTPUTS` shape, structures are read with a cached member table,
     tags stripped of their namespace by plain string slicing, and text members taken straight from the element —
     exactly what botocore's ``_handle_structure`` and ``_handle_string`` produce."""
@@ -80,7 +81,7 @@ class FastQueryParser(QueryParser):
         return parsed
 
 
-class FastResponseParserFactory(ResponseParserFactory):
+class FastResponseParserFactory(ResponseParserFactory):  # type: ignore[misc]  # botocore ships no types
     """botocore's factory, handing out :class:`FastQueryParser` for the query protocol (CloudFormation's)."""
 
     def create_parser(self, protocol_name: str) -> Any:

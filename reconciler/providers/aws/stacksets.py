@@ -31,7 +31,7 @@ class AwsStackSets:
         self._cfn = cloudformation
         self.call_as = call_as
 
-    def _as(self) -> dict[str, str]:
+    def _as(self) -> dict[str, Any]:
         return {"CallAs": self.call_as.value} if self.call_as is CallAs.DELEGATED_ADMIN else {}
 
     # --- reads -------------------------------------------------------------------------------------------------
