@@ -68,9 +68,9 @@ class Evaluator:
         self.principal_tags = principal_tags if principal_tags is not None else {}
         self._statements: dict[str, tuple[Statement, ...] | None] = {}
         self._paths: dict[str, str] = {}
-        self._cache: dict[tuple[object, ...], _Outcome] = {}
+        self._cache: dict[tuple[object, ...], dict[str, _Outcome]] = {}  # by what results depend on, then region
         self._specific: dict[str, bool] = {}
-        self._by_account: dict[str, tuple[list[_Level], tuple[object, ...]]] = {}
+        self._by_account: dict[str, tuple[list[_Level], dict[str, _Outcome]]] = {}
         self.in_force = bool(guardrails.attachments.get(tree.root_id))
 
     def statements(self, policy_id: str) -> tuple[Statement, ...] | None:
@@ -108,26 +108,26 @@ class Evaluator:
         """The finding for one pair, or None when the guardrails let the stack through."""
         if not self.in_force or key.account == self.tree.management_account:
             return None  # SCPs do not apply to the management account, and are not enabled without a root SCP
-        levels, path = self._account_levels(key.account)
-        signature = (*path, key.region)
-        outcome = self._cache.get(signature)
+        levels, by_region = self._account_levels(key.account)
+        outcome = by_region.get(key.region)
         if outcome is None:
             outcome = self._evaluate(key.account, key.region, levels)
-            self._cache[signature] = outcome
+            by_region[key.region] = outcome
         if outcome.verdict is None:
             return None
         return self._describe(key, outcome, levels)
 
-    def _account_levels(self, account: str) -> tuple[list[_Level], tuple[object, ...]]:
-        """An account's levels and what its results depend on besides the region (the policies on its path, and
-        the account when one of them names an account id); worked out once per account, not once per region."""
+    def _account_levels(self, account: str) -> tuple[list[_Level], dict[str, _Outcome]]:
+        """An account's levels, and the outcomes by region it shares with every account whose results depend on
+        the same things (the policies on its path, and the account itself when one of them names an account id);
+        worked out once per account, not once per region."""
         found = self._by_account.get(account)
         if found is None:
             levels = self._levels(account)
             path: tuple[object, ...] = (tuple(level.policies for level in levels),)
             if self._names_accounts(levels):
                 path += (account,)
-            found = self._by_account[account] = (levels, path)
+            found = self._by_account[account] = (levels, self._cache.setdefault(path, {}))
         return found
 
     def _evaluate(self, account: str, region: str, levels: list[_Level]) -> _Outcome:

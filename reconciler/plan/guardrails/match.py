@@ -70,6 +70,28 @@ def _step(pattern: str, states: set[int], char: str, wildcards: bool) -> set[int
     return _closure(pattern, nxt, wildcards)
 
 
+def _glob(pattern: str, text: str) -> bool:
+    """``*``/``?`` wildcards against a fully known text: the usual scan that, on a mismatch, lets the last star take
+    one more character (no backtracking beyond it, so it stays linear in practice)."""
+    p = t = 0
+    star, mark = -1, 0
+    while t < len(text):
+        if p < len(pattern) and pattern[p] == "*":
+            star, mark = p, t
+            p += 1
+        elif p < len(pattern) and (pattern[p] == "?" or pattern[p] == text[t]):
+            p += 1
+            t += 1
+        elif star >= 0:
+            p, mark = star + 1, mark + 1
+            t = mark
+        else:
+            return False
+    while p < len(pattern) and pattern[p] == "*":
+        p += 1
+    return p == len(pattern)
+
+
 def match(pattern: str, family: str, *, wildcards: bool = True, ignore_case: bool = False) -> Tri:
     """Does ``pattern`` (``*`` and ``?`` wildcards when ``wildcards``) match the family ``family``?
 
@@ -79,6 +101,9 @@ def match(pattern: str, family: str, *, wildcards: bool = True, ignore_case: boo
     """
     if ignore_case:
         pattern, family = pattern.lower(), family.lower()
+    if UNKNOWN not in family:  # a plain value: both state sets stay equal, so the answer is YES or NO
+        hit = _glob(pattern, family) if wildcards else pattern == family
+        return Tri.YES if hit else Tri.NO
     must = _closure(pattern, {0}, wildcards)
     may = set(must)
     end = len(pattern)

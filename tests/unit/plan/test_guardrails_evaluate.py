@@ -191,3 +191,16 @@ def test_arn_families(pattern: str, family: str, expected: Tri) -> None:
 def test_action_wildcards_are_case_insensitive() -> None:
     assert match("IAM:Create*", "iam:CreateRole", ignore_case=True) is Tri.YES
     assert match("iam:Delete*", "iam:CreateRole", ignore_case=True) is Tri.NO
+
+
+@pytest.mark.parametrize(("pattern", "value", "wildcards", "expected"), [
+    ("a*b*c", "axxbyyc", True, Tri.YES), ("a*b*c", "axxbyy", True, Tri.NO), ("*a", "bba", True, Tri.YES),
+    ("a*a", "a", True, Tri.NO), ("*", "", True, Tri.YES), ("?", "", True, Tri.NO), ("a?c", "abc", True, Tri.YES),
+    ("**b", "ab", True, Tri.YES), ("*ab*ab", "abxabab", True, Tri.YES), ("", "", True, Tri.YES),
+    ("a*", "ab", False, Tri.NO), ("a*", "a*", False, Tri.YES), ("a?", "a?", False, Tri.YES),
+])
+def test_wildcards_on_a_plain_value_say_yes_or_no(pattern: str, value: str, wildcards: bool, expected: Tri) -> None:
+    assert match(pattern, value, wildcards=wildcards) is expected
+    # The same answer as for the value with an unknown run after it (a family), once that run is closed off.
+    if expected is Tri.YES and wildcards:
+        assert match(pattern + "*", value + UNKNOWN) is Tri.YES
