@@ -147,13 +147,15 @@ class FakeOrg:
 
 class FakeGuardrails:
     """GuardrailReader in memory: ``attachments`` (target id → SCP ids), ``policies`` (id → ScpPolicy), an optional
-    landing zone; ``denied`` makes every policy read raise GuardrailsUnreadable. No policies at all means SCPs are
-    not enabled (nothing on the root). ``calls`` records each read."""
+    landing zone; ``denied`` makes every policy read raise GuardrailsUnreadable, ``by_policy_denied`` only ListPolicies
+    and ListTargetsForPolicy. No policies at all means SCPs are not enabled (nothing on the root). ``calls`` records
+    each read."""
 
     def __init__(self, attachments: Mapping[str, Sequence[str]] | None = None,
                  policies: Iterable[ScpPolicy] = (), landing_zone: LandingZone | None = None,
-                 denied: bool = False) -> None:
+                 denied: bool = False, by_policy_denied: bool = False) -> None:
         self.attachments = {k: tuple(v) for k, v in (attachments or {}).items()}
+        self.by_policy_denied = by_policy_denied
         self.policies = {p.id: p for p in policies}
         self.zone = landing_zone
         self.denied = denied
@@ -164,6 +166,22 @@ class FakeGuardrails:
         if self.denied:
             raise GuardrailsUnreadable("AWS denied organizations:ListPoliciesForTarget: not allowed")
         return tuple(sorted(self.attachments.get(target_id, ())))
+
+    def scp_ids(self) -> tuple[str, ...]:
+        self.calls.append(("ListPolicies", ""))
+        if self.denied or self.by_policy_denied:
+            raise GuardrailsUnreadable("AWS denied organizations:ListPolicies: not allowed")
+        return tuple(sorted(self.policies))
+
+    def policy_targets_page(self, policy_id: str, token: str | None) -> tuple[tuple[str, ...], str | None]:
+        """Pages of 20, in target order, as the Organizations API pages them."""
+        self.calls.append(("ListTargetsForPolicy", policy_id))
+        if self.denied or self.by_policy_denied:
+            raise GuardrailsUnreadable("AWS denied organizations:ListTargetsForPolicy: not allowed")
+        targets = sorted(t for t, ids in self.attachments.items() if policy_id in ids)
+        start = int(token or 0)
+        more = start + 20 < len(targets)
+        return tuple(targets[start:start + 20]), str(start + 20) if more else None
 
     def describe_policy(self, policy_id: str) -> ScpPolicy:
         self.calls.append(("DescribePolicy", policy_id))

@@ -86,11 +86,28 @@ def seed_policies(org: Organization, spec: dict[str, Any] | None) -> PolicyStore
 
 # --- the API ---------------------------------------------------------------------------------------------------
 
-def _page(items: list[Any], params: dict[str, Any], key: str) -> dict[str, Any]:
-    start = int(str(params.get("NextToken") or "polpage-0").removeprefix("polpage-") or 0)
+# InvalidInputException's Reason for a NextToken no earlier answer gave (botocore's model of Organizations: the
+# INVALID_NEXT_TOKEN member of InvalidInputExceptionReason, documented as "get the value for the NextToken parameter
+# from the response to a previous call of the operation").
+_BAD_TOKEN = ("You specified an invalid value for nextToken. You must get the value from the response to a "
+              "previous call to the API.")
+
+def _page(items: list[Any], params: dict[str, Any], key: str, empty_first: bool = False) -> dict[str, Any]:
+    """One page of a policy listing: MaxResults 1–20, an opaque NextToken (a token this listing did not hand out is
+    InvalidInputException), and — when the world asks for it — the empty first page with a NextToken that AWS
+    documents for every Organizations List* call (aws-stacksets.md §B)."""
     size = params.get("MaxResults") or PAGE_MAX
     if not 1 <= size <= PAGE_MAX:
         raise AwsFault("InvalidInputException", f"MaxResults must be between 1 and {PAGE_MAX}.")
+    token = str(params.get("NextToken") or "")
+    if empty_first and not token and items:
+        return {key: [], "NextToken": "polpage-0"}
+    try:
+        start = int(token.removeprefix("polpage-")) if token else 0
+    except ValueError:
+        start = -1
+    if start < 0 or (token and not token.startswith("polpage-")):
+        raise AwsFault("InvalidInputException", _BAD_TOKEN, fields={"Reason": "INVALID_NEXT_TOKEN"})
     out: dict[str, Any] = {key: items[start:start + size]}
     if start + size < len(items):
         out["NextToken"] = f"polpage-{start + size}"
@@ -127,7 +144,7 @@ def _check_type(params: dict[str, Any], key: str = "Filter") -> bool:
 
 
 def handle_policies(org: Organization, store: PolicyStore, operation: str, params: dict[str, Any],
-                    caller: str) -> dict[str, Any]:
+                    caller: str, empty_first: bool = False) -> dict[str, Any]:
     """One Organizations policy call. Reads need the management account (or a delegated admin when the world's
     delegation policy allows it); writes need the management account."""
     allowed = caller == org.management_account or (
@@ -137,10 +154,10 @@ def handle_policies(org: Organization, store: PolicyStore, operation: str, param
     if operation == "ListPoliciesForTarget":
         target = _target(org, params["TargetId"])
         ids = store.attachments(target) if _check_type(params) else []
-        return _page([_summary(org, store.policies[i]) for i in ids], params, "Policies")
+        return _page([_summary(org, store.policies[i]) for i in ids], params, "Policies", empty_first)
     if operation == "ListPolicies":
         found = sorted(store.policies.values(), key=lambda p: p.id) if _check_type(params) and store.enabled else []
-        return _page([_summary(org, p) for p in found], params, "Policies")
+        return _page([_summary(org, p) for p in found], params, "Policies", empty_first)
     if operation == "DescribePolicy":
         policy = _policy(store, params["PolicyId"])
         return {"Policy": {"PolicySummary": _summary(org, policy), "Content": policy.content}}
@@ -148,7 +165,10 @@ def handle_policies(org: Organization, store: PolicyStore, operation: str, param
         pid = _policy(store, params["PolicyId"]).id
         nodes = [n for n in [org.root_id, *sorted(n for n in org.units if n != org.root_id), *sorted(org.accounts)]
                  if pid in store.attachments(n)]
-        return _page([_target_shape(org, n) for n in nodes], params, "Targets")
+        # Page the ids first: shaping every target for every page is quadratic over FullAWSAccess's whole org.
+        page = _page(nodes, params, "Targets", empty_first)
+        page["Targets"] = [_target_shape(org, n) for n in page["Targets"]]
+        return page
     return _write(org, store, operation, params)
 
 

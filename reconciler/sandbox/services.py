@@ -27,7 +27,7 @@ def _cloudformation(world: WorldState, operation: str, params: dict[str, Any], c
 def _organizations(world: WorldState, operation: str, params: dict[str, Any], caller: str, access_key: str,
                    region: str) -> dict[str, Any]:
     if operation in POLICY_OPERATIONS and caller in world.org.accounts:
-        return handle_policies(world.org, world.policies, operation, params, caller)
+        return handle_policies(world.org, world.policies, operation, params, caller, world.empty_first_pages)
     result = handle_organizations(world.org, operation, params, caller, world.clock.now(), world.empty_first_pages)
     if operation == "ListRoots" and result.get("Roots"):
         result["Roots"] = [root_shape(world.org, world.policies)]

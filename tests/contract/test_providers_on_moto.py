@@ -197,6 +197,44 @@ def test_an_account_being_closed_reads_as_pending_closure(request: pytest.Fixtur
     assert tree.accounts[emulator.accounts["closing"]].state is AccountState.PENDING_CLOSURE
 
 
+# --- SCPs read by policy (docs/reference/guardrails.md §1) ----------------------------------------------------
+
+def _scps_enabled(emulator: Emulator) -> Any:
+    org = emulator.client("organizations")
+    types = org.list_roots()["Roots"][0]["PolicyTypes"]
+    if not any(t["Type"] == "SERVICE_CONTROL_POLICY" and t["Status"] == "ENABLED" for t in types):
+        org.enable_policy_type(RootId=emulator.root, PolicyType="SERVICE_CONTROL_POLICY")
+    return org
+
+
+def test_full_access_is_attached_to_the_root_every_ou_and_every_account(emulator: Emulator) -> None:
+    """With SCPs enabled AWS attaches FullAWSAccess to every root, OU and account (AWS Organizations User Guide,
+    *Service control policies*; DetachPolicy: "every root, OU, and account must have at least one SCP attached"):
+    the by-policy reads infer a target's FullAWSAccess from it."""
+    from reconciler.providers.aws.guardrails import AwsGuardrailReader
+
+    _scps_enabled(emulator)
+    reader = AwsGuardrailReader(emulator.client("organizations"), None)
+    assert "p-FullAWSAccess" in reader.scp_ids()
+    found: list[str] = []
+    token: str | None = None
+    while True:
+        page, token = reader.policy_targets_page("p-FullAWSAccess", token)
+        found.extend(page)
+        if token is None:
+            break
+    assert set(found) == {emulator.root, *emulator.ous.values(), *emulator.accounts.values()}
+    assert all(reader.policies_for_target(t) == ("p-FullAWSAccess",) for t in (emulator.root, emulator.ous["Deep"]))
+
+
+def test_list_targets_for_policy_pages_at_most_20(request: pytest.FixtureRequest, emulator: Emulator) -> None:
+    """botocore's organizations model: MaxResults 1–20, NextToken while more remain."""
+    disagreement(request, emulator, "moto 5.2.5 answers ListTargetsForPolicy in one page whatever MaxResults says")
+    org = _scps_enabled(emulator)
+    first = org.list_targets_for_policy(PolicyId="p-FullAWSAccess", MaxResults=2)
+    assert len(first["Targets"]) == 2 and first["NextToken"]
+
+
 # --- The S3 state backend (reconciler/state/s3.py) ------------------------------------------------------------
 
 @pytest.fixture

@@ -1,5 +1,5 @@
-"""GuardrailReader on boto3: Organizations SCP reads (ListPoliciesForTarget, DescribePolicy) and the Control Tower
-landing zone (ListLandingZones, GetLandingZone)."""
+"""GuardrailReader on boto3: Organizations SCP reads (ListPolicies, ListTargetsForPolicy, ListPoliciesForTarget,
+DescribePolicy) and the Control Tower landing zone (ListLandingZones, GetLandingZone)."""
 
 from __future__ import annotations
 
@@ -44,6 +44,21 @@ class AwsGuardrailReader:
         rows = self._paged(self._org, "organizations", "ListPoliciesForTarget", "Policies",
                            TargetId=target_id, Filter=SCP_TYPE, MaxResults=PAGE_SIZE)
         return tuple(sorted(str(row["Id"]) for row in rows))
+
+    def scp_ids(self) -> tuple[str, ...]:
+        rows = self._paged(self._org, "organizations", "ListPolicies", "Policies", Filter=SCP_TYPE,
+                           MaxResults=PAGE_SIZE)
+        return tuple(sorted(str(row["Id"]) for row in rows))
+
+    def policy_targets_page(self, policy_id: str, token: str | None) -> tuple[tuple[str, ...], str | None]:
+        try:
+            page = self._org.list_targets_for_policy(PolicyId=policy_id, MaxResults=PAGE_SIZE,
+                                                     **({"NextToken": token} if token else {}))
+        except ClientError as error:
+            raise _mapped(error, "organizations", "ListTargetsForPolicy") from error
+        except BotoCoreError as error:
+            raise map_botocore_error(error, "organizations", "ListTargetsForPolicy") from error
+        return tuple(str(row["TargetId"]) for row in page.get("Targets", [])), page.get("NextToken") or None
 
     def describe_policy(self, policy_id: str) -> ScpPolicy:
         try:
