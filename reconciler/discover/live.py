@@ -31,6 +31,7 @@ from reconciler.core.live import (
 )
 from reconciler.core.ports import Clumio, OrgReader, StackSetReads
 from reconciler.discover.existing import discover_other_stack_sets
+from reconciler.discover.guardrails import GuardrailRead, start_guardrail_read
 
 log = logging.getLogger(__name__)
 
@@ -140,16 +141,19 @@ class _OneStackSetRead:
         return live, instances, _running(operations.result())
 
 
-def _guardrails(desired: Desired, ports: PortSet, tree: OrgTree) -> Guardrails:
-    """The guardrails of the accounts the config targets (read beside the StackSets, once the tree is known)."""
-    from reconciler.discover.guardrails import read_guardrails
+def _guardrails(desired: Desired, read: GuardrailRead | None, tree: OrgTree) -> Guardrails:
+    """The guardrails of the accounts the config targets: started with the org walk (the SCPs by policy need no
+    tree), finished beside the StackSets once the tree is known."""
     from reconciler.plan.expand import expand
 
+    if read is None:
+        return Guardrails(scp_note="guardrails not checked: no policy reader", control_tower_note=None)
     try:
         accounts = list(expand(desired, tree).accounts)
     except ReconcilerError:
+        read.close()
         return Guardrails(scp_note="guardrails not checked: the targets do not resolve (see preflight)")
-    return read_guardrails(getattr(ports, "guardrails", None), tree, accounts)
+    return read.finish(tree, accounts)
 
 
 def discover(desired: Desired, ports: PortSet, *, connections: bool = True,
@@ -164,6 +168,17 @@ def discover(desired: Desired, ports: PortSet, *, connections: bool = True,
     if stack_set_names is not None:
         wanted = set(stack_set_names)
         targets = {name: port for name, port in targets.items() if name in wanted}
+    # The guardrail reads run on their own lanes (discover.guardrails.WORKERS), started before the org walk ends.
+    guard_read = start_guardrail_read(getattr(ports, "guardrails", None)) if guardrails else None
+    try:
+        return _discover(desired, ports, targets, connections, stack_set_names, guardrails, guard_read)
+    finally:
+        if guard_read is not None:
+            guard_read.close()
+
+
+def _discover(desired: Desired, ports: PortSet, targets: dict[str, StackSetReads], connections: bool,
+              stack_set_names: Iterable[str] | None, guardrails: bool, guard_read: GuardrailRead | None) -> Live:
     # Each StackSet read uses two workers (describe→instances, and its operations) on top of the org-level reads,
     # so the pool keeps every independent read in flight at once and no task ever waits for a free worker.
     with ThreadPoolExecutor(max_workers=WORKERS + 1 + 2 * len(targets), thread_name_prefix="discover") as pool:
@@ -176,7 +191,7 @@ def discover(desired: Desired, ports: PortSet, *, connections: bool = True,
                                stack_set_ports(desired, ports)) if stack_set_names is None else None
         tree: OrgTree = tree_f.result()
         conns_f = pool.submit(ports.clumio.list_connections, sorted(tree.accounts)) if connections else None
-        guard_f = pool.submit(_guardrails, desired, ports, tree) if guardrails else None
+        guard_f = pool.submit(_guardrails, desired, guard_read, tree) if guardrails else None
         stack_sets: dict[str, LiveStackSet] = {}
         instances: dict[InstanceKey, LiveInstance] = {}
         running: dict[str, OperationView] = {}

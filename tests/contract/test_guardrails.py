@@ -29,6 +29,7 @@ from tests.contract.sandbox_helpers import APP_ONE, OTHER, ROOT, world_spec
 
 WORLD = Path(str(files("reconciler.examples") / "sandbox" / "guardrails.yaml"))
 SCP = "SERVICE_CONTROL_POLICY"
+ROOT_G = "r-g4rd"  # the guardrails world's root
 DENY_IAM = json.dumps({"Version": "2012-10-17", "Statement": [
     {"Effect": "Deny", "Action": "iam:CreateRole", "Resource": "*"}]})
 
@@ -243,3 +244,89 @@ def test_a_user_sets_guardrails_with_the_aws_cli(plain: Any) -> None:
     listed = aws("organizations", "list-policies-for-target", "--target-id", APP_ONE, "--filter", SCP)
     assert [p["Name"] for p in listed["Policies"]] == ["FullAWSAccess", "NoRoles"]
     assert aws("controltower", "list-landing-zones")["landingZones"] == []
+
+
+# --- Reading SCPs by policy (§1): ListPolicies, ListTargetsForPolicy ------------------------------------------
+
+def _every_page(call: Any, key: str, **params: Any) -> tuple[list[Any], int]:
+    items: list[Any] = []
+    pages, token = 0, None
+    while True:
+        page = call(**params, **({"NextToken": token} if token else {}))
+        pages += 1
+        items.extend(page[key])
+        token = page.get("NextToken")
+        if not token:
+            return items, pages
+
+
+def test_full_access_is_attached_to_every_root_ou_and_account_and_pages_by_policy(guarded: Any) -> None:
+    """§1: with SCPs enabled AWS attaches FullAWSAccess to the root, every OU and every account, and "every root, OU,
+    and account must have at least one SCP attached" (Organizations API Reference, DetachPolicy). ListPolicies and
+    ListTargetsForPolicy take MaxResults 1–20 (botocore's organizations model) and page with NextToken."""
+    org = guarded.client("organizations")
+    targets, pages = _every_page(org.list_targets_for_policy, "Targets", PolicyId="p-FullAWSAccess", MaxResults=3)
+    everything = {ROOT_G, "ou-g4rd-apps0001", "ou-g4rd-nested01", "ou-g4rd-other001", "999999999999",
+                  "111111111111", "222222222222", "333333333333", "555555555555", "666666666666"}
+    assert {t["TargetId"] for t in targets} == everything and pages == 4
+    assert {t["Type"] for t in targets if t["TargetId"] == ROOT_G} == {"ROOT"}
+    assert {t["Type"] for t in targets if t["TargetId"].startswith("ou-")} == {"ORGANIZATIONAL_UNIT"}
+    policies, pages = _every_page(org.list_policies, "Policies", Filter=SCP, MaxResults=1)
+    assert sorted(p["Name"] for p in policies) == ["FullAWSAccess", "NoIamOutsidePipeline", "OnlyUsEast1AndEuWest1"]
+    assert pages == 3 and [p["AwsManaged"] for p in policies if p["Id"] == "p-FullAWSAccess"] == [True]
+    apps = next(p["Id"] for p in policies if p["Name"] == "OnlyUsEast1AndEuWest1")
+    assert [t["TargetId"] for t in org.list_targets_for_policy(PolicyId=apps)["Targets"]] == ["ou-g4rd-apps0001"]
+
+
+@pytest.mark.parametrize(("params", "code", "reason"), [
+    ({"PolicyId": "p-FullAWSAccess", "MaxResults": 21}, "InvalidInputException", "MAX_VALUE_EXCEEDED"),
+    ({"PolicyId": "p-FullAWSAccess", "MaxResults": 0}, "InvalidInputException", "MIN_VALUE_EXCEEDED"),
+    ({"PolicyId": "p-FullAWSAccess", "NextToken": "not-a-token"}, "InvalidInputException", "INVALID_NEXT_TOKEN"),
+    ({"PolicyId": "policy-1"}, "InvalidInputException", None),
+    ({"PolicyId": "p-nosuchpol"}, "PolicyNotFoundException", None),
+])
+def test_a_bad_list_targets_for_policy_is_refused_as_aws_refuses_it(guarded: Any, params: dict[str, Any],
+                                                                    code: str, reason: str | None) -> None:
+    """Input checked against botocore's model first (docs/reference/sandbox-fidelity.md §1), then the policy."""
+    from botocore.config import Config
+
+    org = guarded.client("organizations", config=Config(parameter_validation=False))
+    with pytest.raises(ClientError) as refused:
+        org.list_targets_for_policy(**params)
+    assert refused.value.response["Error"]["Code"] == code
+    if reason:
+        assert refused.value.response.get("Reason") == reason
+
+
+def test_list_policies_needs_a_filter_and_a_valid_token(guarded: Any) -> None:
+    from botocore.config import Config
+
+    org = guarded.client("organizations", config=Config(parameter_validation=False))
+    for params, reason in (({}, "INPUT_REQUIRED"), ({"Filter": SCP, "NextToken": "x"}, "INVALID_NEXT_TOKEN")):
+        with pytest.raises(ClientError) as refused:
+            org.list_policies(**params)
+        assert (refused.value.response["Error"]["Code"], refused.value.response.get("Reason")) == (
+            "InvalidInputException", reason)
+
+
+class _NoListPolicies(AwsGuardrailReader):
+    """A caller allowed ListPoliciesForTarget and DescribePolicy but not ListPolicies."""
+
+    def scp_ids(self) -> tuple[str, ...]:
+        raise GuardrailsUnreadable("AWS denied organizations:ListPolicies: not allowed")
+
+
+@pytest.mark.parametrize("empty_first", [False, True])
+def test_the_provider_reads_the_same_guardrails_by_policy_and_per_target(guarded: Any, empty_first: bool) -> None:
+    """§1: both ways see what the world attached, with the empty first pages AWS documents for List* calls too."""
+    guarded.world.empty_first_pages = empty_first
+    clients = (guarded.client("organizations"), guarded.client("controltower"))
+    tree = _tree(guarded)
+    members = [a for a in tree.accounts if a != tree.management_account]
+    by_policy = read_guardrails(AwsGuardrailReader(*clients), tree, members)
+    per_target = read_guardrails(_NoListPolicies(*clients), tree, members)
+    assert by_policy.scp_note is None and per_target.scp_note is None
+    assert by_policy.attachments == per_target.attachments and by_policy.policies == per_target.policies
+    assert by_policy.attachments["ou-g4rd-apps0001"] == ("p-9a66de9b", "p-FullAWSAccess")
+    assert by_policy.attachments["555555555555"] == ("p-FullAWSAccess", "p-e18fd797")
+    assert len(by_policy.attachments) == 5 + 3 + 1
