@@ -120,20 +120,26 @@ def _repair_reason(inst: LiveInstance) -> str | None:
 
 
 class _Paths:
-    """OU path of an account's parent, cached: 100,000 instances share a few hundred OUs."""
+    """OU path of an account's parent, cached per OU (100,000 instances share a few hundred OUs) and per account
+    (asked once per region)."""
 
     def __init__(self, live: Live) -> None:
         self.live = live
         self.cache: dict[str, str] = {}
+        self.accounts: dict[str, str | None] = {}
 
     def of(self, account: str) -> str | None:
+        if account in self.accounts:
+            return self.accounts[account]
         acct = self.live.org.accounts.get(account)
-        if acct is None:
-            return None
-        parent = acct.parent_id
-        if parent not in self.cache:
-            self.cache[parent] = self.live.org.path_of(parent)
-        return self.cache[parent]
+        path = None
+        if acct is not None:
+            parent = acct.parent_id
+            if parent not in self.cache:
+                self.cache[parent] = self.live.org.path_of(parent)
+            path = self.cache[parent]
+        self.accounts[account] = path
+        return path
 
 
 def _removal(key: InstanceKey, inst: LiveInstance, live: Live, skip_reasons: Mapping[str, str],
