@@ -6,8 +6,9 @@ Two ways to learn the attachments (docs/reference/guardrails.md §1), chosen per
 - **By policy** (started with the org walk: it needs no tree): ListPolicies, then ListTargetsForPolicy for every
   SCP but FullAWSAccess, all in parallel. AWS attaches FullAWSAccess everywhere and a target always holds at least
   one SCP, so a needed target no other SCP names holds FullAWSAccess alone; the few that another SCP names are
-  listed with ListPoliciesForTarget (or, when they outnumber its pages, FullAWSAccess's own target list is paged as
-  one chain). The root is listed too: an empty root means SCPs are not in force.
+  listed with ListPoliciesForTarget on the lanes (or, when FullAWSAccess's own target list — one chain, as long as
+  the org — takes no more rounds than those listings, that list is paged: fewer calls and no longer a wait). The
+  root is listed too: an empty root means SCPs are not in force.
 - **Per target** (the fallback, and the cheaper way for a few targets): one ListPoliciesForTarget per target.
 
 By-policy reads stop, and the per-target reads take over, as soon as the listings they made plus one per SCP not yet
@@ -173,13 +174,13 @@ class GuardrailRead:
                     others[target].append(policy)
         root = tree.root_id
         on_root = self._lanes.submit(self.reader.policies_for_target, root)
-        # Targets another SCP names may or may not keep FullAWSAccess: ask them, or page FullAWSAccess's own
-        # target list (as long as the org) when that is fewer calls.
+        # Targets another SCP names may or may not keep FullAWSAccess: ask them on the lanes, or page FullAWSAccess's
+        # own target list (as long as the org, one chain) when that chain is no longer than those listings take.
         unsure = [t for t in targets if t != root and others[t]] if found.full_access else []
         org_pages = math.ceil((len(tree.accounts) + len(tree.ous) + 1) / PAGE_SIZE)
         full: Future[tuple[str, ...]] | None = None
         asked: dict[str, Future[tuple[str, ...]]] = {}
-        if len(unsure) > org_pages:
+        if unsure and org_pages <= math.ceil(len(unsure) / WORKERS):
             full = self._lanes.submit(self._policy_targets, FULL_ACCESS, False)
         else:
             asked = {t: self._lanes.submit(self.reader.policies_for_target, t) for t in unsure}

@@ -12,6 +12,7 @@ import pytest
 
 from reconciler.core.desired import GuardrailsSpec
 from reconciler.core.guardrails import GuardrailMode, ScpPolicy
+from reconciler.core.live import OrgTree
 from reconciler.core.ports import ClumioTemplate
 from reconciler.discover.guardrails import read_guardrails
 from reconciler.discover.observe import observe
@@ -91,14 +92,39 @@ def test_an_allow_list_ou_fails_everything_the_template_needs_there() -> None:
     assert all("no SCP on /Workloads/Dev allows" in reason for _, _, reason in found)
 
 
-def test_a_deny_on_one_ou_costs_six_calls_instead_of_one_per_target() -> None:
+def test_a_deny_on_one_ou_costs_nine_calls_instead_of_seventeen() -> None:
     _, fake = findings(WORLDS["a deny on one OU"])
-    # ListPolicies; the deny's one target page (the unused SCP's empty one too); the root (SCPs in force?) and /Prod,
-    # the one target another SCP names, which may or may not keep FullAWSAccess; the two SCPs in force described.
+    # ListPolicies; each SCP's target page (the unused SCP's empty one too); FullAWSAccess's one page (this org's 17
+    # nodes) to tell whether /Prod, which another SCP names, keeps it; the root (SCPs in force?); the two SCPs in
+    # force described. Per target it is 15 listings and the same two describes.
     assert listed(fake, "ListPolicies") == [""]
-    assert listed(fake, "ListTargetsForPolicy") == sorted([REGION_DENY.id, ONLY_S3.id, IAM_DENY.id, UNUSED.id])
-    assert listed(fake, "ListPoliciesForTarget") == sorted([TREE.root_id, PROD])
+    assert listed(fake, "ListTargetsForPolicy") == sorted([FULL.id, REGION_DENY.id, ONLY_S3.id, IAM_DENY.id,
+                                                           UNUSED.id])
+    assert listed(fake, "ListPoliciesForTarget") == [TREE.root_id]
     assert listed(fake, "DescribePolicy") == sorted([FULL.id, REGION_DENY.id])
+    assert len(fake.calls) == 9 + 1  # and ListLandingZones
+
+
+def teams(count: int) -> OrgTree:
+    """``count`` OUs under the root, one account in each."""
+    b = OrgBuilder()
+    for n in range(count):
+        b.ou(f"/Team{n:02}", f"ou-fake-team{n:04}")
+        b.account(f"7777000000{n:02}", f"/Team{n:02}")
+    return b.build()
+
+
+def test_in_a_bigger_org_the_targets_another_scp_names_are_listed_one_by_one() -> None:
+    """Two OUs with a second SCP in a 62-node org: two listings on the lanes, not FullAWSAccess's four pages."""
+    tree = teams(30)
+    world = {n: [FULL.id] for n in [tree.root_id, *tree.ous, *tree.accounts]}
+    world["ou-fake-team0003"] = [FULL.id, IAM_DENY.id]
+    world["ou-fake-team0007"] = [ONLY_S3.id]
+    fake = FakeGuardrails(world, [FULL, IAM_DENY, ONLY_S3])
+    found = read_guardrails(fake, tree, list(tree.accounts))
+    assert dict(found.attachments) == {t: tuple(sorted(world[t])) for t in found.attachments}
+    assert listed(fake, "ListTargetsForPolicy") == sorted([IAM_DENY.id, ONLY_S3.id])
+    assert listed(fake, "ListPoliciesForTarget") == sorted([tree.root_id, "ou-fake-team0003", "ou-fake-team0007"])
 
 
 def test_a_caller_not_allowed_list_policies_is_read_per_target() -> None:
@@ -118,12 +144,8 @@ def test_a_caller_that_may_read_nothing_gets_the_note_not_a_traceback() -> None:
 
 
 def test_many_targets_another_scp_names_page_full_access_once_instead() -> None:
-    """When more targets hold a second SCP than FullAWSAccess's target list has pages, that list is read."""
-    b = OrgBuilder()
-    for n in range(30):
-        b.ou(f"/Team{n:02}", f"ou-fake-team{n:04}")
-        b.account(f"7777000000{n:02}", f"/Team{n:02}")
-    tree = b.build()
+    """When FullAWSAccess's target list (4 pages) is no longer than listing 30 OUs on 8 lanes, it is read."""
+    tree = teams(30)
     world = {n: [FULL.id, IAM_DENY.id] if n.startswith("ou-") else [FULL.id]
              for n in [tree.root_id, *tree.ous, *tree.accounts]}
     fake = FakeGuardrails(world, [FULL, IAM_DENY])
