@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from support.bounds import Bounds, machine_line  # noqa: E402
-from support.plan_figures import World, report_plan, serve_world  # noqa: E402
+from support.plan_figures import World, guardrail_bound, report_plan, serve_world  # noqa: E402
 from support.served import run_plan  # noqa: E402
 
 TERRAFORM_LANES = 10  # terraform plan/apply -parallelism default
@@ -128,6 +128,7 @@ def run(accounts: int, n_regions: int, ou_depth: int, latency_ms: float, sample:
             plan = run_plan(world.served, world.config)
             figures = report_plan(bounds, world, plan, latency_ms, expect_exit=0, cpu_bound=False,
                                   rss_bound_mb=RSS_BOUND_MB, label=f"{accounts}×{n_regions}")
+            guardrail_bound(bounds, f"{accounts}×{n_regions}", world, plan.calls)
             print(f"peer: Terraform-style refresh, DescribeStackInstance per (account, region), "
                   f"{TERRAFORM_LANES} lanes", flush=True)
             in_state, ran, tf_wall = terraform_refresh(world, sample)

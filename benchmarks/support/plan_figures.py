@@ -14,6 +14,7 @@ from support.bounds import Bounds
 from support.served import (
     PlanRun,
     ServedWorld,
+    guardrail_minimum,
     guardrail_section,
     minimum_calls,
     network_bound,
@@ -81,7 +82,11 @@ def report_plan(bounds: Bounds, world: World, run: PlanRun, latency_ms: float, *
     minimum = minimum_calls(observed, world.spec, status, world.distinct_policies)
     calls, least = sum(observed.values()), sum(minimum.values())
     latency = latency_ms / 1000
-    ideal, lanes, lines = network_bound(observed, tool_lanes(len(world.regions)), latency)
+    chains = len((world.spec.get("guardrails") or {}).get("policies") or []) or None
+    rule = guardrail_minimum(world.spec, world.distinct_policies, fewest="rounds")
+    widths = tool_lanes(len(world.regions), chains, rule.full_access_pages,
+                        observed.get("organizations.ListTargetsForPolicy", 0))
+    ideal, lanes, lines = network_bound(observed, widths, latency)
     print(f"  `clumio-org plan` exited {run.exit_code}; {instances} instances, "
           f"{sum(status['connections'].values())} connections; {run.output_tail.splitlines()[-1:] or ''}")
     if expect_exit is not None and not bounds.equal(f"{label}: plan exit code", run.exit_code, expect_exit):
@@ -111,3 +116,20 @@ def report_plan(bounds: Bounds, world: World, run: PlanRun, latency_ms: float, *
             print("    " + line)
     return {"calls": calls, "minimum": least, "wall": run.wall, "ideal": ideal, "cpu": run.cpu,
             "rss": run.peak_rss_mb, "instances": instances, "minimum_by_call": minimum}
+
+
+def guardrail_bound(bounds: Bounds, label: str, world: World, calls: dict[str, int]) -> None:
+    """The SCP reads against the tool's rule for this world (docs/reference/guardrails.md §1), with the fewest the
+    APIs allow and the per-target count beside it."""
+    least = guardrail_minimum(world.spec, world.distinct_policies)
+    rule = guardrail_minimum(world.spec, world.distinct_policies, fewest="rounds")
+    per_target = guardrail_minimum({**world.spec, "guardrails": None}, world.distinct_policies)
+    names = {*least.calls, *rule.calls, *per_target.calls}
+    read = sum(calls.get(name, 0) for name in names)
+
+    def parts(reads: Any) -> str:
+        return ", ".join(f"{name.split('.')[1]} {count}" for name, count in reads.calls.items())
+
+    print(f"  SCP reads: {read} calls; the tool's rule {sum(rule.calls.values())} ({rule.way}: {parts(rule)}); "
+          f"the fewest calls {sum(least.calls.values())}; per target {sum(per_target.calls.values())}")
+    bounds.at_most(f"{label}: SCP reads (≤ the tool's rule, {rule.way})", read, sum(rule.calls.values()), "", 0)

@@ -23,16 +23,28 @@ ROOT = Path(__file__).resolve().parents[2]
 ORG_PAGE, CFN_PAGE, CLUMIO_PAGE = 20, 100, 100  # the sandbox's (and AWS's, Clumio's) largest page sizes
 
 
-def tool_lanes(regions: int) -> dict[str, tuple[int, str]]:
+def tool_lanes(regions: int, scp_chains: int | None = None, full_access_pages: int = 0,
+               scp_listings: int = 0) -> dict[str, tuple[float, str]]:
     """Per paginated read, the parallel lanes the tool really uses (its own pool sizes), and where that is set.
-    Every other call is made once, on one lane."""
+    ``scp_chains``: how many ListTargetsForPolicy chains run at once (one per SCP but FullAWSAccess), when known;
+    with ``full_access_pages`` of FullAWSAccess's one chain among the ``scp_listings`` ListTargetsForPolicy calls,
+    the width is those calls ÷ the rounds the longest chain takes. Every other call is made once (ListPolicies: one
+    chain), on one lane."""
     from reconciler.discover import guardrails
     from reconciler.providers.aws import organizations, stacksets
     from reconciler.providers.clumio import client
 
     tree = (organizations.TREE_WORKERS, "providers.aws.organizations.TREE_WORKERS")
-    policies = (guardrails.WORKERS, f"{guardrails.__name__.removeprefix('reconciler.')}.WORKERS")
+    where = f"{guardrails.__name__.removeprefix('reconciler.')}.WORKERS"
+    policies = (guardrails.WORKERS, where)
+    chains: tuple[float, str] = policies
+    if scp_chains is not None:
+        chains = (max(1, min(guardrails.WORKERS, scp_chains)), f"min({where}, {scp_chains} SCP target lists)")
+    if full_access_pages and scp_listings:
+        rounds = max(full_access_pages, math.ceil(scp_listings / guardrails.WORKERS))
+        chains = (scp_listings / rounds, f"FullAWSAccess's {full_access_pages} pages in one chain")
     return {
+        "organizations.ListTargetsForPolicy": chains,
         "organizations.ListOrganizationalUnitsForParent": tree,
         "organizations.ListAccountsForParent": tree,
         "cloudformation.ListStackInstances": (min(stacksets.REGION_WORKERS, regions),
@@ -43,7 +55,7 @@ def tool_lanes(regions: int) -> dict[str, tuple[int, str]]:
     }
 
 
-def network_bound(calls: dict[str, int], lanes: dict[str, tuple[int, str]], latency_s: float
+def network_bound(calls: dict[str, int], lanes: dict[str, tuple[float, str]], latency_s: float
                   ) -> tuple[float, float, list[str]]:
     """Σ over reads of calls ÷ lanes × latency: (seconds, the lanes that makes overall, one line per read)."""
     seconds, lines = 0.0, []
@@ -51,7 +63,7 @@ def network_bound(calls: dict[str, int], lanes: dict[str, tuple[int, str]], late
         width, source = lanes.get(name, (1, "made once, one lane"))
         part = calls[name] / width * latency_s
         seconds += part
-        lines.append(f"{name:<50} {calls[name]:>6} calls ÷ {width:>2} lanes × {latency_s * 1000:g} ms = "
+        lines.append(f"{name:<50} {calls[name]:>6} calls ÷ {width:>2g} lanes × {latency_s * 1000:g} ms = "
                      f"{part:6.2f}s  ({source})")
     overall = sum(calls.values()) * latency_s / seconds if seconds else 1.0
     return seconds, overall, lines
@@ -111,17 +123,70 @@ def walk_spec(spec: dict[str, Any]) -> tuple[dict[str, int], dict[str, int], lis
     return dict(child_ous), dict(child_accounts), members
 
 
+@dataclass(frozen=True)
+class ScpReads:
+    """The SCP reads of a world: calls by operation, which way (by policy / per target), and how many pages of
+    FullAWSAccess's target list (one chain, on one lane) they include."""
+
+    calls: dict[str, int]
+    way: str
+    full_access_pages: int = 0
+
+
+def guardrail_minimum(spec: dict[str, Any], distinct_policies: int, *, fewest: str = "calls") -> ScpReads:
+    """The Organizations calls that tell the SCPs attached to every target (each active member account, every OU
+    and the root above one) and each policy in force (docs/reference/guardrails.md §1):
+
+    - per target: one ListPoliciesForTarget per target;
+    - by policy: ⌈SCPs ÷ 20⌉ ListPolicies, ⌈targets ÷ 20⌉ ListTargetsForPolicy per SCP but FullAWSAccess (which AWS
+      attaches everywhere; a target no other SCP names holds it alone, since every target holds one), the root's
+      ListPoliciesForTarget (are SCPs in force?), and for the targets another SCP names either their own listing or
+      FullAWSAccess's target list (⌈every root, OU and account ÷ 20⌉ pages in one chain);
+
+    either way one DescribePolicy per distinct policy in force. ``fewest="calls"`` is the minimum the APIs allow;
+    ``fewest="rounds"`` is the tool's rule, which pages FullAWSAccess only when its one chain takes no more rounds
+    than the listings on the tool's lanes (more calls in between, but a shorter wait)."""
+    from reconciler.discover import guardrails
+
+    child_ous, child_accounts, members = walk_spec(spec)
+    root = spec["organization"].get("root_id", "r-gen0")
+    needed = {a for a, _ in members} | {node for _, above in members for node in above}
+    per_target = ScpReads({"organizations.ListPoliciesForTarget": len(needed),
+                           "organizations.DescribePolicy": distinct_policies}, "per target")
+    section = spec.get("guardrails") or {}
+    if not section:
+        return per_target
+    named: dict[str, set[str]] = {}  # SCP name → the nodes it is attached to
+    for target, names in (section.get("attachments") or {}).items():
+        node = root if target == "root" else (target if target.isdigit() else root + target)
+        for name in names:
+            named.setdefault(name, set()).add(node)
+    scps = len(section.get("policies") or []) + 1
+    unsure = len(({n for nodes in named.values() for n in nodes} & needed) - {root})
+    org_pages = math.ceil((len(set(child_ous) | set(child_accounts)) + sum(child_accounts.values())) / ORG_PAGE)
+    page_full = (org_pages < unsure if fewest == "calls"
+                 else bool(unsure) and org_pages <= math.ceil(unsure / guardrails.WORKERS))
+    by_policy = ScpReads({
+        "organizations.ListPolicies": math.ceil(scps / ORG_PAGE),
+        "organizations.ListTargetsForPolicy": sum(max(1, math.ceil(len(named.get(p["name"], ())) / ORG_PAGE))
+                                                  for p in section.get("policies") or [])
+        + (org_pages if page_full else 0),
+        "organizations.ListPoliciesForTarget": 1 + (0 if page_full else unsure),
+        "organizations.DescribePolicy": distinct_policies,
+    }, "by policy", org_pages if page_full else 0)
+    return by_policy if sum(by_policy.calls.values()) < sum(per_target.calls.values()) else per_target
+
+
 def minimum_calls(observed: dict[str, int], spec: dict[str, Any], status: dict[str, Any],
                   distinct_policies: int) -> dict[str, int]:
     """The fewest calls that read the same data: paginated listings at the APIs' largest page sizes (every node of
-    the tree listed once, every StackSet's instances, every connection), one ListPoliciesForTarget per target (each
-    active member account, every OU and the root above one) and one DescribePolicy per distinct policy; every other
-    call once."""
+    the tree listed once, every StackSet's instances, every connection), the SCP reads of :func:`guardrail_minimum`
+    (the cheaper of by policy and per target, for the world's attachments); every other call once."""
     child_ous, child_accounts, members = walk_spec(spec)
     nodes = set(child_ous) | set(child_accounts)
     instances = sum(s["instances"] for s in status["stack_sets"])
     connections = sum(status["connections"].values())
-    targets = len(members) + len({node for _, above in members for node in above})
+    scps = guardrail_minimum(spec, distinct_policies).calls
     paged = {
         "organizations.ListOrganizationalUnitsForParent":
             sum(max(1, math.ceil(child_ous.get(n, 0) / ORG_PAGE)) for n in nodes),
@@ -129,10 +194,14 @@ def minimum_calls(observed: dict[str, int], spec: dict[str, Any], status: dict[s
             sum(max(1, math.ceil(child_accounts.get(n, 0) / ORG_PAGE)) for n in nodes),
         "cloudformation.ListStackInstances": max(1, math.ceil(instances / CFN_PAGE)),
         "clumio.ListConnections": max(1, math.ceil(connections / CLUMIO_PAGE)),
-        "organizations.ListPoliciesForTarget": targets,
-        "organizations.DescribePolicy": distinct_policies,
     }
-    return {name: paged.get(name, 1) for name in observed}
+    guardrail_reads = {"organizations.ListPolicies", "organizations.ListTargetsForPolicy",
+                       "organizations.ListPoliciesForTarget", "organizations.DescribePolicy"}
+    found = {name: paged.get(name, scps.get(name, 0) if name in guardrail_reads else 1) for name in observed}
+    # A read the minimum needs but the tool did not make still counts in the minimum.
+    if guardrail_reads & set(observed):
+        found.update({name: count for name, count in scps.items() if name not in found})
+    return found
 
 
 # ---------------------------------------------------------------------------------------------------------------
