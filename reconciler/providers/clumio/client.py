@@ -13,6 +13,7 @@ from sys import intern
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+import msgspec
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
@@ -119,8 +120,10 @@ class ClumioClient:
         return text
 
     def _request(self, operation: str, method: str, path: str, resource: str, *,
-                 params: Mapping[str, str] | str | None = None, body: Any = None, url: str | None = None) -> Any:
-        """One Clumio call; ``resource`` names the versioned media type (``aws-connections`` …, ``*`` for all)."""
+                 params: Mapping[str, str] | str | None = None, body: Any = None, url: str | None = None,
+                 decode: Callable[[bytes], Any] = json.loads) -> Any:
+        """One Clumio call; ``resource`` names the versioned media type (``aws-connections`` …, ``*`` for all);
+        ``decode`` reads the body (a ValueError from it means the body is not JSON)."""
         # Both Clumio SDKs always send the OU context, empty for the Global OU (clumio-api.md §1): so do we.
         headers = {"Authorization": self._auth(), "Accept": f"application/api.clumio.{resource}=v1+json",
                    OU_CONTEXT_HEADER: ""}
@@ -142,7 +145,7 @@ class ClumioClient:
         try:
             # From the bytes: json detects UTF-8/16/32 itself, so requests' text decoding (a copy of every page)
             # is skipped.
-            return json.loads(response.content)
+            return decode(response.content)
         except ValueError:
             raise ProviderError(f"{self.base_url} answered {method} {path} with a body that is not JSON",
                                 hint="check clumio.api_url / CLUMIO_API_URL: it must be the API host "
@@ -257,17 +260,80 @@ class ClumioClient:
         out: list[Connection] = []
         page = query
         while True:
-            data = self._request("ListConnections", "GET", "/connections/aws", "aws-connections", params=page)
-            out.extend(_connection(item) for item in (data.get("_embedded") or {}).get("items", []))
-            start = _next_start(data)
+            rows, start = self._request("ListConnections", "GET", "/connections/aws", "aws-connections", params=page,
+                                        decode=_connections_page)
+            out.extend(rows)
             if start is None:
                 return out
             page = f"{query}&{urlencode({'start': start})}"
 
 
+# A connections page decoded straight into the fields a Connection is made of (msgspec skips the rest of each item
+# without building it): 0.16 ms instead of 1.1 ms for json.loads of a 100-connection page, ~1,700 pages at 10,000 ×
+# 17. The fields stay untyped (Any) so each value is converted exactly as from json.loads (_connection); a page this
+# shape does not fit — or that is not UTF-8 — is read with json.loads and the dict path, with the same result.
+class _ConfigFields(msgspec.Struct):
+    installed_template_version: Any = None
+
+
+class _ConnectionFields(msgspec.Struct):
+    id: Any = None
+    account_native_id: Any = ""
+    aws_region: Any = ""
+    connection_status: Any = "unknown"
+    config: _ConfigFields | None = None
+    created_timestamp: Any = None
+    stack_arn: Any = None
+    stack_name: Any = None
+    retired_stack_arn: Any = None
+    connection_group_id: Any = None
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """``dict.get`` for :func:`_connection`: each field's default above is the one _connection passes."""
+        value = getattr(self, name)
+        if name == "config":
+            return {"installed_template_version": value.installed_template_version} if value is not None else None
+        return value
+
+
+class _Embedded(msgspec.Struct):
+    items: list[_ConnectionFields] = []
+
+
+class _Next(msgspec.Struct):
+    href: Any = None
+
+
+class _Links(msgspec.Struct, rename={"next": "_next"}):
+    next: _Next | None = None
+
+
+class _ConnectionsPage(msgspec.Struct, rename={"embedded": "_embedded", "links": "_links"}):
+    embedded: _Embedded | None = None
+    links: _Links | None = None
+
+
+_PAGE_DECODER = msgspec.json.Decoder(_ConnectionsPage)
+
+
+def _connections_page(raw: bytes) -> tuple[list[Connection], str | None]:
+    """The connections of one ListConnections page and the ``start`` of the next (None on the last)."""
+    try:
+        page = _PAGE_DECODER.decode(raw)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        data = json.loads(raw)  # a ValueError here: not JSON, as before
+        return [_connection(item) for item in (data.get("_embedded") or {}).get("items", [])], _next_start(data)
+    items = page.embedded.items if page.embedded is not None else []
+    nxt = page.links.next if page.links is not None else None
+    return [_connection(item) for item in items], _start_of(nxt.href if nxt is not None else None)
+
+
 def _next_start(data: Mapping[str, Any]) -> str | None:
     """The opaque ``start`` of the next page, taken from ``_links._next.href`` (clumio-api.md §1)."""
-    nxt = ((data.get("_links") or {}).get("_next") or {}).get("href")
+    return _start_of(((data.get("_links") or {}).get("_next") or {}).get("href"))
+
+
+def _start_of(nxt: Any) -> str | None:
     if not nxt:
         return None
     values = parse_qs(urlsplit(nxt).query).get("start")
@@ -290,7 +356,7 @@ def _timestamp(value: Any) -> datetime | None:
         return None
 
 
-def _connection(item: Mapping[str, Any]) -> Connection:
+def _connection(item: Mapping[str, Any] | _ConnectionFields) -> Connection:
     # Accounts, regions and versions repeat over every connection (and the instances): one string each, interned.
     account = intern(str(item.get("account_native_id", "")))
     region = intern(str(item.get("aws_region", "")))
@@ -303,10 +369,10 @@ def _connection(item: Mapping[str, Any]) -> Connection:
         status=ConnectionStatus(str(item.get("connection_status", "unknown"))),
         installed_template_version=intern(version) if isinstance(version, str) else version,
         created=_timestamp(item.get("created_timestamp")),
-        stack_arn=intern(str(item["stack_arn"])) if item.get("stack_arn") else None,  # the instance's StackId
-        stack_name=str(item["stack_name"]) if item.get("stack_name") else None,
-        retired_stack_arn=str(item["retired_stack_arn"]) if item.get("retired_stack_arn") else None,
-        connection_group_id=str(item["connection_group_id"]) if item.get("connection_group_id") else None,
+        stack_arn=intern(str(item.get("stack_arn"))) if item.get("stack_arn") else None,  # the instance's StackId
+        stack_name=str(item.get("stack_name")) if item.get("stack_name") else None,
+        retired_stack_arn=str(item.get("retired_stack_arn")) if item.get("retired_stack_arn") else None,
+        connection_group_id=str(item.get("connection_group_id")) if item.get("connection_group_id") else None,
     )
 
 
