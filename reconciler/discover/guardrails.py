@@ -72,7 +72,7 @@ class GuardrailRead:
         self.reader = reader
         self._lock = threading.Lock()
         self._limit = targets
-        self._listed = 0  # ListTargetsForPolicy pages so far
+        self._listed = 0  # by-policy listings so far (ListPolicies and ListTargetsForPolicy pages)
         self._unstarted = 0  # SCPs whose listing has not sent its first page yet
         self._stop = False
         self._lanes = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="guardrails")
