@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from reconciler.core.coverage import CoverageRow
+from reconciler.core.coverage import Coverage, CoverageRow
 from reconciler.core.desired import Desired, ExistingConnections
 from reconciler.core.live import Live
 from reconciler.core.plan import TIMESTAMP_FORMAT, Action, Plan
@@ -52,7 +52,7 @@ def make_plan(desired: Desired, live: Live, *, template: ClumioTemplate, state: 
               secret_fingerprints: Mapping[str, str] | None = None, created_at: str | None = None) -> Plan:
     """Expand, diff and schedule. ``secret_fingerprints`` (``{"ClumioToken": "sha256:…"}``) are the fingerprints of
     the values Clumio would hand out now; with ``state`` they reveal a rotated NoEcho parameter."""
-    expansion, coverage = expand_uncovered(desired, live)
+    expansion, coverage, plain = expand_uncovered(desired, live)
     d = diff(desired, live, expansion, template, state=state, secret_fingerprints=secret_fingerprints)
     guardrails = check_guardrails(desired, live, d.changes, template.body)
     if guardrails.skipped_keys:
@@ -89,16 +89,18 @@ def make_plan(desired: Desired, live: Live, *, template: ClumioTemplate, state: 
         coverage=existing,
         targets=d.targets,
         # Counts only for a brownfield plan (something covered elsewhere): a greenfield plan reads as before.
-        coverage_counts=tuple((c.value, n) for c, n in coverage_counts(coverage).items()) if existing else (),
+        coverage_counts=tuple((c.value, n) for c, n in coverage_counts(coverage, plain).items()) if existing else (),
         guardrails=guardrails,
     ))
 
 
-def expand_uncovered(desired: Desired, live: Live) -> tuple[Expansion, tuple[CoverageRow, ...]]:
-    """The expansion minus the (account, region) pairs another Clumio deployment already covers, and the coverage
-    of every desired pair: what plan, apply and drift all start from, so none proposes a second deployment."""
+def expand_uncovered(desired: Desired, live: Live
+                     ) -> tuple[Expansion, tuple[CoverageRow, ...], Mapping[Coverage, int]]:
+    """The expansion minus the (account, region) pairs another Clumio deployment already covers, the coverage rows
+    of the pairs something else covers (or that move onto the StackSet), and how many pairs are new and managed:
+    what plan, apply and drift all start from, so none proposes a second deployment."""
     expansion = expand(desired, live.org)
     waves = {**expansion.targets, **expansion.management_keys}
-    coverage = classify_coverage(live, waves, waves=waves,
-                                 move=desired.targets.existing_connections is ExistingConnections.MOVE)
-    return restrict(expansion, coverage), coverage
+    coverage, plain = classify_coverage(live, waves, waves=waves,
+                                        move=desired.targets.existing_connections is ExistingConnections.MOVE)
+    return restrict(expansion, coverage), coverage, plain

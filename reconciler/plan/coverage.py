@@ -104,21 +104,25 @@ def _move_row(key: InstanceKey, wave: str | None, connection: Connection) -> Cov
 
 
 def classify_coverage(live: Live, desired_keys: Iterable[InstanceKey], *, move: bool = False,
-                      waves: Mapping[InstanceKey, str] | None = None) -> tuple[CoverageRow, ...]:
-    """One row per desired key, sorted: managed (an instance of its StackSet), covered by another Clumio StackSet,
+                      waves: Mapping[InstanceKey, str] | None = None
+                      ) -> tuple[tuple[CoverageRow, ...], Mapping[Coverage, int]]:
+    """Every desired key classified: managed (an instance of its StackSet), covered by another Clumio StackSet,
     connected outside any StackSet (an unlinked connection covers nothing) — or, with ``move``, moving onto the
-    StackSet in the key's wave (``waves``) — or new."""
+    StackSet in the key's wave (``waves``) — or new. Returns a row, sorted, for each key that is neither managed nor
+    new (the ones a reader needs the reason for), and how many keys are managed and new: at 170,000 instances a row
+    per instance would be most of the work and read by nobody."""
     others: dict[tuple[str, str], str] = {}
     for name, other in sorted(live.other_clumio_stack_sets.items()):
         for pair in other.instances:
             others.setdefault(pair, name)
+    instances, connections = live.instances, live.connections
     rows: list[CoverageRow] = []
-    for key in sorted(desired_keys):
-        pair = (key.account, key.region)
-        if key in live.instances:
-            rows.append(CoverageRow(key.stack_set, key.account, key.region, Coverage.MANAGED,
-                                    f"instance of {key.stack_set}", by=key.stack_set))
+    managed = new = 0
+    for key in desired_keys:
+        if key in instances:
+            managed += 1
             continue
+        pair = (key.account, key.region)
         if pair in others:
             name = others[pair]
             rows.append(CoverageRow(
@@ -127,18 +131,20 @@ def classify_coverage(live: Live, desired_keys: Iterable[InstanceKey], *, move: 
                 f"adopt it: set stack_set.name: {name} and run `clumio-org import --stack-set {name}`; or remove "
                 f"this account from {name} first", by=name))
             continue
-        connection = live.connections.get(pair)
+        connection = connections.get(pair)
         if connection is not None and connection.status is not ConnectionStatus.UNLINKED:
             if move:
                 rows.append(_move_row(key, (waves or {}).get(key), connection))
             else:
                 rows.append(_outside_row(key.stack_set, pair, connection))
             continue
-        reason = "no Clumio deployment yet"
-        if connection is not None:
-            reason += f" (connection {connection.id} is unlinked; the new stack replaces it)"
-        rows.append(CoverageRow(key.stack_set, key.account, key.region, Coverage.NEW, reason))
-    return tuple(rows)
+        new += 1  # nothing Clumio there (an unlinked connection covers nothing: the new stack replaces it)
+    rows.sort(key=_row_order)
+    return tuple(rows), {Coverage.NEW: new, Coverage.MANAGED: managed}
+
+
+def _row_order(row: CoverageRow) -> tuple[str, str, str]:
+    return row.stack_set, row.account, row.region
 
 
 def covered_elsewhere(rows: Iterable[CoverageRow]) -> dict[tuple[str, str], CoverageRow]:
@@ -226,9 +232,11 @@ def _short(row: CoverageRow) -> str:
     return f"connected outside any StackSet ({row.by})"
 
 
-def coverage_counts(rows: Iterable[CoverageRow]) -> Mapping[Coverage, int]:
-    """How many desired pairs fall in each class, every class present (zero included), in enum order."""
+def coverage_counts(rows: Iterable[CoverageRow], plain: Mapping[Coverage, int]) -> Mapping[Coverage, int]:
+    """How many desired pairs fall in each class, every class present (zero included), in enum order: ``rows``
+    counted, plus the ``plain`` (new, managed) counts :func:`classify_coverage` gave."""
     counted = Counter(r.coverage for r in rows)
+    counted.update(plain)
     return {c: counted.get(c, 0) for c in Coverage}
 
 

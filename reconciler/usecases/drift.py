@@ -101,7 +101,7 @@ def gather(ctx: Context, *, detect_drift: bool, timeout: float) -> Gathered:
                    if name in live.stack_sets and name not in fresh]
     from reconciler.plan.build import expand_uncovered
 
-    expansion, coverage = expand_uncovered(desired, live)
+    expansion, coverage, _counts = expand_uncovered(desired, live)
     live, expansion = drift_view(desired, live, expansion)
     state = _read_state(ctx, live)
     notes += _foreign_notes(desired, live, expansion, coverage)

@@ -155,7 +155,8 @@ def test_a_move_a_guardrail_would_deny_is_listed_as_left_alone() -> None:
     live = make_live(demo_org(), connections=[own_stack(SEC1, "us-east-1")])
     key = next(k for k in [*make_plan(moving_desired(ous=["/Security"]), live, template=T).changes]
                if (k.key.account, k.key.region) == (SEC1, "us-east-1")).key
-    rows = classify_coverage(live, [key], move=True, waves={key: "rest"})
+    rows, plain = classify_coverage(live, [key], move=True, waves={key: "rest"})
+    assert plain == {Coverage.NEW: 0, Coverage.MANAGED: 0}
     assert rows[0].coverage is Coverage.MOVE and rows[0].wave == "rest"
     kept = not_moved(rows, [], "a guardrail would deny its stack")
     assert kept[0].coverage is Coverage.OUTSIDE_STACK_SET and kept[0].steps == ()
