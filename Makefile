@@ -42,7 +42,8 @@ lint: install-lint
 	  reconciler/usecases reconciler/apply
 
 # Every benchmark runs (one after another: they measure wall time) and prints its figures against their bounds;
-# `make bench` exits 1 when any bound was missed. `make bench BENCH_ARGS=--quick` checks them all in minutes.
+# `make bench` exits 1 when any bound was missed. `make bench BENCH_ARGS=--quick` runs them all in a minute at small
+# sizes: calls, memory and counts are judged; speed-ups, CPU per instance and wall ratios only print (full size only).
 bench: install-test
 	@failed=""; for b in benchmarks/*.py; do echo "== $$b $(BENCH_ARGS)"; \
 	  $(BIN)/python $$b $(BENCH_ARGS) || failed="$$failed $$b"; done; \

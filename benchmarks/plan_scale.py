@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     print(f"command: python benchmarks/plan_scale.py {shlex.join(sys.argv[1:] if argv is None else argv)}".rstrip())
     print(machine_line())
-    bounds = Bounds()
+    bounds = Bounds(args.quick)
     if not args.skip_sandbox:
         part_one(bounds, args.accounts or (200 if args.quick else 2000), args.regions or (4 if args.quick else 17),
                  args.latency_ms)

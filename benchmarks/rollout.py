@@ -178,8 +178,8 @@ def terraform_style(spec: dict[str, Any], regions: list[str], poll_seconds: floa
     return len(seconds), sum(seconds) / len(seconds)
 
 
-def run(accounts: int, regions: list[str], poll_seconds: float, sample: int) -> int:
-    bounds = Bounds()
+def run(accounts: int, regions: list[str], poll_seconds: float, sample: int, quick: bool = False) -> int:
+    bounds = Bounds(quick)
     print(f"command: python benchmarks/rollout.py {shlex.join(sys.argv[1:])}".rstrip())
     spec = generate_world_spec(accounts, regions=regions, seed=11, instance_seconds=INSTANCE_SECONDS,
                                connect_seconds=CONNECT_SECONDS)
@@ -245,7 +245,7 @@ def run(accounts: int, regions: list[str], poll_seconds: float, sample: int) -> 
           f"another, {per_op:,.0f} simulated s each; extrapolated by count only: {instances} operations = "
           f"{terraform:,.0f}s ({terraform / 86400:.1f} days)")
     bounds.at_least("apply speed-up over one operation per (account, region) ×", terraform / makespan,
-                    SPEEDUP_BOUND, "×", 0)
+                    SPEEDUP_BOUND, "×", 0, full_size=True)
     if summary:
         print("apply's summary:")
         print("\n".join("    " + line for line in summary))
@@ -262,7 +262,7 @@ def cli() -> int:
     args = parser.parse_args()
     regions = args.regions or (2 if args.quick else len(REGIONS))
     return run(args.accounts or (200 if args.quick else 2000), REGIONS[:max(1, min(regions, len(REGIONS)))],
-               args.poll_seconds, args.terraform_sample or (10 if args.quick else 40))
+               args.poll_seconds, args.terraform_sample or (10 if args.quick else 40), args.quick)
 
 
 if __name__ == "__main__":

@@ -100,10 +100,11 @@ def report_plan(bounds: Bounds, world: World, run: PlanRun, latency_ms: float, *
         print("    " + line)
     bounds.ratio(f"{label}: API calls vs minimum the APIs allow", calls, least, CALLS_BOUND)
     bounds.ratio(f"{label}: plan process wall s vs calls ÷ {lanes:.2f} lanes × {latency_ms:g} ms",
-                 run.wall, ideal, WALL_BOUND, "s")
+                 run.wall, ideal, WALL_BOUND, "s", full_size=True)
     per_instance = run.cpu / max(1, instances) * 1e6
     if cpu_bound:
-        bounds.at_most(f"{label}: client CPU µs per instance ({run.cpu:.1f}s)", per_instance, CPU_BOUND_US, "µs", 1)
+        bounds.at_most(f"{label}: client CPU µs per instance ({run.cpu:.1f}s)", per_instance, CPU_BOUND_US, "µs", 1,
+                       full_size=True)
     else:
         print(f"  client CPU: {run.cpu:.1f}s = {per_instance:.1f} µs per instance (for information)")
     if rss_bound_mb is not None:
