@@ -3,9 +3,11 @@ on first use, so a command that needs neither never builds them), and where note
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +17,24 @@ from reconciler.core.live import ClumioTemplateInfo, Connection
 from reconciler.core.ports import ClumioTemplate, DeploymentParameters
 from reconciler.core.settings import Settings, parse_settings
 from reconciler.providers.clock import SystemClock
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off while a plan or a drift report is gathered, as it was after.
+
+    Discovery builds every instance, connection and OU of the organization and keeps them: a collection then only
+    re-walks live objects (hundreds of thousands at 10,000 × 17), while the garbage the phase makes is freed by
+    reference counting. Measured (whole plan process, same sandbox world): 2,000 × 17 4.2-4.4 → 3.8-4.0 s CPU, the
+    same peak RSS; 10,000 × 17 14.3 → 13.7 s CPU, peak RSS 341 → 351 MB. The phase is bounded (one discovery and
+    one plan); apply's long run after it, and everything else, runs with the collector as it was."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def _stderr(text: str) -> None:

@@ -24,7 +24,7 @@ from reconciler.drift.ignore import PLACEHOLDER_OWNER, default_ignore_path
 from reconciler.drift.model import Detection, DriftReport
 from reconciler.drift.report import build_report, parse_categories
 from reconciler.files.ignore import load_ignore_file
-from reconciler.usecases.context import Context
+from reconciler.usecases.context import Context, collector_paused
 
 
 def _detect_all(ctx: Context, ports_by_name: dict[str, StackSets],
@@ -94,7 +94,8 @@ def gather(ctx: Context, *, detect_drift: bool, timeout: float) -> Gathered:
     by_name = cast(dict[str, StackSets], stack_set_ports(desired, ports))
     detections, notes = _detect_all(ctx, by_name, timeout) if detect_drift else ([], [])
     skipping = desired.guardrails.on_deny is GuardrailMode.SKIP  # pairs a plan skips are not drift
-    live = discover(desired, ports, guardrails=skipping)
+    with collector_paused():
+        live = discover(desired, ports, guardrails=skipping)
     now = ctx.clock.now()
     fresh = {d.stack_set for d in detections}
     detections += [last_detection(live.stack_sets[name], now) for name in by_name

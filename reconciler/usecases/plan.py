@@ -9,7 +9,7 @@ from reconciler.core.live import Live
 from reconciler.core.plan import TIMESTAMP_FORMAT, Plan
 from reconciler.core.ports import ClumioTemplate
 from reconciler.core.recorded import Recorded
-from reconciler.usecases.context import Context
+from reconciler.usecases.context import Context, collector_paused
 
 if TYPE_CHECKING:
     from reconciler.state.model import State
@@ -39,11 +39,13 @@ def build_plan(ctx: Context, state: State | None, *, adopt: bool = False, force:
     from reconciler.plan.build import make_plan
     from reconciler.state.lineage import check_lineage
 
-    live, template = observe(ctx.desired, ctx.ports)
-    link = check_lineage(live.stack_sets, state, ctx.backend.describe(), adopt=adopt, force=force, command=command)
-    plan = make_plan(ctx.desired, live, template=template, state=state,
-                     secret_fingerprints=_secret_fingerprints(ctx, live, state),
-                     created_at=ctx.clock.now().strftime(TIMESTAMP_FORMAT))
+    with collector_paused():
+        live, template = observe(ctx.desired, ctx.ports)
+        link = check_lineage(live.stack_sets, state, ctx.backend.describe(), adopt=adopt, force=force,
+                             command=command)
+        plan = make_plan(ctx.desired, live, template=template, state=state,
+                         secret_fingerprints=_secret_fingerprints(ctx, live, state),
+                         created_at=ctx.clock.now().strftime(TIMESTAMP_FORMAT))
     return Planned(plan, live, template, state, link)
 
 

@@ -67,3 +67,27 @@ def test_plan_and_apply_show_the_same_plan_after_clumio_hands_out_new_credential
     ui = FakeUI(interactive=True, answer=False)  # shown, then declined: nothing is changed
     assert run_apply(ApplyRequest(desired), ui, _ctx(desired, ports, backend)) == 1
     assert planned in ui.lines
+
+
+def test_the_collector_is_paused_only_while_a_plan_is_gathered() -> None:
+    """Apply's long run after its plan (and the next command in the same process) gets the collector back."""
+    import gc
+
+    import pytest
+
+    from reconciler.usecases.context import collector_paused
+
+    assert gc.isenabled()
+    with collector_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), collector_paused():
+        raise RuntimeError("discovery failed")
+    assert gc.isenabled()  # an error on the way never leaves it off
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled()  # a caller that had it off keeps it off
+    finally:
+        gc.enable()
