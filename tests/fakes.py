@@ -10,7 +10,7 @@ every mutating call so tests can count them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -124,8 +124,10 @@ class FakeOrg:
         self.calls.append("describe_organization")
         return OrganizationInfo(self.tree.org_id, self.tree.management_account, "ALL")
 
-    def read_tree(self) -> OrgTree:
+    def read_tree(self, on_accounts: Callable[[Sequence[str]], None] | None = None) -> OrgTree:
         self.calls.append("read_tree")
+        if on_accounts is not None:
+            on_accounts(list(self.tree.accounts))
         return self.tree
 
     def service_access_enabled(self, principal: str = STACKSETS_SERVICE_PRINCIPAL) -> bool:

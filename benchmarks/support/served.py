@@ -30,9 +30,8 @@ def tool_lanes(regions: int, scp_chains: int | None = None, full_access_pages: i
     with ``full_access_pages`` of FullAWSAccess's one chain among the ``scp_listings`` ListTargetsForPolicy calls,
     the width is those calls ÷ the rounds the longest chain takes. Every other call is made once (ListPolicies: one
     chain), on one lane."""
-    from reconciler.discover import guardrails
+    from reconciler.discover import guardrails, live
     from reconciler.providers.aws import organizations, stacksets
-    from reconciler.providers.clumio import client
 
     tree = (organizations.TREE_WORKERS, "providers.aws.organizations.TREE_WORKERS")
     where = f"{guardrails.__name__.removeprefix('reconciler.')}.WORKERS"
@@ -49,7 +48,7 @@ def tool_lanes(regions: int, scp_chains: int | None = None, full_access_pages: i
         "organizations.ListAccountsForParent": tree,
         "cloudformation.ListStackInstances": (min(stacksets.REGION_WORKERS, regions),
                                               f"min(providers.aws.stacksets.REGION_WORKERS, {regions} regions)"),
-        "clumio.ListConnections": (client.LIST_WORKERS, "providers.clumio.client.LIST_WORKERS"),
+        "clumio.ListConnections": (live.CONNECTION_LANES, "discover.live.CONNECTION_LANES"),
         "organizations.ListPoliciesForTarget": policies,
         "organizations.DescribePolicy": policies,
     }

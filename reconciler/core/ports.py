@@ -6,7 +6,7 @@ that edge, once; tests of the core hand in in-memory fakes. Nothing here imports
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -41,8 +41,10 @@ class OrgReader(Protocol):
 
     def caller_account(self) -> str: ...
     def describe_organization(self) -> OrganizationInfo: ...
-    def read_tree(self) -> OrgTree:
-        """The whole tree, walked once per run with paginators."""
+    def read_tree(self, on_accounts: Callable[[Sequence[str]], None] | None = None) -> OrgTree:
+        """The whole tree, walked once per run with paginators. ``on_accounts`` is told the account ids as the walk
+        finds them (each parent's, as its listing ends; all of them at once when the tree was read already), so a
+        read that needs only account ids can start before the walk ends."""
         ...
     def service_access_enabled(self, principal: str = STACKSETS_SERVICE_PRINCIPAL) -> bool: ...
     def delegated_administrators(self, principal: str = STACKSETS_SERVICE_PRINCIPAL) -> frozenset[str]: ...

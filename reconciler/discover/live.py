@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from types import MappingProxyType
@@ -156,6 +157,48 @@ def _guardrails(desired: Desired, read: GuardrailRead | None, tree: OrgTree) -> 
     return read.finish(tree, accounts)
 
 
+CONNECTION_LANES = 8  # Clumio listings in flight at once (as many as the Clumio client's own LIST_WORKERS)
+ACCOUNTS_PER_LISTING = 100  # account ids per `$in` filter: the client's own batch, so no page more than before
+
+
+class _ConnectionReads:
+    """The Clumio connections of the organization's accounts, listed while the org walk still runs: each time the
+    walk has found another 100 accounts their listing starts, on lanes of its own; :meth:`finish` lists the rest
+    once the tree is known and returns every connection. The same filters and pages as one listing after the walk
+    (100 accounts per filter), started up to a whole walk earlier."""
+
+    def __init__(self, clumio: Clumio) -> None:
+        self.clumio = clumio
+        self._lock = threading.Lock()
+        self._waiting: list[str] = []
+        self._sent: set[str] = set()
+        self._reads: list[Future[list[Connection]]] = []
+        self._lanes = ThreadPoolExecutor(max_workers=CONNECTION_LANES, thread_name_prefix="discover-clumio")
+
+    def found(self, accounts: Sequence[str]) -> None:
+        with self._lock:
+            self._waiting.extend(a for a in accounts if a not in self._sent)
+            self._sent.update(accounts)
+            while len(self._waiting) >= ACCOUNTS_PER_LISTING:
+                batch, self._waiting = self._waiting[:ACCOUNTS_PER_LISTING], self._waiting[ACCOUNTS_PER_LISTING:]
+                self._reads.append(self._lanes.submit(self.clumio.list_connections, sorted(batch)))
+
+    def finish(self, tree: OrgTree) -> list[Connection]:
+        self.found(list(tree.accounts))  # any the walk did not report (a tree read earlier reports them at once)
+        with self._lock:
+            rest, self._waiting = self._waiting, []
+            if rest:
+                self._reads.append(self._lanes.submit(self.clumio.list_connections, sorted(rest)))
+            reads = list(self._reads)
+        try:
+            return [c for read in reads for c in read.result()]
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self._lanes.shutdown(wait=True, cancel_futures=True)
+
+
 def discover(desired: Desired, ports: PortSet, *, connections: bool = True,
              stack_set_names: Iterable[str] | None = None, guardrails: bool = False) -> Live:
     """Everything the plan, apply and drift need to know about the world right now.
@@ -181,16 +224,22 @@ def _discover(desired: Desired, ports: PortSet, targets: dict[str, StackSetReads
               stack_set_names: Iterable[str] | None, guardrails: bool, guard_read: GuardrailRead | None) -> Live:
     # Each StackSet read uses two workers (describe→instances, and its operations) on top of the org-level reads,
     # so the pool keeps every independent read in flight at once and no task ever waits for a free worker.
+    clumio_reads = _ConnectionReads(ports.clumio) if connections else None
     with ThreadPoolExecutor(max_workers=WORKERS + 1 + 2 * len(targets), thread_name_prefix="discover") as pool:
-        tree_f = pool.submit(ports.org.read_tree)
+        tree_f = pool.submit(ports.org.read_tree, clumio_reads.found if clumio_reads is not None else None)
         regions_f = pool.submit(ports.org.enabled_regions)
         template_f = pool.submit(ports.clumio.latest_template)
         sets_f: dict[str, Future[Any]] = {
             name: pool.submit(_OneStackSetRead(name, port, pool, tree_f).run) for name, port in targets.items()}
         others_f = pool.submit(discover_other_stack_sets, listing_ports(desired, ports),
                                stack_set_ports(desired, ports)) if stack_set_names is None else None
-        tree: OrgTree = tree_f.result()
-        conns_f = pool.submit(ports.clumio.list_connections, sorted(tree.accounts)) if connections else None
+        try:
+            tree: OrgTree = tree_f.result()
+        except BaseException:
+            if clumio_reads is not None:
+                clumio_reads.close()
+            raise
+        conns_f = pool.submit(clumio_reads.finish, tree) if clumio_reads is not None else None
         guard_f = pool.submit(_guardrails, desired, guard_read, tree) if guardrails else None
         stack_sets: dict[str, LiveStackSet] = {}
         instances: dict[InstanceKey, LiveInstance] = {}

@@ -4,6 +4,7 @@ delegated administrators, enabled regions and IAM roles of the calling account."
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
@@ -44,11 +45,19 @@ class AwsOrgReader:
             "org", lambda: convert.organization(call(self._org, "DescribeOrganization")["Organization"]))
         return info
 
-    def read_tree(self) -> OrgTree:
-        tree: OrgTree = self._cached("tree", self._walk)
+    def read_tree(self, on_accounts: Callable[[Sequence[str]], None] | None = None) -> OrgTree:
+        walked: list[bool] = []
+
+        def walk() -> OrgTree:
+            walked.append(True)
+            return self._walk(on_accounts)
+
+        tree: OrgTree = self._cached("tree", walk)
+        if on_accounts is not None and not walked:  # read earlier in the run: every account at once
+            on_accounts(list(tree.accounts))
         return tree
 
-    def _walk(self) -> OrgTree:
+    def _walk(self, on_accounts: Callable[[Sequence[str]], None] | None = None) -> OrgTree:
         """Breadth-first from the root. Each parent costs two paginated listings (its OUs, its accounts), both sent as
         soon as the parent is known, so the walk takes about one round trip per level of OUs."""
         with ThreadPoolExecutor(max_workers=TREE_WORKERS, thread_name_prefix="org-walk") as pool:
@@ -68,12 +77,16 @@ class AwsOrgReader:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
                     pending.discard(future)
+                    found: list[str] = []
                     for child in future.result():
                         if isinstance(child, OrganizationalUnit):
                             ous[child.id] = child
                             visit(child.id)
                         else:
                             accounts[child.id] = child
+                            found.append(child.id)
+                    if found and on_accounts is not None:
+                        on_accounts(found)
             info = info_future.result()
         return OrgTree(org_id=info.id, management_account=info.management_account, root_id=root_id,
                        ous=dict(sorted(ous.items())), accounts=dict(sorted(accounts.items())))
