@@ -17,12 +17,12 @@ from reconciler.apply.progress import Progress
 from reconciler.apply.resume import not_found, settle_unfinished
 from reconciler.apply.runtime import Runtime
 from reconciler.apply.timing import Timing
-from reconciler.core.coverage import Coverage
 from reconciler.core.errors import ReconcilerError, Resumable
 from reconciler.core.keys import InstanceKey
 from reconciler.core.live import OperationStatus
 from reconciler.core.plan import Action, Operation, OperationKind, Plan, WavePlan
 from reconciler.core.ports import StackSets
+from reconciler.plan.coverage import moves
 from reconciler.state import JournalStatus
 
 log = logging.getLogger(__name__)
@@ -74,8 +74,8 @@ class Executor:
         # Apply rechecks the guardrails before each wave (docs/reference/guardrails.md §5): a reason stops the run.
         self.recheck = recheck
         self.context = ApplyRun(plan, ports, journal, options, self.runtime)
-        self.gate = ConnectionGate(ports.clumio, self.runtime, moved={
-            (r.account, r.region): r.stack_arn for r in plan.coverage if r.coverage is Coverage.MOVE})
+        self.gate = ConnectionGate(ports.clumio, self.runtime,
+                                   moved={pair: row.stack_arn for pair, row in moves(plan.coverage).items()})
         self._waves = {w.name: w for w in plan.waves}
         # The gate verifies what the plan creates or changes: a whole-set UpdateStackSet also reaches instances the
         # plan leaves alone (a suspended account's, whose stack AWS skips), which must not hold a wave back.

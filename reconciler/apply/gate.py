@@ -12,7 +12,7 @@ from reconciler.core.errors import ReconcilerError, Resumable
 from reconciler.core.keys import InstanceKey
 from reconciler.core.live import Connection, ConnectionStatus
 from reconciler.core.ports import Clumio
-from reconciler.plan.coverage import stack_name_from_arn
+from reconciler.plan.coverage import stack_name_from_arn, stack_set_of_stack
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ def taken_over(conn: Connection, old_stack_arn: str | None) -> bool:
     any one is evidence; none means the old stack must stay."""
     if old_stack_arn and conn.retired_stack_arn == old_stack_arn:
         return True
-    if conn.stack_arn and conn.stack_arn != old_stack_arn and ":stack/StackSet-" in conn.stack_arn:
+    if conn.stack_arn != old_stack_arn and stack_set_of_stack(stack_name_from_arn(conn.stack_arn)) is not None:
         return True
     return conn.connection_group_id is not None
 

@@ -58,7 +58,7 @@ def make_plan(desired: Desired, live: Live, *, template: ClumioTemplate, state: 
     if guardrails.skipped_keys:
         d = replace(d, changes=without_skipped(d.changes, guardrails), retain=d.retain - guardrails.skipped_keys)
     if moves(coverage):
-        coverage = not_moved(coverage, [c.key for c in d.changes if c.action is Action.ADD],
+        coverage = not_moved(coverage, live, [c.key for c in d.changes if c.action is Action.ADD],
                              "a guardrail would deny its stack (see the guardrails section)")
         d = replace(d, changes=moved_reasons(d.changes, moves(coverage)))
     reached = set(expansion.reached) | {live.org.management_account}

@@ -81,9 +81,8 @@ def move_steps(key: InstanceKey, wave: str | None, connection: Connection) -> tu
     ]
     if stack:
         steps.append(
-            f"3. then you: delete the retired stack, `aws cloudformation delete-stack --stack-name {stack} "
-            f"--region {key.region}` with credentials for account {key.account} (plan and drift name it until "
-            "Clumio stops listing it)")
+            f"3. then you: delete the retired stack, {delete_stack_command(stack, key.account, key.region)} (plan and "
+            "drift name it until Clumio stops listing it)")
     else:
         steps.append(
             f"3. then you: `terraform state rm` the clumio_aws_connection of {where} (never `terraform destroy` it: "
@@ -91,16 +90,22 @@ def move_steps(key: InstanceKey, wave: str | None, connection: Connection) -> tu
     return tuple(steps)
 
 
+def delete_stack_command(stack: str, account: str, region: str) -> str:
+    """How the account's owner deletes a stack made outside any StackSet (a retired one, once moved)."""
+    return f"`aws cloudformation delete-stack --stack-name {stack} --region {region}` with credentials for account " \
+           f"{account}"
+
+
 def _move_row(key: InstanceKey, wave: str | None, connection: Connection) -> CoverageRow:
     stack = stack_name_of(connection)
     made = f"its own stack {stack}" if stack else "no CloudFormation stack (Terraform's clumio_aws_connection)"
+    steps = move_steps(key, wave, connection)
     return CoverageRow(
         key.stack_set, key.account, key.region, Coverage.MOVE,
         f"Clumio connection {connection.id} ({connection.status.value}) comes from {made}; "
         "targets.existing_connections: move",
-        f"moved onto {key.stack_set} in {len(move_steps(key, wave, connection))} steps, backups never stop",
-        stack or NO_STACK, connection=connection.id, stack_arn=connection.stack_arn,
-        steps=move_steps(key, wave, connection), wave=wave)
+        f"moved onto {key.stack_set} in {len(steps)} steps, backups never stop",
+        stack or NO_STACK, connection=connection.id, stack_arn=connection.stack_arn, steps=steps, wave=wave)
 
 
 def classify_coverage(live: Live, desired_keys: Iterable[InstanceKey], *, move: bool = False,
@@ -169,16 +174,16 @@ def moved_reasons(changes: tuple[Change, ...], moved: Mapping[tuple[str, str], C
     return tuple(out)
 
 
-def not_moved(rows: Iterable[CoverageRow], added: Iterable[InstanceKey], why: str) -> tuple[CoverageRow, ...]:
+def not_moved(rows: Iterable[CoverageRow], live: Live, added: Iterable[InstanceKey],
+              why: str) -> tuple[CoverageRow, ...]:
     """The rows, where a move's instance is not among ``added`` (the guardrails skip it, say) turned back into a
     connection left alone this time, saying ``why``: the plan never lists steps it will not take."""
     keys = {(k.account, k.region) for k in added}
     out = []
     for row in rows:
-        if row.coverage is Coverage.MOVE and (row.account, row.region) not in keys:
-            row = replace(row, coverage=Coverage.OUTSIDE_STACK_SET, steps=(), connection=None, stack_arn=None,
-                          wave=None,
-                          reason=row.reason.replace("; targets.existing_connections: move", ""),
+        pair = (row.account, row.region)
+        if row.coverage is Coverage.MOVE and pair not in keys:
+            row = replace(_outside_row(row.stack_set, pair, live.connections[pair]),
                           way_forward=f"left alone in this plan: {why}; backups keep running on it")
         out.append(row)
     return tuple(out)
@@ -194,10 +199,10 @@ def retired_stack_notes(live: Live, pairs: Iterable[tuple[str, str]], limit: int
             found.append(conn)
     notes = []
     for conn in found[:limit]:
-        name = stack_name_from_arn(conn.retired_stack_arn) or conn.retired_stack_arn
+        name = stack_name_from_arn(conn.retired_stack_arn) or str(conn.retired_stack_arn)
         notes.append(f"Clumio connection {conn.id} now runs through the StackSet and lists stack {name} as retired: "
-                     f"delete it (`aws cloudformation delete-stack --stack-name {name} --region {conn.region}` with "
-                     f"credentials for account {conn.account}); this note goes when Clumio stops listing it")
+                     f"delete it ({delete_stack_command(name, conn.account, conn.region)}); this note goes when "
+                     "Clumio stops listing it")
     if len(found) > limit:
         notes.append(f"… and {len(found) - limit} more Clumio connection(s) list a retired stack to delete "
                      "(their retired_stack_arn names it)")

@@ -183,15 +183,14 @@ def _summarise(result: ApplyResult, ui: ApplyUI) -> None:
 def moved_lines(plan: Plan, result: ApplyResult) -> list[str]:
     """After a run that moved connections onto the StackSet (targets.existing_connections: move): which moves the
     gate proved, with the old stack to delete now, and which must keep their old stack (brownfield.md §6)."""
-    from reconciler.core.coverage import Coverage
+    from reconciler.plan.coverage import moves
 
-    moved = [r for r in plan.coverage if r.coverage is Coverage.MOVE]
+    moved = list(moves(plan.coverage).values())
     if not moved:
         return []
     ran = {w.name for w in result.waves if w.gate is not None}
-    waves = {(c.key.account, c.key.region): c.wave for c in plan.changes}
     failed = {(f.account, f.region) for f in result.failures}
-    done = [r for r in moved if waves.get((r.account, r.region)) in ran and (r.account, r.region) not in failed]
+    done = [r for r in moved if r.wave in ran and (r.account, r.region) not in failed]
     out = [f"Moved onto the StackSet: {len(done)} of {len(moved)} connection(s); Clumio shows each one taken over."]
     if done:
         out.append("  Now remove what they ran on before (backups no longer use it):")

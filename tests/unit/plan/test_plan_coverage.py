@@ -158,7 +158,7 @@ def test_a_move_a_guardrail_would_deny_is_listed_as_left_alone() -> None:
     rows, plain = classify_coverage(live, [key], move=True, waves={key: "rest"})
     assert plain == {Coverage.NEW: 0, Coverage.MANAGED: 0}
     assert rows[0].coverage is Coverage.MOVE and rows[0].wave == "rest"
-    kept = not_moved(rows, [], "a guardrail would deny its stack")
+    kept = not_moved(rows, live, [], "a guardrail would deny its stack")
     assert kept[0].coverage is Coverage.OUTSIDE_STACK_SET and kept[0].steps == ()
     assert kept[0].way_forward.startswith("left alone in this plan: a guardrail would deny its stack")
 
