@@ -64,7 +64,7 @@ def main() -> None:
     from reconciler.cli import main as cli_main
 
     sys.argv = ["clumio-org", *sys.argv[2:]]
-    raise SystemExit(cli_main(sys.argv[1:]))  # what the console script does
+    raise SystemExit(cli_main())  # what the console script does
 
 
 if __name__ == "__main__":

@@ -3,22 +3,29 @@ runs without importing typer (cli/validate_plain.py); every other command line g
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import Sequence
 from typing import Any
 
 
 def main(argv: Sequence[str] | None = None, *, clock: Any = None) -> int:
-    """The console script: ``reconciler.cli.app.main`` (see there), with plain ``validate`` runs answered first."""
+    """The console script: ``reconciler.cli.app.main`` (see there), with plain ``validate`` runs answered first.
+
+    Called as the console script (``argv`` None: the process's own command line), the process ends right after:
+    what is still alive is frozen out of the collector first, so the interpreter's last collection does not walk
+    the whole Live and plan once more (53-63 ms of a 2,000 × 17 plan's CPU, measured with gc.callbacks)."""
     from reconciler.cli.validate_plain import run_plain
 
     args = list(sys.argv[1:] if argv is None else argv)
     code = run_plain(args)
-    if code is not None:
-        return code
-    from reconciler.cli.app import main as run
+    if code is None:
+        from reconciler.cli.app import main as run
 
-    return run(args, clock=clock)
+        code = run(args, clock=clock)
+    if argv is None:
+        gc.freeze()
+    return code
 
 
 def __getattr__(name: str) -> Any:

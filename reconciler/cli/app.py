@@ -277,13 +277,15 @@ YOUNG_GENERATION_THRESHOLD = 10_000
 
 @contextlib.contextmanager
 def _collector_for_large_heaps() -> Iterator[None]:
-    """The garbage collector's first-generation threshold raised for this run, restored after it (tests run many
-    commands in one process)."""
+    """The garbage collector's first-generation threshold raised for this run, restored after it, and what a plan
+    phase froze (usecases/context.collector_paused) handed back to the collector: tests run many commands in one
+    process."""
     saved = gc.get_threshold()
     gc.set_threshold(max(saved[0], YOUNG_GENERATION_THRESHOLD), *saved[1:])
     try:
         yield
     finally:
+        gc.unfreeze()
         gc.set_threshold(*saved)
 
 
