@@ -6,14 +6,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from deepdiff import DeepDiff
-
 from reconciler.core.live import LiveStackSet, PermissionModel
 from reconciler.core.plan import PropertyChange, StackSetDefinition
 from reconciler.core.recorded import Recorded
 from reconciler.core.template import SECRET_PARAMETERS
 
 SENSITIVE = "(sensitive)"
+_ABSENT = object()  # a property one side does not have
 
 
 def _template_label(version: str | None, sha: str) -> str:
@@ -69,11 +68,12 @@ def _as_text(value: Any) -> str | None:
 
 def property_changes(ss: LiveStackSet, d: StackSetDefinition, *, state: Recorded | None,
                      secret_fingerprints: Mapping[str, str] | None) -> tuple[PropertyChange, ...]:
-    """The StackSet properties that differ (deepdiff over a flat view), secrets by fingerprint and name only."""
+    """The StackSet properties that differ (a flat view of scalars on each side: a name on one side only differs
+    too), secrets by fingerprint and name only."""
     before, after = _flat_live(ss, d), _flat_desired(d)
     if d.template_sha256 == ss.template_sha256:
         after["template"] = before["template"]
-    changed = DeepDiff(before, after, ignore_order=True).affected_root_keys
+    changed = [name for name in before.keys() | after.keys() if before.get(name, _ABSENT) != after.get(name, _ABSENT)]
     rows = [PropertyChange(str(name), _as_text(before.get(name)), _as_text(after.get(name)))
             for name in changed]
     record = state.stack_sets.get(d.name) if state is not None else None
