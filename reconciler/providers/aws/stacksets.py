@@ -9,6 +9,7 @@ from functools import partial
 from typing import Any
 
 from reconciler.core.desired import CallAs
+from reconciler.core.keys import InstanceKey
 from reconciler.core.live import LiveInstance, LiveStackSet, OperationResult, OperationView
 from reconciler.core.plan import Operation, StackSetDefinition
 from reconciler.core.ports import StackSetNotFound, TemplateParameter
@@ -147,8 +148,7 @@ class AwsStackSets:
         return str(call(self._cfn, "DetectStackSetDrift", stack_set, **params)["OperationId"])
 
 
-def _order(instance: LiveInstance) -> tuple[str, str, str]:
-    """An instance's key order as a plain tuple (what InstanceKey's ordering compares): tuples compare in C, twice
-    as fast as the dataclass's ``__lt__`` when 34,000 instances of 17 per-region listings are merged."""
-    key = instance.key
-    return key.stack_set, key.account, key.region
+def _order(instance: LiveInstance) -> InstanceKey:
+    """Instances sort by their key (a tuple: compared in C when 34,000 instances of 17 per-region listings are
+    merged)."""
+    return instance.key
