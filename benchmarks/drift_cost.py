@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from support.bounds import Bounds, machine_line  # noqa: E402
+from support.bounds import Bounds, compiled_as_installed, machine_line  # noqa: E402
 from support.served import ServedWorld, minimum_calls, regions_with_home, write_config  # noqa: E402
 
 CALLS_BOUND = 1.05
@@ -87,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"command: python benchmarks/drift_cost.py {shlex.join(sys.argv[1:] if argv is None else argv)}".rstrip(),
           flush=True)
     print(machine_line())
+    print(compiled_as_installed())
     accounts = args.accounts or (200 if args.quick else 2000)
     n_regions = args.regions or (4 if args.quick else 17)
 

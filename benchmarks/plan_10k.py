@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from support.bounds import Bounds, machine_line  # noqa: E402
+from support.bounds import Bounds, compiled_as_installed, machine_line  # noqa: E402
 from support.plan_figures import World, guardrail_bound, report_plan, serve_world  # noqa: E402
 from support.served import run_plan  # noqa: E402
 
@@ -115,6 +115,7 @@ def naive_script(world: World) -> tuple[int, int, float]:
 def run(accounts: int, n_regions: int, ou_depth: int, latency_ms: float, sample: int, quick: bool = False) -> int:
     bounds = Bounds(quick)
     print(machine_line())
+    print(compiled_as_installed())
     print(f"world: {accounts} accounts × {n_regions} regions, OUs {ou_depth} levels deep (fanout 4), no-op, "
           f"{latency_ms:g} ms per AWS and Clumio call", flush=True)
     with tempfile.TemporaryDirectory(prefix="clumio-org-bench-") as tmp:

@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from support.bounds import Bounds, machine_line  # noqa: E402
+from support.bounds import Bounds, compiled_as_installed, machine_line  # noqa: E402
 from support.plan_figures import World, guardrail_bound, report_plan, serve_world  # noqa: E402
 from support.served import run_plan, tool_lanes, walk_spec  # noqa: E402
 
@@ -189,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     print(f"command: python benchmarks/plan_scale.py {shlex.join(sys.argv[1:] if argv is None else argv)}".rstrip())
     print(machine_line())
+    print(compiled_as_installed())
     bounds = Bounds(args.quick)
     if not args.skip_sandbox:
         part_one(bounds, args.accounts or (200 if args.quick else 2000), args.regions or (4 if args.quick else 17),

@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from support.bounds import Bounds, machine_line  # noqa: E402
+from support.bounds import Bounds, compiled_as_installed, machine_line  # noqa: E402
 
 BOUND_SECONDS = 0.2
 COMMANDS = (("--help",), ("validate", "examples/demo.yaml"))
@@ -57,6 +57,7 @@ def main() -> int:
     args = parser.parse_args()
     runs = args.runs or (5 if args.quick else 15)
     print(machine_line())
+    print(compiled_as_installed())
     bounds = Bounds()
     baseline = median_wall([sys.executable, "-c", "pass"], runs)
     print(f"  {'python -c pass':<52} {baseline:>10.3f}s  (median of {runs})")

@@ -68,3 +68,16 @@ def machine_line() -> str:
     """Cores and load: the figures depend on both (the benchmarks share a 2-core machine)."""
     load = os.getloadavg() if hasattr(os, "getloadavg") else (0.0, 0.0, 0.0)
     return f"machine: {os.cpu_count()} cores, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
+
+
+def compiled_as_installed() -> str:
+    """The package's byte code written as `pip install clumio-org` writes it at install time, before any process is
+    timed. The benchmarks run the editable checkout, where each process would otherwise compile every module of
+    ``reconciler`` it imports whenever PYTHONDONTWRITEBYTECODE is set (as on the machines here): ~0.1 s of every
+    plan process's CPU that no installed tool spends. Returns the line to print."""
+    import compileall
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parents[2] / "reconciler"
+    ok = compileall.compile_dir(str(package), quiet=1)
+    return f"byte code: {package.name}/ compiled as pip compiles it at install ({'ok' if ok else 'FAILED'})"
