@@ -192,11 +192,9 @@ def not_moved(rows: Iterable[CoverageRow], live: Live, added: Iterable[InstanceK
 def retired_stack_notes(live: Live, pairs: Iterable[tuple[str, str]], limit: int = 10) -> tuple[str, ...]:
     """One note per connection Clumio took over from a stack it now lists as retired (``retired_stack_arn``), which
     the account's owner still has to delete (brownfield.md §6); past ``limit``, one line counts the rest."""
-    found = []
-    for pair in sorted(set(pairs)):
-        conn = live.connections.get(pair)
-        if conn is not None and conn.retired_stack_arn:
-            found.append(conn)
+    connections = live.connections
+    retired = {pair for pair in pairs if (conn := connections.get(pair)) is not None and conn.retired_stack_arn}
+    found = [connections[pair] for pair in sorted(retired)]  # sorted after the filter: few of 34,000 pairs
     notes = []
     for conn in found[:limit]:
         name = stack_name_from_arn(conn.retired_stack_arn) or str(conn.retired_stack_arn)

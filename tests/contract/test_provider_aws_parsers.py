@@ -49,6 +49,31 @@ def test_list_stack_instances_parses_exactly_as_botocore() -> None:
     assert expected["ResponseMetadata"]["RequestId"] == "r-1"
 
 
+def test_elements_the_model_does_not_name_parse_exactly_as_botocore() -> None:
+    """A field AWS added after this botocore is skipped, row after row, page after page (the parser learns each tag
+    it meets once)."""
+    rows = "".join(ROW.format(region=r, account="111111111111", reason="x").replace(
+        "<Status>", "<NewerField>v</NewerField><Status>") for r in ("us-east-1", "eu-west-1"))
+    parser = FastQueryParser()
+    for _ in range(2):
+        response = _response(rows)
+        expected = QueryParser().parse(response, _shape("ListStackInstances"))
+        assert parser.parse(response, _shape("ListStackInstances")) == expected
+    assert [r["Region"] for r in expected["Summaries"]] == ["us-east-1", "eu-west-1"]
+
+
+def test_a_repeated_element_is_left_to_botocore() -> None:
+    """botocore gathers an element that repeats into a list (of elements: its own odd output); so does this parser,
+    by handing that structure to botocore's code."""
+    row = ROW.format(region="eu-west-1", account="222222222222", reason="y").replace(
+        "<Region>", "<Region>us-east-1</Region><Region>")
+    response = _response(row)
+    expected = QueryParser().parse(response, _shape("ListStackInstances"))["Summaries"][0]
+    parsed = FastQueryParser().parse(response, _shape("ListStackInstances"))["Summaries"][0]
+    assert [e.text for e in parsed["Region"]] == [e.text for e in expected["Region"]] == ["us-east-1", "eu-west-1"]
+    assert {k: v for k, v in parsed.items() if k != "Region"} == {k: v for k, v in expected.items() if k != "Region"}
+
+
 def test_an_empty_last_page_parses_exactly_as_botocore() -> None:
     response = _response("", token="")
     parsed = FastQueryParser().parse(response, _shape("ListStackInstances"))

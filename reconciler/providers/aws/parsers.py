@@ -17,11 +17,14 @@ from botocore.parsers import PROTOCOL_PARSERS, QueryParser, ResponseParserFactor
 
 FAST_OUTPUTS = frozenset({"ListStackInstancesOutput"})
 
-# Per structure shape: (member name, XML element name, member shape, whether the value is plain text) — or None
-# when a member is one botocore treats specially (headers, attributes, flattened lists, unions, errors).
-_Members = tuple[tuple[str, str, Any, bool], ...]
+# Per structure shape: {XML element name: (member name, member shape, whether the value is plain text)} — or None
+# when a member is one botocore treats specially (headers, attributes, flattened lists, unions, errors). Tags met
+# with their namespace (``{http://…}Account``) are added as they come, the element of no member as None: a page's
+# 900 tags are then one dict read each, not a slice each.
+_Members = dict[str, tuple[str, Any, bool] | None]
 _MEMBERS: dict[int, tuple[Any, _Members | None]] = {}
 _TEXT_TYPES = frozenset({"string"})
+_UNSEEN: Any = object()
 
 
 def _members(parser: QueryParser, shape: Any) -> _Members | None:
@@ -30,23 +33,25 @@ def _members(parser: QueryParser, shape: Any) -> _Members | None:
         return cached[1]
     table: _Members | None = None
     if not shape.is_tagged_union and not shape.metadata.get("exception", False):
-        rows: list[tuple[str, str, Any, bool]] = []
+        rows: _Members = {}
         plain = True
         for name, member in shape.members.items():
             ser = member.serialization
             if ser.get("location") or ser.get("eventheader") or ser.get("xmlAttribute") or ser.get("flattened"):
                 plain = False
                 break
-            rows.append((name, parser._member_key_name(member, name), member, member.type_name in _TEXT_TYPES))
-        table = tuple(rows) if plain else None
+            rows[parser._member_key_name(member, name)] = (name, member, member.type_name in _TEXT_TYPES)
+        table = rows if plain else None
     _MEMBERS[id(shape)] = (shape, table)
     return table
 
 
 class FastQueryParser(QueryParser):  # type: ignore[misc]  # botocore ships no types
-    """botocore's QueryParser; under a :data:`FAST_OUTPUTS` shape, structures are read with a cached member table,
-    tags stripped of their namespace by plain string slicing, and text members taken straight from the element —
-    exactly what botocore's ``_handle_structure`` and ``_handle_string`` produce."""
+    """botocore's QueryParser; under a :data:`FAST_OUTPUTS` shape, a structure's elements are read in one pass,
+    each looked up in a cached member table by its tag (stripped of its namespace by plain string slicing), text
+    members taken straight from the element — the dicts botocore's ``_handle_structure`` and ``_handle_string``
+    produce (their keys in the elements' order, not the model's). An element that repeats, which botocore would
+    gather into a list, sends that structure through botocore's own code."""
 
     _fast = False
 
@@ -58,26 +63,22 @@ class FastQueryParser(QueryParser):  # type: ignore[misc]  # botocore ships no t
         table = _members(self, shape) if self._fast and not isinstance(node, list) else None
         if table is None:
             return super()._handle_structure(shape, node)
-        children: dict[str, Any] = {}
+        parsed: dict[str, Any] = {}
         for item in node:
             tag = item.tag
-            if tag[:1] == "{":
-                tag = tag[tag.index("}") + 1:]
-            if tag in children:  # repeated elements aggregate into a list, as botocore does
-                seen = children[tag]
-                children[tag] = [*seen, item] if isinstance(seen, list) else [seen, item]
-            else:
-                children[tag] = item
-        parsed: dict[str, Any] = {}
-        for name, xml_name, member, text in table:
-            child = children.get(xml_name)
-            if child is None:
+            member = table.get(tag, _UNSEEN)
+            if member is _UNSEEN:
+                member = table[tag] = table.get(tag[tag.index("}") + 1:]) if tag[:1] == "{" else None
+            if member is None:
                 continue
-            if text and not isinstance(child, list):
-                value = child.text
+            name, member_shape, text = member
+            if name in parsed:
+                return super()._handle_structure(shape, node)
+            if text:
+                value = item.text
                 parsed[name] = "" if value is None else value
             else:
-                parsed[name] = self._parse_shape(member, child)
+                parsed[name] = self._parse_shape(member_shape, item)
         return parsed
 
 
