@@ -1,6 +1,6 @@
 """Ports: the small interfaces discovery, apply and drift use to reach AWS and Clumio.
 
-Providers (reconciler/providers/) implement them with boto3 and requests and convert raw JSON to our typed models at
+Providers (reconciler/providers/) implement them with boto3 and urllib3 and convert raw JSON to our typed models at
 that edge, once; tests of the core hand in in-memory fakes. Nothing here imports an I/O library.
 """
 

@@ -12,7 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PURE = ("core", "config", "plan", "drift")
 IO_MODULES = frozenset({"os", "tempfile", "shutil", "subprocess", "socket", "time", "urllib", "http", "io", "filelock",
-                        "boto3", "botocore", "requests", "typer", "rich"})
+                        "boto3", "botocore", "requests", "urllib3", "typer", "rich"})
 IO_CALLS = frozenset({"open", "read_text", "read_bytes", "write_text", "write_bytes", "mkdir", "unlink",
                       "stat", "exists", "is_file", "is_dir", "sleep", "now", "fsync", "mkstemp"})
 # Reading the package's own data files (the region list, the JSON schema) is loading code, not I/O.

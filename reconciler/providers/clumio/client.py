@@ -1,4 +1,4 @@
-"""The Clumio REST API on requests: bearer token from the environment, versioned Accept headers, urllib3 retries,
+"""The Clumio REST API on urllib3: bearer token from the environment, versioned Accept headers, urllib3 retries,
 ``_links._next`` pagination, and typed models out (reference/clumio-api.md)."""
 
 from __future__ import annotations
@@ -14,8 +14,6 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import msgspec
-import requests
-from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from reconciler.core.errors import (
@@ -29,6 +27,7 @@ from reconciler.core.live import ClumioTemplateInfo, Connection, ConnectionStatu
 from reconciler.core.ports import ClumioTemplate, DeploymentParameters
 from reconciler.core.secrets import Secret
 from reconciler.core.template import template_sha256
+from reconciler.providers.clumio.transport import Reply, Transport, Unreachable, make_retry, text_of
 from reconciler.providers.clumio.urls import resolve_api_url
 
 log = logging.getLogger(__name__)
@@ -37,46 +36,10 @@ TOKEN_REJECTED = "Clumio rejected the API token (expired or wrong portal?)"
 PAGE_LIMIT = 100
 ACCOUNTS_PER_FILTER = 100  # account ids per `$in` filter: keeps the query string a few KB
 LIST_WORKERS = 8
-# (connect, read) seconds. As for AWS (providers/aws/session.py): a refused or unroutable Clumio endpoint fails in
-# seconds (5 s connect timeout, one retry: CONNECT_RETRIES) instead of six backed-off attempts (~30 s measured on a
-# closed port); 429 and 5xx answers keep their six retries with Retry-After honoured.
-TIMEOUT = (5, 60)
-CONNECT_RETRIES = 1
+# Connections kept to the API host: one listing's LIST_WORKERS lanes, or discovery's CONNECTION_LANES listings
+# (discover/live.py, 8) beside the template read, each on a connection of its own.
+POOL_SIZE = LIST_WORKERS * 2
 OU_CONTEXT_HEADER = "x-clumio-organizationalunit-context"
-
-
-class _QuietRetries(logging.Filter):
-    """urllib3 logs each retry as a WARNING with the full URL ("Retrying (Retry(total=5...)) after connection broken
-    by ..."); the run ends in one error line that says the same, so those records are kept for --debug only."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith("Retrying") or logging.getLogger().isEnabledFor(logging.DEBUG)
-
-
-logging.getLogger("urllib3.connectionpool").addFilter(_QuietRetries())
-
-
-class ClumioRetry(Retry):
-    """urllib3 Retry whose Retry-After wait is capped, so a misbehaving server cannot park a run for hours."""
-
-    RETRY_AFTER_MAX = 120.0
-
-    def get_retry_after(self, response: Any) -> float | None:
-        value = super().get_retry_after(response)
-        return None if value is None else min(value, self.RETRY_AFTER_MAX)
-
-
-def make_retry(total: int = 6, backoff_factor: float = 0.5) -> Retry:
-    """Retries on 429/5xx and connection errors with exponential backoff, honouring Retry-After.
-
-    Only calls that are safe to repeat are retried: GET, the PUT of org-deployment-parameters (it returns the same
-    values each time), and the POST that generates a template, which creates nothing (clumio-api.md §3.2, §7).
-    """
-    return ClumioRetry(
-        total=total, connect=min(total, CONNECT_RETRIES), read=total, status=total, backoff_factor=backoff_factor,
-        backoff_max=30,
-        status_forcelist=(429, 500, 502, 503, 504), allowed_methods=frozenset({"GET", "HEAD", "PUT", "POST"}),
-        respect_retry_after_header=True, raise_on_status=False)
 
 
 class ClumioClient:
@@ -92,18 +55,15 @@ class ClumioClient:
         raw = env.get(token_env, "")
         self._token = Secret(raw.strip()) if raw.strip() else None
         self._on_call = on_call
-        self._session = requests.Session()
-        # requests scans the environment (proxies, NO_PROXY, CA bundle, ~/.netrc) on every call when trust_env is
-        # on: 0.65 s over 2,000 accounts × 17 regions. They are read once here instead, with the same meaning
-        # (HTTPS_PROXY/HTTP_PROXY/NO_PROXY for the API host, REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE); the template
-        # download, to another host, resolves its own proxies (_fetch).
-        self._session.trust_env = False
-        self._session.proxies = requests.utils.get_environ_proxies(self.base_url)
-        self._session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
-        adapter = HTTPAdapter(max_retries=retry or make_retry(), pool_maxsize=LIST_WORKERS * 2)
-        self._session.mount("https://", adapter)
-        self._session.mount("http://", adapter)
-        self._session.headers["User-Agent"] = "clumio-org"
+        # urllib3 directly, not requests (DEVELOPERS-NOTES, #16): the proxies, NO_PROXY and CA bundle of the process
+        # environment are read once here with requests' meaning; the template download, to another host, resolves
+        # its own proxy (_fetch).
+        self._http = Transport(self.base_url, retry or make_retry(), POOL_SIZE)
+
+    @property
+    def retry(self) -> Retry:
+        """The urllib3 retry policy every call goes through."""
+        return self._http.retry
 
     # --- transport ---------------------------------------------------------------------------------------------
 
@@ -119,41 +79,37 @@ class ClumioClient:
             text = text.replace(self._token.reveal(), "****")
         return text
 
-    def _request(self, operation: str, method: str, path: str, resource: str, *,
-                 params: Mapping[str, str] | str | None = None, body: Any = None, url: str | None = None,
-                 decode: Callable[[bytes], Any] = json.loads) -> Any:
+    def _request(self, operation: str, method: str, path: str, resource: str, *, query: str | None = None,
+                 body: Any = None, decode: Callable[[bytes], Any] = json.loads) -> Any:
         """One Clumio call; ``resource`` names the versioned media type (``aws-connections`` …, ``*`` for all);
-        ``decode`` reads the body (a ValueError from it means the body is not JSON)."""
+        ``query`` is already encoded; ``decode`` reads the body (a ValueError from it means the body is not JSON)."""
         # Both Clumio SDKs always send the OU context, empty for the Global OU (clumio-api.md §1): so do we.
-        headers = {"Authorization": self._auth(), "Accept": f"application/api.clumio.{resource}=v1+json",
+        headers = {"Accept": f"application/api.clumio.{resource}=v1+json", "Authorization": self._auth(),
                    OU_CONTEXT_HEADER: ""}
         if body is not None:
             headers["Content-Type"] = "application/json"
-        target = url or self.base_url + path
         if self._on_call is not None:
             self._on_call(f"clumio.{operation}")
         try:
-            response = self._session.request(method, target, params=params, headers=headers,
-                                             data=json.dumps(body) if body is not None else None, timeout=TIMEOUT)
-        except requests.RequestException as error:
-            raise EndpointUnreachable(f"cannot reach the Clumio API ({method} {path}): "
-                                      f"{self._scrub(type(error).__name__)}",
+            reply = self._http.send(method, f"{path}?{query}" if query else path, headers,
+                                    json.dumps(body).encode() if body is not None else None)
+        except Unreachable as error:
+            raise EndpointUnreachable(f"cannot reach the Clumio API ({method} {path}): {self._scrub(error.name)}",
                                 hint=f"check the network and clumio.api_url / CLUMIO_API_URL ({self.base_url})"
                                 ) from None
-        if response.status_code >= 400:
-            raise self._error(response, method, path)
+        if reply.status >= 400:
+            raise self._error(reply, method, path)
         try:
-            # From the bytes: json detects UTF-8/16/32 itself, so requests' text decoding (a copy of every page)
-            # is skipped.
-            return decode(response.content)
+            # From the bytes: json and msgspec read UTF-8 (json also UTF-16/32) without a decoded copy of the page.
+            return decode(reply.data)
         except ValueError:
             raise ProviderError(f"{self.base_url} answered {method} {path} with a body that is not JSON",
                                 hint="check clumio.api_url / CLUMIO_API_URL: it must be the API host "
                                      "(e.g. https://us-west-2.api.clumio.com), not the portal") from None
 
-    def _error(self, response: requests.Response, method: str, path: str) -> ProviderError:
-        detail = _error_detail(response)
-        status = response.status_code
+    def _error(self, reply: Reply, method: str, path: str) -> ProviderError:
+        detail = _error_detail(reply.data)
+        status = reply.status
         if status in (401, 403):
             return CredentialsExpired(f"{TOKEN_REJECTED}: HTTP {status}{self._scrub(detail)}",
                                  hint=f"create a new API token in the Clumio portal that serves {self.base_url} and "
@@ -172,13 +128,13 @@ class ClumioClient:
         if self._on_call is not None:
             self._on_call(f"clumio.{operation}")
         try:
-            response = self._session.get(url, timeout=TIMEOUT, proxies=requests.utils.get_environ_proxies(url))
-        except requests.RequestException as error:
-            raise ProviderError(f"cannot download the Clumio template: {type(error).__name__}") from None
-        if response.status_code >= 400:
-            raise ProviderError(f"downloading the Clumio template failed: HTTP {response.status_code}",
+            reply = self._http.fetch(url)
+        except Unreachable as error:
+            raise ProviderError(f"cannot download the Clumio template: {error.name}") from None
+        if reply.status >= 400:
+            raise ProviderError(f"downloading the Clumio template failed: HTTP {reply.status}",
                                 hint="the template URL Clumio returned may have expired; run again")
-        return response.text
+        return text_of(reply)
 
     # --- the port ----------------------------------------------------------------------------------------------
 
@@ -260,7 +216,7 @@ class ClumioClient:
         out: list[Connection] = []
         page = query
         while True:
-            rows, start = self._request("ListConnections", "GET", "/connections/aws", "aws-connections", params=page,
+            rows, start = self._request("ListConnections", "GET", "/connections/aws", "aws-connections", query=page,
                                         decode=_connections_page)
             out.extend(rows)
             if start is None:
@@ -376,10 +332,10 @@ def _connection(item: Mapping[str, Any] | _ConnectionFields) -> Connection:
     )
 
 
-def _error_detail(response: requests.Response) -> str:
+def _error_detail(data: bytes) -> str:
     """``: <error_message> (code N)`` from Clumio's documented error body, or nothing."""
     try:
-        errors = response.json().get("errors") or []
+        errors = json.loads(data).get("errors") or []
     except (ValueError, AttributeError):
         return ""
     parts = [f"{e.get('error_message', '')} (code {e.get('error_code', '?')})" for e in errors if isinstance(e, dict)]

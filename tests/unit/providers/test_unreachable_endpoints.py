@@ -13,6 +13,7 @@ from reconciler.cli.app import main
 from reconciler.core.errors import EndpointUnreachable, ReconcilerError
 from reconciler.providers.aws.session import CONNECT_ATTEMPTS, check_endpoint_url, make_client, make_session
 from reconciler.providers.clumio.client import ClumioClient
+from reconciler.providers.clumio.transport import CONNECT_RETRIES
 from tests.unit.config.helpers import VALID
 
 
@@ -90,4 +91,4 @@ def test_a_closed_clumio_port_is_one_error_without_urllib3_warnings(caplog: pyte
         client.latest_template()
     assert caught.value.message.startswith("cannot reach the Clumio API (GET ")
     assert [r for r in caplog.records if r.name.startswith("urllib3")] == []
-    assert client._session.get_adapter(url).max_retries.connect == 1
+    assert client.retry.connect == CONNECT_RETRIES == 1  # the refused connect is tried twice, not seven times
