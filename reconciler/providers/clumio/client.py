@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from sys import intern
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import unquote_plus, urlencode, urlsplit
 
 import msgspec
 from urllib3.util.retry import Retry
@@ -290,10 +290,15 @@ def _next_start(data: Mapping[str, Any]) -> str | None:
 
 
 def _start_of(nxt: Any) -> str | None:
+    """The first non-blank ``start`` of the href's query, read as ``parse_qs`` reads it (``+`` and ``%XX``
+    unquoted), without splitting and unquoting the rest: a listing's next href carries its ~2.5 KB filter."""
     if not nxt:
         return None
-    values = parse_qs(urlsplit(nxt).query).get("start")
-    return values[0] if values else None
+    for field in urlsplit(nxt).query.split("&"):
+        name, equals, value = field.partition("=")
+        if equals and value and (name == "start" or (("%" in name or "+" in name) and unquote_plus(name) == "start")):
+            return unquote_plus(value)
+    return None
 
 
 def _version(data: Mapping[str, Any]) -> str:

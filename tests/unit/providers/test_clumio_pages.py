@@ -60,3 +60,26 @@ def test_a_page_not_in_utf8_is_read_by_json_loads() -> None:
 def test_a_body_that_is_not_json_is_still_a_value_error() -> None:
     with pytest.raises(ValueError):
         _connections_page(b"<html>portal</html>")
+
+
+NEXT_HREFS = [
+    "/connections/aws?limit=100&filter=%7B%22aws_region%22%3A%7B%22%24in%22%3A%5B%22us-east-1%22%5D%7D%7D&start=MTAw",
+    "/connections/aws?start=MjAw&limit=100",
+    "/connections/aws?limit=100&start=&start=MzAw",  # a blank start is skipped, as parse_qs skips it
+    "/connections/aws?limit=100&start=a%2Bb+c&start=second",  # unquoted; the first one wins
+    "/connections/aws?limit=100&st%61rt=encoded-name",
+    "/connections/aws?limit=100&start",  # no value at all
+    "/connections/aws?limit=100&restart=no",
+    "/connections/aws?limit=100",
+    "https://us-west-2.api.clumio.com/connections/aws?limit=100&start=NDAw#frag",
+]
+
+
+@pytest.mark.parametrize("href", NEXT_HREFS)
+def test_the_next_start_is_the_one_parse_qs_reads(href: str) -> None:
+    from urllib.parse import parse_qs, urlsplit
+
+    expected = (parse_qs(urlsplit(href).query).get("start") or [None])[0]
+    assert _next_start({"_links": {"_next": {"href": href}}}) == expected
+    assert _connections_page(json.dumps(_page(_item(1), start=None) | {"_links": {"_next": {"href": href}}})
+                             .encode())[1] == expected
